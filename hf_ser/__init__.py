@@ -1,3 +1,31 @@
-"""hf_ser: speech emotion recognition for the Hugging Face ecosystem."""
+"""hf_ser: speech emotion recognition for the Hugging Face ecosystem.
+
+``import hf_ser`` registers the hf_ser model family with transformers' Auto classes, so
+``AutoModelForAudioClassification.from_pretrained(...)`` and ``pipeline("audio-classification", ...)``
+work on hf_ser checkpoints.
+"""
 
 __version__ = "0.1.0"
+
+from .auto import AUTO_CLASS_TABLE, AutoRegistration, register_auto_classes
+from .convert import convert_checkpoint
+from .lora import ParameterCount, add_lora, count_parameters, load_lora
+from .models import SERConfig, SERModelForAudioClassification, SERModelOutput, SERPreTrainedModel
+
+register_auto_classes()
+
+__all__ = [
+    "AUTO_CLASS_TABLE",
+    "AutoRegistration",
+    "ParameterCount",
+    "SERConfig",
+    "SERModelForAudioClassification",
+    "SERModelOutput",
+    "SERPreTrainedModel",
+    "__version__",
+    "add_lora",
+    "convert_checkpoint",
+    "count_parameters",
+    "load_lora",
+    "register_auto_classes",
+]

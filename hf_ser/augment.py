@@ -1,0 +1,25 @@
+"""Public alias of :mod:`hf_ser.data.augment` (``from hf_ser.augment import build_augmentation``)."""
+
+from .data.augment import (
+    COPY_PASTE_MODES,
+    PRESETS,
+    Augmenter,
+    CopyPaste,
+    SpecAugment,
+    SpecAugmentConfig,
+    SpeedPerturbation,
+    SyntheticReverb,
+    build_augmentation,
+)
+
+__all__ = [
+    "COPY_PASTE_MODES",
+    "PRESETS",
+    "Augmenter",
+    "CopyPaste",
+    "SpecAugment",
+    "SpecAugmentConfig",
+    "SpeedPerturbation",
+    "SyntheticReverb",
+    "build_augmentation",
+]

@@ -1,0 +1,105 @@
+"""Rebuild :class:`~hf_ser.cards.card_data.SERCardData` from what a finished run left on disk.
+
+A run directory written by the hf_ser recipes holds `config.json` (the model), `card_data.json` (the
+card facts gathered during training, when the run used :func:`~hf_ser.cards.render.save_model_card`),
+`metrics.json` (per split), `train_config.yaml`, and, depending on the recipe, `summary.json`
+(cross-validation: `{"metric", "mean", "std", "max", "runs": [...]}`) and an evaluation
+`report.json` (`overall`, `by_sex`, `by_speaker`, ...; also looked for in `report/`). This module reads
+whichever of them exist, so :func:`hf_ser.hub.publish` can always write a complete card.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from .card_data import CORPORA, METRICS, SERCardData
+from .render import CARD_DATA_FILENAME
+
+TRAIN_CONFIG_HYPERPARAMETERS = (
+    "learning_rate", "backbone_learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",
+    "num_train_epochs", "max_steps", "weight_decay", "warmup_ratio", "lr_scheduler_type", "seed",
+    "augment", "max_duration_s", "freeze_backbone_steps", "loss", "ctc_alpha",
+)
+"""`train_config.yaml` keys stated on the card when present (and not null)."""
+
+PROTOCOL_NAMES = {"speaker_folds": "speaker-independent folds", "official": "official splits"}
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _find(run_dir: Path, name: str) -> Union[Path, None]:
+    for candidate in (run_dir / name, run_dir / "report" / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def card_data_from_run(run_dir: Union[str, Path]) -> SERCardData:
+    """Card facts for the run in `run_dir` (see the module docstring for the files read).
+
+    `card_data.json` wins when present (it was gathered during training); the other files only add
+    what it lacks (evaluation report tables, cross-validation runs).
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise ValueError(f"{run_dir} is not a model directory: it has no config.json.")
+    saved = run_dir / CARD_DATA_FILENAME
+    card_data = SERCardData.load(saved) if saved.is_file() else SERCardData()
+    if not saved.is_file():
+        card_data.fill_from_config(_read_json(run_dir / "config.json"))
+
+    train_config: dict[str, Any] = {}
+    if (run_dir / "train_config.yaml").is_file():
+        train_config = yaml.safe_load((run_dir / "train_config.yaml").read_text(encoding="utf-8")) or {}
+    corpus = train_config.get("corpus")
+    if corpus and not card_data.datasets:
+        card_data.datasets = [str(corpus)]
+        language = CORPORA.get(str(corpus), {}).get("language")
+        if language and not card_data.language:
+            card_data.language = [language]
+    backbone = train_config.get("backbone")
+    if isinstance(backbone, str) and "/" in backbone and not Path(backbone).exists() and not card_data.base_model:
+        card_data.base_model = backbone
+    if not card_data.hyperparameters:
+        card_data.hyperparameters = {
+            k: train_config[k] for k in TRAIN_CONFIG_HYPERPARAMETERS if train_config.get(k) is not None
+        }
+    if train_config.get("lora") and not card_data.lora:
+        card_data.lora = {"r": train_config.get("lora_r"), "alpha": train_config.get("lora_alpha"),
+                          "target_modules": train_config.get("lora_target_modules") or []}
+    if not card_data.protocol and train_config.get("protocol") in PROTOCOL_NAMES:
+        folds = train_config.get("folds")
+        card_data.protocol = PROTOCOL_NAMES[train_config["protocol"]] + (f", {folds} folds" if folds else "")
+
+    dataset = "+".join(card_data.datasets) if card_data.datasets else None
+    if (run_dir / "metrics.json").is_file() and dataset and not card_data.results:
+        for split, metrics in _read_json(run_dir / "metrics.json").items():
+            if split == "train" or not isinstance(metrics, dict):
+                continue
+            for key, value in metrics.items():
+                if key in METRICS and isinstance(value, (int, float)):
+                    card_data.add_result(key, value, dataset=dataset, split=split)
+
+    summary_path = run_dir / "summary.json"
+    if summary_path.is_file() and not card_data.fold_results:
+        for run in _read_json(summary_path).get("runs", []):
+            if isinstance(run, dict):
+                metrics = run.get("metrics", run)
+                card_data.add_fold_result(
+                    {k: v for k, v in metrics.items() if k not in ("fold", "seed")},
+                    fold=run.get("fold"), seed=run.get("seed"),
+                )
+
+    report_path = _find(run_dir, "report.json")
+    if report_path is not None:
+        report = _read_json(report_path)
+        for key, groups in report.items():
+            if key.startswith("by_") and isinstance(groups, dict) and groups:
+                card_data.set_group_results(key[len("by_"):], groups)
+    return card_data

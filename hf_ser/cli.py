@@ -1,0 +1,363 @@
+"""The ``hf-ser`` command line: ``hf-ser predict examples/*.wav`` and friends.
+
+Every subcommand is a small function registered in :data:`COMMANDS` with :func:`command`; adding one
+is a single decorated function (heavy imports go inside it so that ``hf-ser --help`` stays fast)::
+
+    @command("report", help="Write the evaluation report.", arguments=_report_arguments)
+    def report(args: argparse.Namespace) -> int:
+        from .evaluation import write_report
+        ...
+        return 0
+
+``passthrough=True`` hands the remaining command-line words to the function unparsed (``args.rest``),
+for subcommands that wrap a recipe with its own flags (``hf-ser train --config x.yaml --corpus emodb``).
+
+Errors (bad audio, missing files, bad options) are printed to stderr as one line, with exit code 2 and no
+traceback; ``hf-ser --debug ...`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import runpy
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from . import __version__
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its name, one-line help, an argument builder and the function that runs it."""
+
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None
+    passthrough: bool = False
+    description: Optional[str] = None
+
+
+COMMANDS: dict[str, Command] = {}
+"""Registered subcommands, in ``--help`` order."""
+
+
+def command(
+    name: str,
+    *,
+    help: str,  # noqa: A002  (argparse's own word)
+    arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None,
+    passthrough: bool = False,
+) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    """Register the decorated function as subcommand ``name`` (its docstring becomes the long help)."""
+
+    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        description = inspect.cleandoc(run.__doc__ or help)
+        COMMANDS[name] = Command(name, help, run, arguments, passthrough, description)
+        return run
+
+    return register
+
+
+class CLIError(ValueError):
+    """A usage error reported as ``hf-ser: error: ...`` with exit code 2."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# predict
+# ----------------------------------------------------------------------------------------------------
+def _predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", help="audio files (WAV, FLAC, OGG, MP3) or directories to search")
+    parser.add_argument(
+        "--model", default=None, help="checkpoint directory, Hub id or ONNX export (default: built-in model)"
+    )
+    parser.add_argument(
+        "--chunk-length", type=float, default=None, metavar="S", help="classify in S-second windows"
+    )
+    parser.add_argument(
+        "--stride-length", type=float, default=None, metavar="S", help="window overlap per side (default S/6)"
+    )
+    parser.add_argument(
+        "--top-k", type=int, default=None, metavar="K", help="show only the K most likely classes"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object per file (JSON lines)")
+    parser.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default 8)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    parser.add_argument(
+        "--dtype", default="auto", help="auto (bf16 when it does not change predictions), float32 or bfloat16"
+    )
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="inference backend")
+
+
+def collect_audio_files(paths: list[str]) -> list[str]:
+    """Expand directories into the audio files they contain (sorted); keep file paths as given."""
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(str(p) for p in Path(path).rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+            if not found:
+                raise CLIError(f"No audio files ({', '.join(AUDIO_EXTENSIONS)}) under directory {path}.")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def to_jsonable(value: Any) -> Any:
+    """Numpy arrays/scalars inside a result -> lists/floats, so ``json.dumps`` accepts it."""
+    if isinstance(value, dict):
+        return {key: to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def _describe(result: dict, targets: list[str]) -> list[str]:
+    """Table cells for one result: label, its probability, then the regression values."""
+    cells = []
+    if "label" in result:
+        cells += [str(result["label"]), f"{result['scores'][result['label']]:.3f}"]
+    cells += [f"{result[name]:+.3f}" for name in targets]
+    return cells
+
+
+def format_table(files: list[str], results: list[dict], targets: list[str]) -> str:
+    """Render results as an aligned text table (segments indented under their file when chunked)."""
+    has_label = any("label" in result for result in results)
+    header = ["file"] + (["label", "score"] if has_label else []) + targets
+    rows = [header]
+    for path, result in zip(files, results, strict=True):
+        rows.append([path] + _describe(result, targets))
+        for segment in result.get("segments", []):
+            rows.append([f"  {segment['start']:8.2f}-{segment['end']:.2f} s"] + _describe(segment, targets))
+    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
+        for row in rows
+    )
+
+
+@command("predict", help="Recognise emotions in audio files.", arguments=_predict_arguments)
+def predict(args: argparse.Namespace) -> int:
+    """Recognise the emotion of each audio file (built-in model unless --model is given).
+
+    Examples:
+      hf-ser predict examples/*.wav
+      hf-ser predict recording.flac --chunk-length 10 --json > segments.jsonl
+      hf-ser predict clips/ --model ./my_checkpoint --top-k 3
+    """
+    from .data.audio import AudioError
+    from .inference.inputs import normalize_inputs
+    from .pipeline import pipeline
+
+    files = collect_audio_files(args.files)
+    good, failures = [], 0
+    for path in files:  # check every file first so one bad file is reported without losing the others
+        try:
+            normalize_inputs(path)
+            good.append(path)
+        except AudioError as error:
+            print(f"hf-ser: error: {error}", file=sys.stderr)
+            failures += 1
+    if good:
+        classify = pipeline(
+            args.model, device=args.device, dtype=args.dtype, backend=args.backend, batch_size=args.batch_size
+        )
+        results = classify(
+            good,
+            top_k=args.top_k,
+            chunk_length_s=args.chunk_length,
+            stride_length_s=args.stride_length,
+            progress=len(good) > 1 and sys.stderr.isatty(),
+        )
+        if args.json:
+            for path, result in zip(good, results, strict=True):
+                print(json.dumps({"file": path, **to_jsonable(result)}))
+        else:
+            print(format_table(good, results, classify.regression_targets))
+    return EXIT_USAGE if failures else 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# export
+# ----------------------------------------------------------------------------------------------------
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="checkpoint directory or Hub id to export")
+    parser.add_argument("output_dir", help="directory for model.onnx, config and feature extractor")
+    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+
+
+@command("export", help="Export a checkpoint to ONNX.", arguments=_export_arguments)
+def export(args: argparse.Namespace) -> int:
+    """Export a checkpoint to ONNX with hf_ser.export.to_onnx; run it with --backend onnx.
+
+    Example:
+      hf-ser export ./my_checkpoint ./my_onnx
+      hf-ser predict a.wav --model ./my_onnx --backend onnx
+    """
+    from .export import to_onnx
+    from .pipeline import load_model
+
+    model, feature_extractor = load_model(args.model)
+    kwargs = {} if args.opset is None else {"opset": args.opset}
+    path = to_onnx(model, args.output_dir, feature_extractor=feature_extractor, **kwargs)
+    print(f"Exported to {path}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# train / crossval / hpo: the recipes, from the installed package
+# ----------------------------------------------------------------------------------------------------
+def _run_recipe(function_name: str, argv: list[str]) -> int:
+    from . import training
+
+    if not argv:
+        argv = ["--help"]
+    getattr(training, function_name)(training.parse_config(argv))
+    return 0
+
+
+@command("train", help="Fine-tune a model (same flags as recipes/finetune.py).", passthrough=True)
+def train(args: argparse.Namespace) -> int:
+    """Fine-tune one model; every flag is passed to recipes/finetune.py's config parser.
+
+    Example:
+      hf-ser train --config recipes/configs/wav2vec2_base_attentive.yaml --corpus emodb --data_dir data/emodb
+    Run `hf-ser train --help` for the recipe's flags.
+    """
+    return _run_recipe("run_finetune", args.rest)
+
+
+@command(
+    "crossval",
+    help="Cross-validate over speaker folds (same flags as recipes/crossval.py).",
+    passthrough=True,
+)
+def crossval(args: argparse.Namespace) -> int:
+    """Cross-validate a recipe config over speaker-independent folds; flags as recipes/crossval.py.
+
+    Example:
+      hf-ser crossval --config recipes/configs/wav2vec2_base_attentive.yaml --corpus emodb \
+        --data_dir data/emodb --folds 5
+    """
+    return _run_recipe("run_crossval", args.rest)
+
+
+@command("hpo", help="Hyper-parameter search (same flags as recipes/hpo.py).", passthrough=True)
+def hpo(args: argparse.Namespace) -> int:
+    """Optuna search over a recipe config; flags as recipes/hpo.py."""
+    return _run_recipe("run_hpo", args.rest)
+
+
+# ----------------------------------------------------------------------------------------------------
+# demo
+# ----------------------------------------------------------------------------------------------------
+def find_demo_app(path: Optional[str]) -> Path:
+    """The Gradio app to run: ``path``, else ``spaces/app.py`` in the current directory or the source tree."""
+    candidates = (
+        [Path(path)]
+        if path
+        else [Path("spaces/app.py"), Path(__file__).resolve().parents[1] / "spaces/app.py"]
+    )
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise CLIError(
+        f"Gradio app not found (looked for {', '.join(map(str, candidates))}); run from a source checkout or "
+        "pass --app PATH."
+    )
+
+
+@command("demo", help="Run the Gradio demo (spaces/app.py) locally.", passthrough=True)
+def demo(args: argparse.Namespace) -> int:
+    """Run the Space's Gradio app locally, exactly as `python spaces/app.py` would.
+
+    Extra words are passed to the app. `--app PATH` picks another app file.
+    """
+    rest = list(args.rest)
+    app_path = None
+    if "--app" in rest:
+        position = rest.index("--app")
+        if position + 1 >= len(rest):
+            raise CLIError("--app needs a path.")
+        app_path = rest[position + 1]
+        del rest[position : position + 2]
+    app = find_demo_app(app_path)
+    saved_argv = sys.argv
+    sys.argv = [str(app), *rest]
+    try:
+        runpy.run_path(str(app), run_name="__main__")
+    finally:
+        sys.argv = saved_argv
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# Entry point
+# ----------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one sub-parser per registered command."""
+    parser = argparse.ArgumentParser(
+        prog="hf-ser",
+        description="Speech emotion recognition with hf_ser. See `hf-ser COMMAND --help` for each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"hf_ser {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, spec in COMMANDS.items():
+        sub = subparsers.add_parser(
+            name,
+            help=spec.help,
+            description=spec.description or spec.help,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            add_help=not spec.passthrough,
+        )
+        if spec.arguments is not None:
+            spec.arguments(sub)
+        sub.set_defaults(_command=spec)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Run ``hf-ser`` with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    if extras and not args._command.passthrough:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    args.rest = extras
+    _quiet_transformers()
+    try:
+        return args._command.run(args)
+    except KeyboardInterrupt:
+        print("hf-ser: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # every failure becomes one line on stderr (the traceback with --debug)
+        if args.debug:
+            raise
+        print(f"hf-ser: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _quiet_transformers() -> None:
+    """Hide transformers' weight-loading progress bars and info logs on the command line."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

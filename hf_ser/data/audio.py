@@ -1,0 +1,283 @@
+"""Audio decoding and checking: the one place where raw audio becomes a float32 mono 16 kHz array.
+
+Everything in hf_ser that reads audio (corpus loaders, the collator, the pipeline, recipes) goes
+through this module so that the same rules apply everywhere:
+
+* decoding uses `soundfile` (libsndfile ships in its wheel and reads WAV, FLAC, OGG and MP3), so no
+  ffmpeg or torchcodec is needed;
+* integer PCM is scaled to ``[-1, 1)`` floats, multichannel audio is averaged to mono and the result
+  is resampled with `soxr` (high quality);
+* bad input (empty, NaN/Inf, impossible sampling rate, too many channels, too long) raises
+  :class:`AudioError`, a ``ValueError`` whose message names the problem (and the file, when there is one).
+
+Example:
+
+```python
+>>> import numpy as np
+>>> from hf_ser.data.audio import prepare_audio
+>>> stereo_int16 = (np.ones((48000, 2)) * 16384).astype(np.int16)   # 1 s at 48 kHz
+>>> mono = prepare_audio(stereo_int16, 48000)
+>>> mono.dtype, mono.shape, round(float(mono[8000]), 3)
+(dtype('float32'), (16000,), 0.5)
+
+```
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any, Optional, Union
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+DEFAULT_SAMPLING_RATE = 16000
+"""Sampling rate expected by the SSL backbones (wav2vec2, HuBERT, WavLM) and every hf_ser model."""
+
+MAX_CHANNELS = 32
+"""Arrays with a smaller dimension above this are not read as audio channels."""
+
+MIN_SAMPLING_RATE = 1000
+MAX_SAMPLING_RATE = 768000
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class AudioError(ValueError):
+    """Raised for audio that cannot be used: undecodable file, empty, NaN/Inf, bad rate, too long."""
+
+
+def _check_sampling_rate(sampling_rate: Any, what: str = "sampling_rate") -> int:
+    if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (int, np.integer, float)):
+        raise AudioError(f"{what} must be a positive integer, got {sampling_rate!r}.")
+    if float(sampling_rate) != int(sampling_rate):
+        raise AudioError(f"{what} must be a whole number of Hz, got {sampling_rate!r}.")
+    rate = int(sampling_rate)
+    if not MIN_SAMPLING_RATE <= rate <= MAX_SAMPLING_RATE:
+        raise AudioError(
+            f"{what}={rate} Hz is outside the supported range [{MIN_SAMPLING_RATE}, {MAX_SAMPLING_RATE}] Hz."
+        )
+    return rate
+
+
+def _to_float(array: np.ndarray) -> np.ndarray:
+    """Scale integer PCM to float32 in [-1, 1); cast floats to float32."""
+    if array.dtype == np.bool_ or array.dtype.kind not in "iuf":
+        raise AudioError(f"Audio must hold integer PCM or floats, got dtype {array.dtype}.")
+    if array.dtype.kind == "f":
+        return array.astype(np.float32, copy=False)
+    if array.dtype.kind == "u":  # unsigned PCM (8-bit WAV) is centred on 2**(bits-1)
+        half = float(2 ** (8 * array.dtype.itemsize - 1))
+        return ((array.astype(np.float64) - half) / half).astype(np.float32)
+    scale = float(2 ** (8 * array.dtype.itemsize - 1))
+    return (array.astype(np.float64) / scale).astype(np.float32)
+
+
+def _to_mono(array: np.ndarray) -> np.ndarray:
+    """Average channels; accepts ``(samples,)``, ``(samples, channels)`` and ``(channels, samples)``."""
+    if array.ndim == 1:
+        return array
+    if array.ndim != 2:
+        raise AudioError(
+            f"Audio must be 1-D (samples,) or 2-D (samples, channels) / (channels, samples), got shape "
+            f"{tuple(array.shape)}."
+        )
+    if 1 in array.shape:
+        return array.reshape(-1)
+    # The channel axis is the short one: soundfile gives (samples, channels), torch (channels, samples).
+    channel_axis = 0 if array.shape[0] < array.shape[1] else 1
+    if array.shape[channel_axis] > MAX_CHANNELS:
+        raise AudioError(
+            f"Cannot tell samples from channels in an array of shape {tuple(array.shape)}: neither "
+            f"dimension is <= {MAX_CHANNELS} channels."
+        )
+    return array.mean(axis=channel_axis, dtype=np.float64).astype(np.float32)
+
+
+def validate_audio(array: Any, sampling_rate: Any, *, max_seconds: Optional[float] = None) -> None:
+    """Check that ``array`` is usable audio at ``sampling_rate``; raise :class:`AudioError` if not.
+
+    Checks: numeric dtype, at most 2 dimensions, at least one sample, finite values, a sampling rate in
+    [1 kHz, 768 kHz] and, when ``max_seconds`` is given, a duration of at most ``max_seconds``.
+
+    Args:
+        array (`np.ndarray`): audio, mono or multichannel.
+        sampling_rate (`int`): its sampling rate in Hz.
+        max_seconds (`float`, *optional*): reject longer audio (protects memory in services).
+    """
+    rate = _check_sampling_rate(sampling_rate)
+    array = np.asarray(array)
+    if array.dtype == np.bool_ or array.dtype.kind not in "iuf":
+        raise AudioError(f"Audio must hold integer PCM or floats, got dtype {array.dtype}.")
+    if array.ndim == 0 or array.ndim > 2:
+        raise AudioError(f"Audio must be 1-D or 2-D, got shape {tuple(array.shape)}.")
+    if array.size == 0:
+        raise AudioError("Audio is empty (0 samples).")
+    num_samples = max(array.shape) if array.ndim == 2 else array.shape[0]
+    if max_seconds is not None and num_samples / rate > max_seconds:
+        raise AudioError(f"Audio is {num_samples / rate:.1f} s long, more than max_seconds={max_seconds} s.")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise AudioError("Audio contains NaN or Inf values.")
+
+
+def prepare_audio(
+    array: Any,
+    sampling_rate: Any,
+    target_sampling_rate: Optional[int] = DEFAULT_SAMPLING_RATE,
+    *,
+    max_seconds: Optional[float] = None,
+) -> np.ndarray:
+    """Turn any in-memory audio into a validated float32 mono array at ``target_sampling_rate``.
+
+    Args:
+        array (`np.ndarray`, `torch.Tensor` or list): samples; integer PCM is scaled to floats;
+            ``(samples, channels)`` or ``(channels, samples)`` is averaged to mono.
+        sampling_rate (`int`): rate of ``array`` in Hz.
+        target_sampling_rate (`int`, *optional*, defaults to 16000): output rate;
+            ``None`` keeps the input rate.
+        max_seconds (`float`, *optional*): reject audio longer than this (before resampling).
+
+    Returns:
+        `np.ndarray` of dtype float32 and shape ``(samples,)``.
+
+    Example:
+
+    ```python
+    >>> import numpy as np
+    >>> from hf_ser.data.audio import prepare_audio
+    >>> prepare_audio(np.zeros(44100, dtype=np.float64), 44100).shape
+    (16000,)
+
+    ```
+    """
+    if hasattr(array, "detach"):  # torch tensor
+        array = array.detach().cpu().numpy()
+    array = np.asarray(array)
+    validate_audio(array, sampling_rate, max_seconds=max_seconds)
+    rate = int(sampling_rate)
+    mono = _to_mono(_to_float(array))
+    if target_sampling_rate is not None:
+        target = _check_sampling_rate(target_sampling_rate, "target_sampling_rate")
+        if target != rate:
+            mono = soxr.resample(mono, rate, target, quality="HQ").astype(np.float32, copy=False)
+            if mono.size == 0:
+                raise AudioError(
+                    f"Audio is too short to resample from {rate} Hz to {target} Hz ({array.shape} samples)."
+                )
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _name(source: Any) -> str:
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<in-memory audio>"
+
+
+def read_audio(source: Any, *, max_seconds: Optional[float] = None) -> tuple[np.ndarray, int]:
+    """Decode a file path, bytes or file-like object with soundfile; return ``(array, native_rate)``.
+
+    The array is float32 ``(samples, channels)`` as stored. Errors name the file.
+    """
+    name = _name(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(bytes(source))
+    if isinstance(source, (str, os.PathLike)) and not os.path.isfile(source):
+        raise AudioError(f"Audio file not found: {name}")
+    try:
+        with sf.SoundFile(source) as handle:
+            rate = handle.samplerate
+            if max_seconds is not None and handle.frames / rate > max_seconds:
+                raise AudioError(
+                    f"{name} is {handle.frames / rate:.1f} s long, more than max_seconds={max_seconds} s."
+                )
+            data = handle.read(dtype="float32", always_2d=True)
+    except AudioError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
+        raise AudioError(
+            f"Could not decode audio {name}: {error}. soundfile reads WAV, FLAC, OGG and MP3; convert other "
+            "formats first."
+        ) from error
+    return data, rate
+
+
+def load_audio(
+    path: Any,
+    sampling_rate: Optional[int] = DEFAULT_SAMPLING_RATE,
+    *,
+    max_seconds: Optional[float] = None,
+) -> np.ndarray:
+    """Decode an audio file to a float32 mono array at ``sampling_rate`` (``None`` = native rate).
+
+    Args:
+        path (`str`, `os.PathLike`, `bytes` or file-like): the audio.
+        sampling_rate (`int`, *optional*, defaults to 16000): output rate.
+        max_seconds (`float`, *optional*): reject longer files without decoding them.
+
+    Raises:
+        AudioError: the file is missing, cannot be decoded, is empty, contains NaN/Inf or is too long;
+            the message includes the path.
+    """
+    data, rate = read_audio(path, max_seconds=max_seconds)
+    try:
+        return prepare_audio(data, rate, sampling_rate)
+    except AudioError as error:
+        raise AudioError(f"{_name(path)}: {error}") from error
+
+
+def audio_duration(path: PathLike) -> float:
+    """Duration of an audio file in seconds, read from its header (no decoding)."""
+    try:
+        info = sf.info(os.fspath(path))
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise AudioError(f"Could not read audio header of {os.fspath(path)}: {error}") from error
+    return info.frames / info.samplerate
+
+
+def decode_audio_value(
+    value: Any, sampling_rate: Optional[int] = DEFAULT_SAMPLING_RATE
+) -> tuple[np.ndarray, int]:
+    """Decode one value of a `datasets` audio column; return ``(float32 mono array, its rate)``.
+
+    Accepts what a `datasets.Audio(decode=False)` column stores (``{"path": ..., "bytes": ...}``), an
+    already decoded ``{"array": ..., "sampling_rate": ...}`` dict, a path or bytes, or a torchcodec
+    ``AudioDecoder`` (anything with ``get_all_samples()``). ``sampling_rate=None`` keeps the native rate.
+    """
+    if isinstance(value, dict):
+        if value.get("array") is not None:
+            array, rate = value["array"], value["sampling_rate"]
+        elif value.get("bytes") is not None or value.get("path") is not None:
+            source = value["bytes"] if value.get("bytes") is not None else value["path"]
+            return decode_audio_value(source, sampling_rate)
+        else:
+            raise AudioError(f"Audio value has neither 'array', 'bytes' nor 'path': keys {sorted(value)}.")
+    elif isinstance(value, (str, os.PathLike, bytes)):
+        array, rate = read_audio(value)
+        try:
+            return prepare_audio(array, rate, sampling_rate), int(sampling_rate or rate)
+        except AudioError as error:
+            raise AudioError(f"{_name(value)}: {error}") from error
+    elif hasattr(value, "get_all_samples"):
+        samples = value.get_all_samples()
+        array, rate = samples.data, samples.sample_rate
+    else:
+        raise AudioError(f"Cannot decode audio value of type {type(value).__name__}.")
+    return prepare_audio(array, rate, sampling_rate), int(sampling_rate or rate)
+
+
+def decode_example_audio(value: Any, sampling_rate: Optional[int] = DEFAULT_SAMPLING_RATE) -> np.ndarray:
+    """Like :func:`decode_audio_value`, returning only the array."""
+    return decode_audio_value(value, sampling_rate)[0]
+
+
+__all__ = [
+    "DEFAULT_SAMPLING_RATE",
+    "AudioError",
+    "audio_duration",
+    "decode_audio_value",
+    "decode_example_audio",
+    "load_audio",
+    "prepare_audio",
+    "read_audio",
+    "validate_audio",
+]

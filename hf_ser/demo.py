@@ -1,0 +1,371 @@
+"""The hf_ser Gradio demo: record or upload speech, see what the model hears.
+
+One app serves both `hf-ser demo` (local, :func:`launch`) and the Hugging Face Space (`spaces/app.py`
+imports :func:`build_demo`). It only talks to :func:`hf_ser.pipeline`:
+
+* input: an uploaded file or a microphone recording;
+* model: the built-in default, or a Hub id / local checkpoint directory (from the `HF_SER_MODEL`
+  environment variable, the `model=` argument or the textbox), loaded lazily and cached;
+* output: the top label, a bar chart of all emotion scores, an arousal/dominance/valence chart for
+  dimensional models, an emotion (and A/D/V) over time plot for clips longer than one window, and the
+  pooling attention drawn over the waveform;
+* errors (no audio, unreadable file, empty or too long recording, model that does not load) appear as
+  a readable message in the page; the app keeps serving;
+* the prediction is also the API endpoint `/predict` (one audio file in; label, scores, charts, a JSON
+  summary and a status line out), so `gradio_client` users can call it.
+
+Example:
+
+```python
+>>> from hf_ser.demo import build_demo
+>>> demo = build_demo()                # doctest: +SKIP
+>>> demo.launch()                      # doctest: +SKIP
+```
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+
+MODEL_ENV_VARIABLE = "HF_SER_MODEL"
+BUILTIN_CHOICE = "Built-in default model"
+CUSTOM_CHOICE = "Hub id or local path"
+LAUNCH_MODEL_KEY = "(model given at launch)"
+DEFAULT_WINDOW_S = 4.0
+"""Clips longer than this are classified in windows of this length and get an over-time plot."""
+DEFAULT_MAX_SECONDS = 600.0
+"""Longer uploads are refused (protects a shared Space from hour-long files)."""
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
+REPO_EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+
+
+# --------------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------------
+class ModelCache:
+    """Pipelines by model key, built on first use (`""` = the built-in default model).
+
+    Args:
+        launch_model: a model object or `SERPipeline` given to :func:`build_demo`; served under
+            :data:`LAUNCH_MODEL_KEY`.
+    """
+
+    def __init__(self, launch_model: Any = None) -> None:
+        self._pipelines: dict[str, Any] = {}
+        if launch_model is not None:
+            self._pipelines[LAUNCH_MODEL_KEY] = _as_pipeline(launch_model)
+
+    def get(self, key: str) -> Any:
+        """The pipeline for `key`; raises `ValueError` (with the reason) when the model does not load."""
+        if key not in self._pipelines:
+            from .pipeline import pipeline
+
+            self._pipelines[key] = pipeline(key or None)
+        return self._pipelines[key]
+
+
+def _as_pipeline(model: Any) -> Any:
+    from .pipeline import SERPipeline, pipeline
+
+    return model if isinstance(model, SERPipeline) else pipeline(model)
+
+
+def _describe(key: str) -> str:
+    return "the built-in default model" if not key else f"`{key}`"
+
+
+# --------------------------------------------------------------------------------------------------
+# Figures (matplotlib Figure objects: no pyplot global state, safe across request threads)
+# --------------------------------------------------------------------------------------------------
+def _figure(width: float = 6.0, height: float = 3.0) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100, layout="tight")
+    return figure, figure.add_subplot(1, 1, 1)
+
+
+def scores_figure(scores: dict[str, float]) -> Any:
+    """Horizontal bars of every class probability, most likely on top."""
+    figure, ax = _figure(6.0, 0.45 * len(scores) + 1.0)
+    names, values = list(scores)[::-1], list(scores.values())[::-1]
+    bars = ax.barh(names, values, color=["#9ab" for _ in names[:-1]] + ["#e67e22"])
+    ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], padding=3, fontsize=8)
+    ax.set_xlim(0, 1.1)
+    ax.set_xlabel("probability")
+    ax.set_title("Emotion scores")
+    return figure
+
+
+def dimensions_figure(values: dict[str, float]) -> Any:
+    """Bars of the dimensional values (arousal, dominance, valence, ...)."""
+    figure, ax = _figure(5.0, 2.8)
+    bars = ax.bar(list(values), list(values.values()), color="#5dade2")
+    ax.bar_label(bars, labels=[f"{v:.2f}" for v in values.values()], padding=3, fontsize=8)
+    low, high = min(0.0, *values.values()), max(1.0, *values.values())
+    ax.set_ylim(low - 0.1 * (high - low), high + 0.15 * (high - low))
+    ax.axhline(0, color="grey", linewidth=0.6)
+    ax.set_title("Arousal / dominance / valence")
+    return figure
+
+
+def timeline_figure(segments: list[dict], labels: list[str], targets: list[str]) -> Any:
+    """Emotion probabilities (and dimensional values) per window, at the window centres."""
+    from matplotlib.figure import Figure
+
+    rows = int(bool(labels)) + int(bool(targets))
+    figure = Figure(figsize=(7.0, 2.6 * rows), dpi=100, layout="tight")
+    axes = [figure.add_subplot(rows, 1, i + 1) for i in range(rows)]
+    centres = [(s["start"] + s["end"]) / 2 for s in segments]
+    for ax, names, key, title in (
+        (axes[0] if labels else None, labels, "scores", "Emotion over time"),
+        (axes[-1] if targets else None, targets, None, "Arousal / dominance / valence over time"),
+    ):
+        if ax is None:
+            continue
+        for name in names:
+            ys = [s[key].get(name, 0.0) if key else s[name] for s in segments]
+            ax.plot(centres, ys, marker="o", markersize=3, label=name)
+        if key:
+            ax.set_ylim(0, 1.05)
+            ax.set_ylabel("probability")
+        ax.set_title(title)
+        ax.set_xlabel("time (s)")
+        ax.legend(fontsize=7, ncol=min(4, len(names)), loc="upper right")
+    return figure
+
+
+def attention_figure(audio: np.ndarray, sampling_rate: int, spans: list[tuple[float, float, np.ndarray]]) -> Any:
+    """The waveform with the pooling attention over it; `spans` = `(start_s, end_s, frame_weights)`."""
+    figure, ax = _figure(7.0, 2.6)
+    step = max(1, len(audio) // 4000)
+    times = np.arange(0, len(audio), step) / sampling_rate
+    ax.plot(times, audio[::step], color="#bbb", linewidth=0.6)
+    ax.set_xlabel("time (s)")
+    ax.set_yticks([])
+    twin = ax.twinx()
+    peak = max(float(np.max(w)) for _, _, w in spans) or 1.0
+    for start, end, weights in spans:
+        frame_times = start + (np.arange(len(weights)) + 0.5) * (end - start) / max(1, len(weights))
+        twin.plot(frame_times, weights / peak, color="#c0392b", linewidth=1.2)
+    twin.set_ylim(0, 1.05)
+    twin.set_ylabel("attention")
+    ax.set_title("Where the model listened (pooling attention)")
+    return figure
+
+
+def _frame_weights(value: Any) -> np.ndarray:
+    """`(frames,)` or `(frames, heads)` pooling weights -> `(frames,)` (mean over heads)."""
+    weights = np.asarray(value, dtype=np.float64)
+    return weights.mean(axis=-1) if weights.ndim == 2 else weights
+
+
+# --------------------------------------------------------------------------------------------------
+# Prediction
+# --------------------------------------------------------------------------------------------------
+def _user_error(message: str, title: str) -> Exception:
+    """A `gradio.Error`: shown in the page as a notification, no server traceback (it is expected)."""
+    import gradio as gr
+
+    return gr.Error(message, title=title, print_exception=False)
+
+
+def _run(pipe: Any, audio: np.ndarray, chunk_length_s: Optional[float]) -> dict:
+    """Run the pipeline asking for pooling weights; models whose pooling learns none are run without."""
+    kwargs = {"sampling_rate": 16000, "chunk_length_s": chunk_length_s}
+    try:
+        return pipe(audio, return_frame_weights=True, **kwargs)
+    except ValueError:
+        return pipe(audio, **kwargs)  # re-raises genuine input errors with their own message
+
+
+def _summary(result: dict, duration: float, key: str) -> dict:
+    """The JSON part of the API answer: everything but arrays."""
+    def strip(values: dict) -> dict:
+        return {k: v for k, v in values.items() if k not in ("frame_weights", "embedding", "segments")}
+
+    summary = {**strip(result), "duration_s": round(duration, 3), "model": key or "built-in default"}
+    if "segments" in result:
+        summary["segments"] = [strip(s) for s in result["segments"]]
+    return summary
+
+
+def predict(
+    models: ModelCache,
+    audio_path: Optional[str],
+    model_key: str,
+    *,
+    window_s: float = DEFAULT_WINDOW_S,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+) -> tuple:
+    """Everything the page shows for one clip: `(label, scores, A/D/V, timeline, attention, json, status)`.
+
+    Raises `gradio.Error` with a readable message for unusable input or a model that does not load.
+    """
+    from .data.audio import AudioError, load_audio
+
+    if not audio_path:
+        raise _user_error("No audio: upload a file or record from the microphone first.", "No audio")
+    name = Path(audio_path).name
+    started = time.perf_counter()
+    try:
+        audio = load_audio(audio_path, 16000, max_seconds=max_seconds)
+    except AudioError as error:
+        message = str(error).replace(str(audio_path), name)
+        raise _user_error(f"Cannot use {name}: {message}", "Bad audio") from error
+    duration = len(audio) / 16000
+    try:
+        pipe = models.get(model_key)
+    except ValueError as error:
+        raise _user_error(f"The model {model_key!r} could not be loaded: {error}", "Model error") from error
+    chunk = window_s if duration > window_s else None
+    try:
+        result = _run(pipe, audio, chunk)
+    except ValueError as error:
+        raise _user_error(f"Cannot classify {name}: {error}", "Bad audio") from error
+
+    labels = list(result.get("scores", {}))
+    targets = [t for t in getattr(pipe, "regression_targets", []) if t in result]
+    segments = result.get("segments") or []
+    label = result.get("scores") if labels else None
+    scores_plot = scores_figure(result["scores"]) if labels else None
+    adv_plot = dimensions_figure({t: result[t] for t in targets}) if targets else None
+    timeline = timeline_figure(segments, labels, targets) if segments else None
+    if segments:
+        spans = [(s["start"], s["end"], _frame_weights(s["frame_weights"])) for s in segments if "frame_weights" in s]
+    else:
+        spans = [(0.0, duration, _frame_weights(result["frame_weights"]))] if "frame_weights" in result else []
+    attention = attention_figure(audio, 16000, spans) if spans else None
+    status = (
+        f"**{result.get('label', 'dimensional model')}** · {name}, {duration:.1f} s"
+        + (f" in {len(segments)} windows of {window_s:g} s" if segments else "")
+        + f" · {_describe(model_key)} · {time.perf_counter() - started:.2f} s"
+    )
+    return label, scores_plot, adv_plot, timeline, attention, _summary(result, duration, model_key), status
+
+
+# --------------------------------------------------------------------------------------------------
+# App
+# --------------------------------------------------------------------------------------------------
+def _examples(examples_dir: Optional[Union[str, Path]]) -> tuple[list[str], str]:
+    """Audio files of the examples folder and its README (which names their sources)."""
+    folder = Path(examples_dir) if examples_dir is not None else REPO_EXAMPLES_DIR
+    if not folder.is_dir():
+        return [], ""
+    files = sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    readme = folder / "README.md"
+    return files, readme.read_text(encoding="utf-8") if readme.is_file() else ""
+
+
+def build_demo(
+    model: Any = None,
+    *,
+    examples_dir: Optional[Union[str, Path]] = None,
+    window_s: float = DEFAULT_WINDOW_S,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+) -> Any:
+    """Build the Gradio Blocks app (see the module docstring).
+
+    Args:
+        model: `None` (the `HF_SER_MODEL` environment variable, else the built-in default), a Hub id or
+            local checkpoint directory, or a model object / `SERPipeline` to serve.
+        examples_dir: folder of example clips (+ README naming their sources); defaults to the
+            repository's `examples/`.
+        window_s: window length for clips longer than it (emotion over time).
+        max_seconds: longest accepted clip.
+    """
+    import gradio as gr
+
+    if model is None:
+        model = os.environ.get(MODEL_ENV_VARIABLE) or None
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
+    models = ModelCache(None if model is None or isinstance(model, str) else model)
+    initial_key = "" if model is None else model if isinstance(model, str) else LAUNCH_MODEL_KEY
+    example_files, examples_readme = _examples(examples_dir)
+
+    def run(audio_path: Optional[str], model_key: str) -> tuple:
+        label, scores, adv, timeline, attention, summary, status = predict(
+            models, audio_path, model_key, window_s=window_s, max_seconds=max_seconds
+        )
+        return (
+            gr.update(value=label, visible=label is not None),
+            gr.update(value=scores, visible=scores is not None),
+            gr.update(value=adv, visible=adv is not None),
+            gr.update(value=timeline, visible=timeline is not None),
+            gr.update(value=attention, visible=attention is not None),
+            summary,
+            status,
+        )
+
+    def choose_model(choice: str, text: str) -> tuple[str, str]:
+        key = "" if choice == BUILTIN_CHOICE else (text or "").strip()
+        if choice == CUSTOM_CHOICE and not key:
+            raise _user_error("Enter a Hub model id (user/name) or a local checkpoint directory.", "No model")
+        try:
+            models.get(key)
+        except ValueError as error:
+            raise _user_error(f"The model {key!r} could not be loaded: {error}", "Model error") from error
+        return key, f"Using {_describe(key)}."
+
+    with gr.Blocks(title="hf_ser: speech emotion recognition") as demo:
+        gr.Markdown(
+            "# Speech emotion recognition with hf_ser\n"
+            "Upload a clip or record yourself, then press **Analyse**. Clips longer than "
+            f"{window_s:g} s are also analysed window by window."
+        )
+        model_state = gr.State(initial_key)
+        with gr.Accordion("Model", open=False):
+            model_choice = gr.Radio([BUILTIN_CHOICE, CUSTOM_CHOICE], label="Model",
+                                    value=BUILTIN_CHOICE if not initial_key else CUSTOM_CHOICE)
+            model_text = gr.Textbox(label="Hub id or local path", value=initial_key,
+                                    placeholder="user/ser-model or /path/to/checkpoint")
+            load_button = gr.Button("Use this model")
+        with gr.Row():
+            with gr.Column(scale=1):
+                audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Speech")
+                analyse = gr.Button("Analyse", variant="primary", elem_id="analyse")
+                status = gr.Markdown(f"Using {_describe(initial_key)}.", elem_id="status")
+                if example_files:
+                    gr.Examples(examples=[[f] for f in example_files], inputs=[audio], label="Example clips")
+                    if examples_readme:
+                        with gr.Accordion("About the example clips", open=False):
+                            gr.Markdown(examples_readme)
+            with gr.Column(scale=2):
+                label = gr.Label(num_top_classes=3, label="Emotion", elem_id="label")
+                scores_plot = gr.Plot(label="Emotion scores", elem_id="scores_plot")
+                adv_plot = gr.Plot(label="Arousal / dominance / valence", visible=False, elem_id="adv_plot")
+                timeline_plot = gr.Plot(label="Over time", visible=False, elem_id="timeline_plot")
+                attention_plot = gr.Plot(label="Pooling attention", visible=False, elem_id="attention_plot")
+                with gr.Accordion("JSON", open=False):
+                    summary = gr.JSON(label="Result")
+        load_button.click(choose_model, inputs=[model_choice, model_text], outputs=[model_state, status],
+                          api_visibility="private")
+        analyse.click(
+            run,
+            inputs=[audio, model_state],
+            outputs=[label, scores_plot, adv_plot, timeline_plot, attention_plot, summary, status],
+            api_name="predict",
+            api_description="Classify the emotion in one audio file.",
+        )
+    return demo
+
+
+def launch(host: str = "127.0.0.1", port: Optional[int] = None, model: Any = None, **kwargs: Any) -> Any:
+    """Build and serve the demo (used by `hf-ser demo`); blocks until stopped unless
+    `prevent_thread_lock=True` is passed. `port=None` takes `GRADIO_SERVER_PORT` or the first free port
+    from 7860."""
+    return build_demo(model).launch(server_name=host, server_port=port, **kwargs)
+
+
+def main() -> None:
+    """Serve the demo as a Space does: host/port from `GRADIO_SERVER_NAME` / `GRADIO_SERVER_PORT`."""
+    build_demo().launch()
+
+
+if __name__ == "__main__":
+    main()

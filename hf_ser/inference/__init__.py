@@ -1,0 +1,12 @@
+"""Building blocks of :func:`hf_ser.pipeline`, one job per module.
+
+- :mod:`.inputs`: accepted input forms -> validated :class:`~.inputs.AudioSource` items;
+- :mod:`.chunking`: windows over long audio, read lazily from files, and their aggregation;
+- :mod:`.batching`: length-sorted batches;
+- :mod:`.dtype`: fp32 / bf16 choice with a calibration check;
+- :mod:`.backends`: PyTorch execution (``onnx_backend``: ONNX Runtime execution).
+"""
+
+from .inputs import AudioSource, UnsupportedInputError, normalize_inputs
+
+__all__ = ["AudioSource", "UnsupportedInputError", "normalize_inputs"]

@@ -1,0 +1,166 @@
+"""Inference backends: run one batch of 16 kHz clips through a model and return plain numpy outputs.
+
+A backend hides *how* a batch is computed (PyTorch with autocast, or ONNX Runtime) behind one method,
+:meth:`TorchBackend.run`, returning a list of :class:`ClipOutput` (one per clip, padding already
+removed). The pipeline turns those into user-facing dicts and never touches tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from .dtype import DtypeCalibrator, autocast, resolve_dtype
+
+
+@dataclass
+class ClipOutput:
+    """Raw model outputs for one clip (or one window of a long clip).
+
+    Args:
+        class_logits (`np.ndarray` of shape `(num_labels,)`, *optional*): class logits (categorical models).
+        regression (`np.ndarray` of shape `(targets,)`, *optional*): dimensional values (A/D/V models).
+        embedding (`np.ndarray` of shape `(pooled_size,)`, *optional*): pooled utterance embedding.
+        frame_weights (`np.ndarray` of shape `(frames,)` or `(frames, heads)`, *optional*): pooling attention
+            over the clip's real frames.
+    """
+
+    class_logits: Optional[np.ndarray] = None
+    regression: Optional[np.ndarray] = None
+    embedding: Optional[np.ndarray] = None
+    frame_weights: Optional[np.ndarray] = None
+
+
+def model_task(config: Any) -> str:
+    """``"classification"``, ``"regression"`` or ``"multitask"`` for hf_ser and plain transformers configs."""
+    task = getattr(config, "task", None)
+    if task is not None:
+        return task
+    return "regression" if getattr(config, "problem_type", None) == "regression" else "classification"
+
+
+def _to_numpy(tensor: Optional[torch.Tensor]) -> Optional[np.ndarray]:
+    return None if tensor is None else tensor.detach().float().cpu().numpy()
+
+
+def needs_equal_length_batches(model: Any) -> bool:
+    """True for backbones whose first layer normalises over the whole padded input (group norm), so that
+    padding changes the result: the pipeline then only batches clips of identical length."""
+    config = getattr(model, "config", None)
+    backbone = getattr(config, "backbone_config", None) or config
+    return getattr(backbone, "feat_extract_norm", None) == "group"
+
+
+class TorchBackend:
+    """Runs a PyTorch audio-classification model (hf_ser or transformers) under ``torch.inference_mode``.
+
+    Args:
+        model (`PreTrainedModel`): an hf_ser model or any transformers ``*ForAudioClassification`` model.
+        feature_extractor: the model's feature extractor (called with ``padding=True`` and an attention mask).
+        device (`torch.device`): where to run.
+        dtype (`str` or `torch.dtype`): see :mod:`hf_ser.inference.dtype`.
+    """
+
+    def __init__(self, model: Any, feature_extractor: Any, device: torch.device, dtype: Any = "auto") -> None:
+        self.device = device
+        self.model = model.to(device).eval()
+        self.feature_extractor = feature_extractor
+        self.config = model.config
+        self.sampling_rate = int(getattr(feature_extractor, "sampling_rate", 16000))
+        self.task = model_task(self.config)
+        self.dtype_setting = resolve_dtype(dtype, device)
+        self.calibrator = DtypeCalibrator() if self.dtype_setting == "auto" else None
+        self.equal_length_batches = needs_equal_length_batches(model)
+
+    @property
+    def dtype(self) -> str:
+        """Precision in use: ``"float32"``, ``"bfloat16"``, ``"float16"``, or ``"auto"`` while calibrating."""
+        if self.calibrator is None:
+            return self.dtype_setting
+        return self.calibrator.decided or "auto"
+
+    def _frame_lengths(self, inputs: Any, num_frames: int, batch_size: int) -> list[int]:
+        """Number of real frames of each clip, for trimming padded frame weights."""
+        mask = inputs.get("attention_mask")
+        if mask is None:
+            return [num_frames] * batch_size
+        if mask.shape[1] == num_frames:  # frame-level mask (e.g. MFCC feature extractors)
+            return mask.long().sum(-1).tolist()
+        for owner in (self.model, getattr(self.model, "backbone", None)):
+            lengths_fn = getattr(owner, "_get_feat_extract_output_lengths", None)
+            if lengths_fn is not None:
+                lengths = lengths_fn(mask.long().sum(-1))
+                return [min(int(length), num_frames) for length in lengths]
+        return [num_frames] * batch_size
+
+    def _forward(self, inputs: Any, precision: str, need_embeddings: bool, need_frame_weights: bool) -> dict:
+        with torch.inference_mode(), autocast(self.device, precision):
+            output = self.model(**inputs)
+        logits = output.logits
+        regression = getattr(output, "regression", None)
+        result = {"class_logits": None, "regression": None}
+        if self.task == "regression":
+            result["regression"] = _to_numpy(regression if regression is not None else logits)
+        else:
+            result["class_logits"] = _to_numpy(logits)
+            result["regression"] = _to_numpy(regression)
+        if need_embeddings:
+            pooled = getattr(output, "pooled", None)
+            if pooled is None:
+                raise ValueError(
+                    "return_embeddings=True needs a model returning pooled embeddings (hf_ser models do); "
+                    f"{type(self.model).__name__} does not."
+                )
+            result["embedding"] = _to_numpy(pooled)
+        if need_frame_weights:
+            weights = getattr(output, "frame_weights", None)
+            if weights is None:
+                pooling = getattr(self.config, "pooling", None)
+                raise ValueError(
+                    f"return_frame_weights=True needs an attention pooling; this model's pooling "
+                    f"({pooling!r}) "
+                    "learns no frame weights."
+                )
+            result["frame_weights"] = _to_numpy(weights)
+            result["frame_lengths"] = self._frame_lengths(inputs, weights.shape[1], weights.shape[0])
+        return result
+
+    def run(
+        self, arrays: list[np.ndarray], need_embeddings: bool = False, need_frame_weights: bool = False
+    ) -> list[ClipOutput]:
+        """Classify a batch of float32 mono clips at :attr:`sampling_rate`; one :class:`ClipOutput` each."""
+        inputs = self.feature_extractor(
+            arrays,
+            sampling_rate=self.sampling_rate,
+            padding=True,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        inputs = {key: value.to(self.device) for key, value in inputs.items()}
+        if self.calibrator is not None and self.calibrator.decided is None:
+            result = self._forward(inputs, "float32", need_embeddings, need_frame_weights)
+            candidate = self._forward(inputs, "bfloat16", False, False)
+            self.calibrator.update(result, candidate, len(arrays))
+        else:
+            result = self._forward(inputs, self.dtype, need_embeddings, need_frame_weights)
+        return split_batch(result, len(arrays))
+
+
+def split_batch(result: dict, batch_size: int) -> list[ClipOutput]:
+    """Split batched numpy outputs into per-clip :class:`ClipOutput` (frame weights cut to real frames)."""
+    outputs = []
+    for index in range(batch_size):
+        clip = ClipOutput()
+        for key in ("class_logits", "regression", "embedding"):
+            if result.get(key) is not None:
+                setattr(clip, key, result[key][index])
+        if result.get("frame_weights") is not None:
+            clip.frame_weights = result["frame_weights"][index, : result["frame_lengths"][index]]
+        outputs.append(clip)
+    return outputs
+
+
+__all__ = ["ClipOutput", "TorchBackend", "model_task", "needs_equal_length_batches", "split_batch"]

@@ -1,0 +1,54 @@
+"""Concordance correlation coefficient (CCC) between predicted and reference dimensional
+scores (arousal, dominance, valence); 0 when the denominator is 0 (constant, equal inputs).
+
+Offline `evaluate` module of hf_ser, loaded with ``hf_ser.metrics.load("ccc")`` (or
+``evaluate.load(<path to this folder>)``); the computation is :func:`hf_ser.metrics.ccc`.
+"""
+
+import datasets
+import evaluate
+import numpy as np
+
+from hf_ser.metrics.functions import ccc
+
+_DESCRIPTION = """Concordance correlation coefficient (CCC) between predicted and reference dimensional
+scores (arousal, dominance, valence); 0 when the denominator is 0 (constant, equal inputs)."""
+
+_KWARGS_DESCRIPTION = """
+Args:
+    predictions: predicted scores (one float per item, or a list per item for several targets).
+    references: reference scores, same shape as predictions.
+Returns:
+    ccc: the metric (mean over targets for 2-D inputs; ccc_per_target lists each target).
+Example:
+    >>> metric = hf_ser.metrics.load("ccc")
+    >>> metric.compute(predictions=[1.0, 2.0, 3.0], references=[1.0, 2.0, 3.5])
+"""
+
+
+class Ccc(evaluate.Metric):
+    """Concordance correlation coefficient as an `evaluate.Metric`."""
+
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation="",
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=[
+                datasets.Features(
+                    {"predictions": datasets.Value("float64"), "references": datasets.Value("float64")}
+                ),
+                datasets.Features(
+                    {
+                        "predictions": datasets.Sequence(datasets.Value("float64")),
+                        "references": datasets.Sequence(datasets.Value("float64")),
+                    }
+                ),
+            ],
+        )
+
+    def _compute(self, predictions, references):
+        value = ccc(np.asarray(predictions, dtype=np.float64), np.asarray(references, dtype=np.float64))
+        if np.ndim(value) == 0:
+            return {"ccc": float(value)}
+        return {"ccc": float(np.mean(value)), "ccc_per_target": [float(v) for v in value]}

@@ -1,0 +1,74 @@
+"""Self-supervised speech backbones: construction, pretrained loading, freezing and frame masks.
+
+hf_ser models sit on a transformers wav2vec2, HuBERT or WavLM *base model* (no task head). This module
+is the one place that maps a backbone ``model_type`` to its class, so adding a backbone family is a
+one-line change to :data:`BACKBONE_CLASSES`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Union
+
+import torch
+from torch import nn
+from transformers import AutoConfig, HubertModel, PreTrainedConfig, PreTrainedModel, Wav2Vec2Model, WavLMModel
+
+from .masks import sample_mask_to_frame_mask
+
+BACKBONE_CLASSES: dict[str, type[PreTrainedModel]] = {
+    "wav2vec2": Wav2Vec2Model,
+    "hubert": HubertModel,
+    "wavlm": WavLMModel,
+}
+BACKBONE_TYPES = tuple(BACKBONE_CLASSES)
+
+
+def backbone_class(model_type: str) -> type[PreTrainedModel]:
+    """Return the transformers base-model class for a backbone ``model_type``."""
+    if model_type not in BACKBONE_CLASSES:
+        raise ValueError(
+            f"Unsupported backbone model_type {model_type!r}; choose one of {', '.join(BACKBONE_TYPES)}."
+        )
+    return BACKBONE_CLASSES[model_type]
+
+
+def build_backbone(config: PreTrainedConfig) -> PreTrainedModel:
+    """Build a randomly initialised backbone from its config (weights come later from a checkpoint)."""
+    return backbone_class(config.model_type)(config)
+
+
+def load_pretrained_backbone(
+    pretrained_model_name_or_path: Union[str, os.PathLike],
+    config: Optional[PreTrainedConfig] = None,
+    **kwargs: Any,
+) -> PreTrainedModel:
+    """Load backbone weights with ``from_pretrained``.
+
+    Works for base-model checkpoints and for checkpoints saved with a head (e.g. ``facebook/wav2vec2-base``
+    stores ``wav2vec2.*`` weights of a pre-training model): transformers strips the base-model prefix.
+    """
+    if config is None:
+        config = AutoConfig.from_pretrained(pretrained_model_name_or_path)
+    return backbone_class(config.model_type).from_pretrained(
+        pretrained_model_name_or_path, config=config, **kwargs
+    )
+
+
+def set_requires_grad(module: nn.Module, requires_grad: bool) -> None:
+    """Enable or disable gradients for every parameter of ``module``."""
+    for parameter in module.parameters():
+        parameter.requires_grad = requires_grad
+
+
+def freeze_feature_encoder(backbone: PreTrainedModel) -> None:
+    """Freeze the convolutional feature encoder (waveform -> frames) of a wav2vec2-family backbone."""
+    set_requires_grad(backbone.feature_extractor, False)
+    backbone.feature_extractor._requires_grad = False
+
+
+def frame_mask(
+    backbone: PreTrainedModel, attention_mask: Optional[torch.Tensor], num_frames: int
+) -> Optional[torch.Tensor]:
+    """Frame mask ``(batch, frames)`` (True = real frame) for the backbone's output frames."""
+    return sample_mask_to_frame_mask(attention_mask, num_frames, backbone._get_feat_extract_output_lengths)

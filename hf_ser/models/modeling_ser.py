@@ -1,0 +1,342 @@
+"""SER model: SSL backbone -> layer mix -> seq2seq (optional) -> masked pooling -> heads.
+
+:class:`SERModelForAudioClassification` behaves like any transformers audio classifier (Auto classes,
+``pipeline("audio-classification")``, Trainer, ``save_pretrained``/``from_pretrained``) and adds what SER
+needs: attention/statistics pooling that ignores padding, regression and multitask heads, CCC/focal losses
+and a learned layer mix. This package only imports torch, transformers and its siblings (relative imports)
+so ``save_pretrained`` can ship it next to the weights for ``trust_remote_code=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Optional, Union
+
+import torch
+from torch import nn
+from transformers import AutoConfig, PreTrainedModel
+from transformers import initialization as init
+
+from .backbone import (
+    BACKBONE_TYPES,
+    build_backbone,
+    frame_mask,
+    freeze_feature_encoder,
+    load_pretrained_backbone,
+    set_requires_grad,
+)
+from .configuration_ser import SERConfig
+from .heads import SERHead
+from .layer_mix import LayerMix
+from .losses import classification_loss, multitask_loss, regression_loss
+from .outputs import SERModelOutput
+from .pooling import build_pooling
+from .seq2seq import Seq2SeqEncoder
+
+
+class SERPreTrainedModel(PreTrainedModel):
+    """Base class: config class, weight init and the transformers capability flags of the family."""
+
+    config_class = SERConfig
+    config: SERConfig
+    base_model_prefix = "ser"
+    main_input_name = "input_values"
+    input_modalities = "audio"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """Normal(0, initializer_range) linear weights, zero biases, uniform layer-mix weights."""
+        if isinstance(module, LayerMix):
+            if module.layer_weights is not None:
+                init.constant_(module.layer_weights, 1.0 / module.num_layers)
+        elif isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        else:
+            super()._init_weights(module)
+
+
+class SERModelForAudioClassification(SERPreTrainedModel):
+    """SSL backbone (wav2vec2 / HuBERT / WavLM) with SER pooling and classification / regression heads.
+
+    Padding contract: pass the feature extractor's ``attention_mask``; every pooling then ignores padded
+    frames, so a clip padded inside a batch gives the same outputs as the clip alone. This holds for
+    backbones whose feature encoder normalises per frame (``feat_extract_norm="layer"``: wav2vec2-large,
+    -large-robust, XLS-R, HuBERT-large, WavLM). Backbones with ``feat_extract_norm="group"`` (wav2vec2-base,
+    HuBERT-base) normalise the first convolution over the whole padded input, a limitation of the
+    backbone itself: feed them unpadded clips (one at a time) when exact batched = single results matter.
+
+    Example:
+
+    ```python
+    >>> import numpy as np
+    >>> from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor
+    >>> from hf_ser import SERConfig, SERModelForAudioClassification
+    >>> backbone = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+    ...                           intermediate_size=37, conv_dim=(32, 32), conv_kernel=(10, 3),
+    ...                           conv_stride=(5, 2), num_conv_pos_embeddings=16,
+    ...                           num_conv_pos_embedding_groups=2, feat_extract_norm="layer")
+    >>> model = SERModelForAudioClassification(SERConfig(
+    ...     backbone_config=backbone, id2label={0: "anger", 1: "neutral"}, pooling="attentive_stats")).eval()
+    >>> extractor = Wav2Vec2FeatureExtractor(sampling_rate=16000, return_attention_mask=True)
+    >>> clips = [np.zeros(8000, np.float32), np.zeros(16000, np.float32)]
+    >>> inputs = extractor(clips, sampling_rate=16000, padding=True, return_attention_mask=True,
+    ...                    return_tensors="pt")
+    >>> model(**inputs).logits.shape
+    torch.Size([2, 2])
+    ```
+    """
+
+    def __init__(self, config: SERConfig) -> None:
+        super().__init__(config)
+        self.backbone = build_backbone(config.backbone_config)
+        self.layer_mix = LayerMix(config.layer_weighting, config.backbone_config.num_hidden_layers + 1)
+        self.seq2seq = self._build_seq2seq(config)
+        self.pooling = build_pooling(
+            config.pooling, config.hidden_size, config.pooling_attention_size, config.pooling_heads
+        )
+        head_kwargs = {
+            "input_size": self.pooling.output_size,
+            "projector_size": config.projector_size,
+            "activation": config.head_activation,
+            "dropout": config.classifier_dropout,
+        }
+        self.classifier = (
+            SERHead(output_size=config.num_labels, **head_kwargs) if config.task != "regression" else None
+        )
+        self.regressor = (
+            SERHead(output_size=len(config.regression_targets), **head_kwargs)
+            if config.task != "classification"
+            else None
+        )
+        self.post_init()
+        self.apply_freezing()
+
+    @staticmethod
+    def _build_seq2seq(config: SERConfig) -> Optional[Seq2SeqEncoder]:
+        if config.seq2seq is None:
+            return None
+        encoder = Seq2SeqEncoder(
+            config.seq2seq,
+            hidden_size=config.hidden_size,
+            num_heads=config.seq2seq_heads,
+            num_layers=config.seq2seq_layers,
+        )
+        # The encoder initialises its own mechanism-specific parameters (decays, gates): keep them.
+        for module in encoder.modules():
+            module._is_hf_initialized = True
+        return encoder
+
+    # ----------------------------------------------------------------------------------------------
+    # Freezing
+    # ----------------------------------------------------------------------------------------------
+    def apply_freezing(self) -> None:
+        """Apply ``config.freeze_backbone`` / ``config.freeze_feature_encoder`` (called at construction)."""
+        if self.config.freeze_backbone:
+            self.freeze_backbone()
+        elif self.config.freeze_feature_encoder:
+            self.freeze_feature_encoder()
+
+    def freeze_feature_encoder(self) -> None:
+        """Stop gradients through the backbone's convolutional feature encoder."""
+        freeze_feature_encoder(self.backbone)
+
+    def freeze_backbone(self) -> None:
+        """Stop gradients through the whole backbone; layer mix, seq2seq, pooling and heads stay trainable."""
+        set_requires_grad(self.backbone, False)
+
+    def unfreeze_backbone(self, keep_feature_encoder_frozen: bool = True) -> None:
+        """Make the backbone trainable again (the feature encoder stays frozen unless asked otherwise)."""
+        set_requires_grad(self.backbone, True)
+        self.backbone.feature_extractor._requires_grad = True
+        if keep_feature_encoder_frozen:
+            self.freeze_feature_encoder()
+
+    # ----------------------------------------------------------------------------------------------
+    # Construction from a pretrained backbone
+    # ----------------------------------------------------------------------------------------------
+    @classmethod
+    def from_backbone(
+        cls,
+        pretrained_model_name_or_path: Union[str, os.PathLike],
+        backbone_config_kwargs: Optional[dict[str, Any]] = None,
+        backbone_kwargs: Optional[dict[str, Any]] = None,
+        **config_kwargs: Any,
+    ) -> SERModelForAudioClassification:
+        """New SER model on a pretrained SSL backbone: backbone weights via ``from_pretrained``, fresh heads.
+
+        Args:
+            pretrained_model_name_or_path: Hub id or directory of a wav2vec2 / HuBERT / WavLM checkpoint
+                (base model or any head model of those families, e.g. ``"facebook/wav2vec2-base"``).
+            backbone_config_kwargs: overrides of the backbone config (e.g. ``{"layerdrop": 0.0,
+                "mask_time_prob": 0.05}``).
+            backbone_kwargs: extra backbone ``from_pretrained`` arguments (``revision``, ``dtype``...).
+            **config_kwargs: :class:`SERConfig` options (``pooling``, ``task``, ``id2label``...).
+
+        Example: ``SERModelForAudioClassification.from_backbone("facebook/wav2vec2-base",
+        pooling="attentive_stats", id2label={0: "anger", 1: "happiness", 2: "neutral", 3: "sadness"})``.
+        """
+        backbone_config = AutoConfig.from_pretrained(
+            pretrained_model_name_or_path, **(backbone_config_kwargs or {})
+        )
+        if backbone_config.model_type not in BACKBONE_TYPES:
+            raise ValueError(
+                f"{pretrained_model_name_or_path} is a {backbone_config.model_type!r} checkpoint; "
+                "from_backbone needs "
+                f"one of {', '.join(BACKBONE_TYPES)}. For a trained hf_ser checkpoint use from_pretrained."
+            )
+        config = SERConfig(backbone_config=backbone_config, **config_kwargs)
+        model = cls(config)
+        model.backbone = load_pretrained_backbone(
+            pretrained_model_name_or_path, config=config.backbone_config, **(backbone_kwargs or {})
+        )
+        model.config.backbone_config = model.backbone.config
+        model.apply_freezing()
+        return model
+
+    @classmethod
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: Union[str, os.PathLike, None], *model_args: Any, **kwargs: Any
+    ) -> SERModelForAudioClassification:
+        """Load a trained hf_ser checkpoint (a bare backbone checkpoint raises an error showing
+        ``from_backbone``)."""
+        config_file = os.path.join(str(pretrained_model_name_or_path), "config.json")
+        if kwargs.get("config") is None and os.path.isfile(config_file):
+            with open(config_file, encoding="utf-8") as handle:
+                model_type = json.load(handle).get("model_type")
+            if model_type in BACKBONE_TYPES:
+                raise ValueError(
+                    f"{pretrained_model_name_or_path} is a bare {model_type} checkpoint, not an hf_ser "
+                    "model. Use SERModelForAudioClassification.from_backbone("
+                    f"{str(pretrained_model_name_or_path)!r}, id2label=..., pooling=...) for new SER heads "
+                    "on it, or hf_ser.convert_checkpoint(...) for a trained *ForSequenceClassification / "
+                    "audEERING checkpoint."
+                )
+        model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        # Loading replaces parameters (and their requires_grad flags): re-apply the configured freezing.
+        loaded = model[0] if isinstance(model, tuple) else model
+        loaded.apply_freezing()
+        return model
+
+    # ----------------------------------------------------------------------------------------------
+    # Forward
+    # ----------------------------------------------------------------------------------------------
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        labels: Optional[torch.Tensor] = None,
+        regression_labels: Optional[torch.Tensor] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> Union[SERModelOutput, tuple]:
+        r"""Classify / score a batch of waveforms.
+
+        Args:
+            input_values (`torch.FloatTensor` of shape `(batch, samples)`):
+                16 kHz waveforms, normalised and right-padded by `Wav2Vec2FeatureExtractor`.
+            attention_mask (`torch.LongTensor` of shape `(batch, samples)`, *optional*):
+                1 for real samples, 0 for padding. Always pass it for padded batches.
+            labels (`torch.LongTensor` of shape `(batch,)`, *optional*):
+                Class indices (-100 = ignore) for classification / multitask. For `task="regression"` a float
+                `(batch, targets)` tensor here is used as `regression_labels` (Trainer's default label name).
+            regression_labels (`torch.FloatTensor` of shape `(batch, targets)`, *optional*):
+                Regression targets in `config.regression_targets` order (NaN = missing).
+            output_attentions (`bool`, *optional*): return backbone attentions (needs eager attention).
+            output_hidden_states (`bool`, *optional*): return all backbone hidden states.
+            return_dict (`bool`, *optional*): return a `SERModelOutput` (default) or a tuple.
+
+        Returns:
+            `SERModelOutput` with `loss`, `logits`, `regression`, `pooled`, `frame_weights`, `hidden_states`,
+            `attentions`.
+        """
+        config = self.config
+        return_dict = config.return_dict if return_dict is None else return_dict
+        output_hidden_states = (
+            config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
+        output_attentions = bool(output_attentions)
+        labels, regression_labels = self._check_labels(labels, regression_labels)
+
+        backbone_outputs = self.backbone(
+            input_values,
+            attention_mask=attention_mask,
+            output_hidden_states=bool(output_hidden_states or self.layer_mix.needs_all_hidden_states),
+            output_attentions=output_attentions,
+            return_dict=True,
+        )
+        hidden = self.layer_mix(backbone_outputs.last_hidden_state, backbone_outputs.hidden_states)
+        mask = frame_mask(self.backbone, attention_mask, hidden.shape[1])
+        if self.seq2seq is not None:
+            hidden = self.seq2seq(hidden, attention_mask=mask)
+        pooling_output = self.pooling(hidden, mask if config.mask_pooling else None)
+        pooled = pooling_output.pooled
+
+        class_logits = self.classifier(pooled) if self.classifier is not None else None
+        regression = self.regressor(pooled) if self.regressor is not None else None
+        logits = class_logits if class_logits is not None else regression
+
+        class_loss = (
+            classification_loss(
+                config.classification_loss, class_logits, labels, config.class_weights, config.focal_gamma
+            )
+            if labels is not None
+            else None
+        )
+        reg_loss = (
+            regression_loss(
+                config.regression_loss, regression, regression_labels, config.regression_loss_weights
+            )
+            if regression_labels is not None
+            else None
+        )
+        loss = (
+            multitask_loss(class_loss, reg_loss, config.multitask_weight)
+            if config.task == "multitask"
+            else None
+        )
+        if config.task != "multitask":
+            loss = class_loss if class_loss is not None else reg_loss
+
+        output = SERModelOutput(
+            loss=loss,
+            logits=logits,
+            regression=regression,
+            pooled=pooled,
+            frame_weights=pooling_output.weights,
+            hidden_states=backbone_outputs.hidden_states if output_hidden_states else None,
+            attentions=backbone_outputs.attentions if output_attentions else None,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def _check_labels(
+        self, labels: Optional[torch.Tensor], regression_labels: Optional[torch.Tensor]
+    ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Route and validate label tensors for the configured task."""
+        task = self.config.task
+        if task == "regression" and labels is not None:
+            if not labels.is_floating_point():
+                raise ValueError(
+                    "task='regression' expects float regression_labels of shape (batch, targets), "
+                    "got integer labels."
+                )
+            if regression_labels is not None:
+                raise ValueError("task='regression': pass either labels or regression_labels, not both.")
+            labels, regression_labels = None, labels
+        if task == "classification" and regression_labels is not None:
+            raise ValueError("task='classification' has no regression head; regression_labels must be None.")
+        if (
+            regression_labels is not None
+            and regression_labels.dim() == 1
+            and len(self.config.regression_targets) == 1
+        ):
+            regression_labels = regression_labels.unsqueeze(-1)
+        return labels, regression_labels

@@ -1,0 +1,29 @@
+"""Public alias of :mod:`hf_ser.models.seq2seq`: ``from hf_ser.seq2seq import Seq2SeqEncoder``."""
+
+from .models.linear_attention import (
+    chunk_gated_delta_rule,
+    chunk_linear_attention,
+    recurrent_gated_delta_rule,
+    recurrent_linear_attention,
+)
+from .models.mixers_softmax import forgetting_attention
+from .models.seq2seq import (
+    LINEAR_MECHANISMS,
+    SEQ2SEQ_MECHANISMS,
+    Seq2SeqBlock,
+    Seq2SeqEncoder,
+    build_token_mixer,
+)
+
+__all__ = [
+    "LINEAR_MECHANISMS",
+    "SEQ2SEQ_MECHANISMS",
+    "Seq2SeqBlock",
+    "Seq2SeqEncoder",
+    "build_token_mixer",
+    "chunk_gated_delta_rule",
+    "chunk_linear_attention",
+    "forgetting_attention",
+    "recurrent_gated_delta_rule",
+    "recurrent_linear_attention",
+]

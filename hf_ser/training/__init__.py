@@ -1,0 +1,39 @@
+"""Training recipes as a library: config parsing, the `SERTrainer`, callbacks, fine-tuning, cross-validation,
+hyper-parameter search and the artifacts a run leaves behind.
+
+``recipes/finetune.py``, ``recipes/crossval.py`` and ``recipes/hpo.py`` are thin wrappers around
+:func:`run_finetune`, :func:`run_crossval` and :func:`run_hpo`.
+"""
+
+from .artifacts import CardData, write_model_card
+from .callbacks import CardDataCallback, CropEpochCallback, EpochSummaryCallback
+from .config import TrainConfig, known_keys, load_yaml, parse_config
+from .crossval import run_crossval, summarize
+from .ctc import CharVocab, CTCHead, attach_ctc_head, load_ctc_head, transcribe
+from .finetune import build_training_arguments, run_finetune
+from .hpo import DEFAULT_SEARCH_SPACE, run_hpo
+from .trainer import SERTrainer
+
+__all__ = [
+    "DEFAULT_SEARCH_SPACE",
+    "CTCHead",
+    "CardData",
+    "CardDataCallback",
+    "CharVocab",
+    "CropEpochCallback",
+    "EpochSummaryCallback",
+    "SERTrainer",
+    "TrainConfig",
+    "attach_ctc_head",
+    "build_training_arguments",
+    "known_keys",
+    "load_ctc_head",
+    "load_yaml",
+    "parse_config",
+    "run_crossval",
+    "run_finetune",
+    "run_hpo",
+    "summarize",
+    "transcribe",
+    "write_model_card",
+]

@@ -1,0 +1,434 @@
+"""Recipe configuration: one flat dataclass, filled from a YAML file and overridden by command-line flags.
+
+Every field of :class:`TrainConfig` is a YAML key *and* a flag (``--learning_rate 1e-4``), the way
+SpeechBrain recipes work: the YAML holds the setting, the command line tweaks it. Model-specific
+options (anything the model's config class accepts, e.g. ``layer_weighting`` for an SSL model or
+``hidden_size`` / ``residual`` for LSTM-SA) go under the ``model:`` mapping and are reachable from the
+command line as dotted flags (``--model.hidden_size 64``). Unknown keys are rejected *before* any
+data is read or any model is built, with the list of known keys.
+
+Example:
+
+```python
+>>> from hf_ser.training.config import parse_config
+>>> cfg = parse_config(["--backbone", "./tiny", "--max_steps", "4", "--model.layer_weighting", "learned"])
+>>> cfg.max_steps, cfg.model["layer_weighting"]
+(4, 'learned')
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import yaml
+
+MODEL_TYPES = ("ser", "lstm_sa", "student")
+TASKS = ("classification", "regression", "multitask")
+PROTOCOLS = ("auto", "speaker_folds", "official")
+BF16_CHOICES = ("auto", True, False)
+EVAL_STRATEGIES = ("epoch", "steps", "no")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a fine-tuning, cross-validation or search run needs.
+
+    Args:
+        model_type (`str`, *optional*, defaults to `"ser"`):
+            Model family: `"ser"` (SSL backbone + pooling + heads, `hf_ser.SERModelForAudioClassification`),
+            `"lstm_sa"` (LSTM-SA / ResLSTM-SA on MFCC+chroma) or `"student"` (Wav2Small-style student).
+        backbone (`str`, *optional*, defaults to `"facebook/wav2vec2-base"`):
+            Hub id or local path of the pretrained SSL backbone (wav2vec2, HuBERT, WavLM) for `"ser"`,
+            or of a trained hf_ser checkpoint to continue from (any model type).
+        task (`str`, *optional*, defaults to `"classification"`):
+            `"classification"`, `"regression"` (A/D/V) or `"multitask"` (both).
+        pooling (`str`, *optional*, defaults to `"attentive_stats"`):
+            Utterance pooling of `"ser"` models (see `hf_ser.models.pooling.POOLING_TYPES`).
+        model (`dict`, *optional*):
+            Extra keyword arguments for the model's config class, validated against its fields: e.g.
+            `layer_weighting`, `projector_size`, `classifier_dropout`, `classification_loss` (`"ce"`,
+            `"focal"`), `regression_loss` (`"ccc"`, `"mse"`, `"ccc+mse"`), `multitask_weight` for SSL
+            models; `hidden_size`, `residual` for LSTM-SA.
+        freeze_feature_encoder (`bool`, *optional*, defaults to `True`):
+            Keep the convolutional feature encoder of SSL backbones frozen for the whole run.
+        freeze_backbone_steps (`int`, *optional*, defaults to 0):
+            Keep the whole backbone frozen (learning rate 0) for the first N optimizer steps.
+        backbone_learning_rate (`float`, *optional*):
+            Learning rate of the backbone (and LoRA) parameters; `None` uses `learning_rate`.
+        lora (`bool`, *optional*, defaults to `False`):
+            Wrap the backbone's projections with peft LoRA (`hf_ser.lora.add_lora`).
+        lora_r, lora_alpha, lora_dropout, lora_target_modules:
+            LoRA rank, scaling, dropout and target module names (`None`: hf_ser's default targets).
+        ctc_alpha (`float`, *optional*, defaults to 0.0):
+            Weight of the auxiliary CTC character loss (Cai et al., 2021); > 0 needs a `text` column.
+        corpus (`str`, *optional*, defaults to `"emodb"`):
+            Corpus name for `hf_ser.data.load_corpus` (`"folder"` for any `<label>/<file>` tree or CSV).
+        data_dir (`str`, *optional*):
+            Directory (or CSV for `"folder"`) holding the corpus. Required.
+        corpus_kwargs (`dict`, *optional*):
+            Extra keyword arguments for `load_corpus`.
+        protocol (`str`, *optional*, defaults to `"auto"`):
+            `"speaker_folds"` (speaker-independent folds), `"official"` (the corpus' `split` column) or
+            `"auto"` (official when the corpus has a `split` column).
+        folds (`int`, *optional*):
+            Number of speaker-disjoint folds; `None` = leave-one-speaker-out.
+        fold (`int`, *optional*, defaults to 0):
+            Test fold of a single fine-tuning run (crossval runs all of them).
+        group (`str`, *optional*, defaults to `"speaker"`):
+            Column the folds are disjoint in (`"session"` for IEMOCAP leave-one-session-out).
+        use_validation (`bool`, *optional*, defaults to `True`):
+            Hold out the next fold's speakers as a validation set for best-checkpoint selection and early
+            stopping (never the test speakers).
+        seeds (`int`, *optional*, defaults to 1):
+            Crossval: seeds per fold (`seed`, `seed + 1`, ...).
+        labels (`list[str]`, *optional*):
+            Keep only these emotion classes.
+        max_samples (`int`, *optional*):
+            Use at most this many clips of the corpus (a stratified subset; for quick runs and tests).
+        max_train_seconds (`float`, *optional*):
+            Randomly crop longer training clips to this length (a new crop every epoch).
+        max_eval_seconds (`float`, *optional*):
+            Truncate longer evaluation clips to this length (deterministic).
+        augment (`str`, *optional*):
+            Augmentation preset of `hf_ser.augment`, applied to training clips only.
+        class_weights (`bool`, *optional*, defaults to `False`):
+            Weight the CE loss by inverse class frequency of the training labels.
+        output_dir (`str`, *optional*, defaults to `"outputs/ser"`):
+            Everything the run writes goes here (nothing is written elsewhere).
+        resume (`bool`, *optional*, defaults to `False`):
+            Continue from the last checkpoint in `output_dir` (optimizer, scheduler, RNG and data order).
+        save_model (`bool`, *optional*, defaults to `True`):
+            Save the final model and feature extractor (metrics, plots, config and card are always written).
+        keep_checkpoints (`bool`, *optional*, defaults to `True`):
+            Keep the `checkpoint-*` directories after a finished run (crossval removes them).
+        seed (`int`, *optional*, defaults to 42): random seed.
+        learning_rate, weight_decay, warmup_ratio, lr_scheduler_type, max_grad_norm:
+            Optimizer and schedule (head learning rate; see `transformers.TrainingArguments`).
+        restart_period_epochs (`int`, *optional*):
+            T0 of cosine annealing with warm restarts, in epochs (sets `lr_scheduler_type` to
+            `"cosine_with_restarts"`).
+        per_device_train_batch_size, per_device_eval_batch_size, gradient_accumulation_steps:
+            Batch sizes and accumulation.
+        num_train_epochs (`float`), max_steps (`int`, -1 = use epochs): run length.
+        eval_strategy (`str`), eval_steps (`int`), save_steps (`int`), save_total_limit (`int`),
+        logging_steps (`int`): when to evaluate, save and log (`save` follows `eval` when evaluating).
+        early_stopping_patience (`int`, *optional*):
+            Stop after this many evaluations without improvement of the selection metric.
+        bf16 (`"auto"` or `bool`, *optional*, defaults to `"auto"`):
+            bfloat16 mixed precision; `"auto"` enables it on GPUs that support it.
+        dataloader_num_workers (`int`, *optional*, defaults to 0): data loading workers.
+        disable_tqdm (`bool`, *optional*, defaults to `False`): hide progress bars.
+        n_trials (`int`, *optional*, defaults to 20): hpo: number of finished trials wanted.
+        search_space (`dict`, *optional*):
+            hpo: `{key: {"type": "float"|"int"|"categorical", "low", "high", "log", "choices"}}` over
+            config keys (dotted for `model.*`); `None` = the ResLSTM-SA paper's space.
+        hpo_epochs_per_report (`int`, *optional*, defaults to 1): hpo: evaluations between pruning checks.
+    """
+
+    # model
+    model_type: str = "ser"
+    backbone: str = "facebook/wav2vec2-base"
+    task: str = "classification"
+    pooling: Optional[str] = "attentive_stats"
+    model: dict = field(default_factory=dict)
+    freeze_feature_encoder: bool = True
+    freeze_backbone_steps: int = 0
+    backbone_learning_rate: Optional[float] = None
+    lora: bool = False
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: Optional[list] = None
+    ctc_alpha: float = 0.0
+    # data
+    corpus: str = "emodb"
+    data_dir: Optional[str] = None
+    corpus_kwargs: dict = field(default_factory=dict)
+    protocol: str = "auto"
+    folds: Optional[int] = None
+    fold: int = 0
+    group: str = "speaker"
+    use_validation: bool = True
+    seeds: int = 1
+    labels: Optional[list] = None
+    max_samples: Optional[int] = None
+    max_train_seconds: Optional[float] = None
+    max_eval_seconds: Optional[float] = None
+    augment: Optional[str] = None
+    class_weights: bool = False
+    # run
+    output_dir: str = "outputs/ser"
+    resume: bool = False
+    save_model: bool = True
+    keep_checkpoints: bool = True
+    seed: int = 42
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.1
+    lr_scheduler_type: str = "linear"
+    restart_period_epochs: Optional[int] = None
+    max_grad_norm: float = 1.0
+    per_device_train_batch_size: int = 8
+    per_device_eval_batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    num_train_epochs: float = 10.0
+    max_steps: int = -1
+    eval_strategy: str = "epoch"
+    eval_steps: Optional[int] = None
+    save_steps: Optional[int] = None
+    save_total_limit: Optional[int] = 2
+    logging_steps: int = 10
+    early_stopping_patience: Optional[int] = None
+    bf16: Union[bool, str] = "auto"
+    dataloader_num_workers: int = 0
+    disable_tqdm: bool = False
+    # hpo
+    n_trials: int = 20
+    search_space: Optional[dict] = None
+    hpo_epochs_per_report: int = 1
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check values that can be checked without touching data or models."""
+        _check_choice("model_type", self.model_type, MODEL_TYPES)
+        _check_choice("task", self.task, TASKS)
+        _check_choice("protocol", self.protocol, PROTOCOLS)
+        _check_choice("bf16", self.bf16, BF16_CHOICES)
+        _check_choice("eval_strategy", self.eval_strategy, EVAL_STRATEGIES)
+        positive = ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps",
+                    "seeds", "n_trials", "logging_steps", "lora_r", "hpo_epochs_per_report")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"`{name}` must be >= 1, got {getattr(self, name)!r}.")
+        for name in ("learning_rate", "num_train_epochs"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"`{name}` must be > 0, got {getattr(self, name)!r}.")
+        for name in ("weight_decay", "ctc_alpha", "freeze_backbone_steps", "warmup_ratio", "dataloader_num_workers"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)!r}.")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError(f"`max_steps` must be a positive number of steps or -1 (use epochs), got {self.max_steps}.")
+        if self.folds is not None and self.folds < 2:
+            raise ValueError(f"`folds` must be >= 2 (or null for leave-one-speaker-out), got {self.folds}.")
+        if self.fold < 0 or (self.folds is not None and self.fold >= self.folds):
+            raise ValueError(f"`fold` must be in [0, folds), got fold={self.fold} with folds={self.folds}.")
+        for name in ("max_train_seconds", "max_eval_seconds", "backbone_learning_rate"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"`{name}` must be > 0 or null, got {value!r}.")
+        if self.max_samples is not None and self.max_samples < 2:
+            raise ValueError(f"`max_samples` must be >= 2 or null, got {self.max_samples}.")
+        if self.restart_period_epochs is not None and self.restart_period_epochs < 1:
+            raise ValueError(f"`restart_period_epochs` must be >= 1 or null, got {self.restart_period_epochs}.")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise ValueError(f"`early_stopping_patience` must be >= 1 or null, got {self.early_stopping_patience}.")
+        if self.ctc_alpha > 0 and self.model_type != "ser":
+            raise ValueError(f"`ctc_alpha` > 0 needs an SSL backbone (model_type 'ser'), got {self.model_type!r}.")
+        if self.lora and self.model_type != "ser":
+            raise ValueError(f"`lora` needs an SSL backbone (model_type 'ser'), got {self.model_type!r}.")
+        if self.eval_strategy == "steps" and not self.eval_steps:
+            raise ValueError("`eval_strategy: steps` needs `eval_steps`.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (YAML-serialisable) of every key."""
+        return dataclasses.asdict(self)
+
+    def to_yaml(self, path: Union[str, Path]) -> None:
+        """Write the full configuration as YAML (re-loadable with ``--config``)."""
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A validated copy with some keys changed (dotted ``model.x`` keys allowed)."""
+        data = self.to_dict()
+        for key, value in changes.items():
+            _assign(data, key, value)
+        return TrainConfig(**data)
+
+
+def _check_choice(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"`{name}` must be one of {list(allowed)}, got {value!r}.")
+
+
+def known_keys() -> list[str]:
+    """All configuration keys, in declaration order."""
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def _field_types() -> dict[str, Any]:
+    hints = typing.get_type_hints(TrainConfig)
+    return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
+
+
+def _unknown_key_error(key: str, source: str) -> ValueError:
+    keys = known_keys()
+    close = difflib.get_close_matches(key, keys, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"Unknown config key {key!r} ({source}).{hint} Known keys: {', '.join(keys)}.")
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Convert a YAML/CLI value to the field's type, or raise a ValueError naming the key."""
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "~")):
+            if type(None) in typing.get_args(annotation):
+                return None
+        errors = []
+        for option in options:
+            try:
+                return _coerce(key, value, option)
+            except ValueError as error:
+                errors.append(str(error))
+        raise ValueError(f"Bad value {value!r} for `{key}`: " + "; ".join(errors))
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ValueError(f"`{key}` expects true/false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool):
+            raise ValueError(f"`{key}` expects an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ValueError(f"`{key}` expects an integer, got {value!r}")
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ValueError(f"`{key}` expects a number, got {value!r}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"`{key}` expects a string, got {value!r}")
+    if annotation is list or origin is list:
+        if isinstance(value, str):
+            parsed = yaml.safe_load(value)
+            value = parsed if isinstance(parsed, list) else [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        raise ValueError(f"`{key}` expects a list, got {value!r}")
+    if annotation is dict or origin is dict:
+        if isinstance(value, str):
+            value = yaml.safe_load(value)
+        if isinstance(value, dict):
+            return dict(value)
+        raise ValueError(f"`{key}` expects a mapping, got {value!r}")
+    raise TypeError(f"Unsupported annotation {annotation!r} for `{key}`")
+
+
+def _assign(data: dict[str, Any], key: str, value: Any, source: str = "override") -> None:
+    """Set ``data[key] = value`` with type coercion; ``a.b`` sets key ``b`` of the mapping ``a``."""
+    types_ = _field_types()
+    head, _, rest = key.partition(".")
+    if head not in types_:
+        raise _unknown_key_error(head, source)
+    if rest:
+        if types_[head] not in (dict, Optional[dict]):
+            raise ValueError(f"`{head}` is not a mapping, so `{key}` ({source}) is invalid.")
+        mapping = dict(data.get(head) or {})
+        mapping[rest] = yaml.safe_load(value) if isinstance(value, str) else value
+        data[head] = mapping
+        return
+    data[head] = _coerce(head, value, types_[head])
+
+
+def load_yaml(path: Union[str, Path]) -> dict[str, Any]:
+    """Read a recipe YAML file into a dict of validated, typed keys (unknown keys rejected)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Config file {str(path)!r} does not exist.")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"Config file {str(path)!r} must hold a mapping of keys, got {type(raw).__name__}.")
+    data: dict[str, Any] = {}
+    for key, value in raw.items():
+        _assign(data, str(key), value, source=f"in {path}")
+    return data
+
+
+def _split_flags(argv: list[str]) -> list[tuple[str, Optional[str]]]:
+    """``["--a", "1", "--b=2", "--flag"]`` -> ``[("a", "1"), ("b", "2"), ("flag", None)]``."""
+    pairs: list[tuple[str, Optional[str]]] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if not token.startswith("--") or len(token) == 2:
+            raise ValueError(f"Expected a flag like --key VALUE, got {token!r}. Run with --help for the keys.")
+        name, eq, value = token[2:].partition("=")
+        if eq:
+            pairs.append((name, value))
+            i += 1
+        elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+            pairs.append((name, argv[i + 1]))
+            i += 2
+        else:
+            pairs.append((name, None))
+            i += 1
+    return pairs
+
+
+def usage() -> str:
+    """The ``--help`` text: every key with its default."""
+    lines = ["Flags (every key can also be set in the YAML given with --config PATH):"]
+    for f in dataclasses.fields(TrainConfig):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        lines.append(f"  --{f.name} (default: {default!r})")
+    lines.append("  --model.KEY VALUE  set one key of the `model` mapping (model config argument)")
+    return "\n".join(lines)
+
+
+def parse_config(argv: Optional[list[str]] = None, defaults: Optional[dict[str, Any]] = None) -> TrainConfig:
+    """Build a :class:`TrainConfig` from ``--config YAML`` plus flag overrides.
+
+    Precedence: dataclass defaults < ``defaults`` (a recipe's own defaults) < YAML < flags.
+    A bare boolean flag (``--resume``) means ``true``. ``--help`` prints the keys and exits.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "-h" in argv or "--help" in argv:
+        print(usage())
+        raise SystemExit(0)
+    pairs = _split_flags(argv)
+    data: dict[str, Any] = {}
+    for key, value in (defaults or {}).items():
+        _assign(data, key, value, source="recipe default")
+    for key, value in pairs:
+        if key == "config":
+            if value is None:
+                raise ValueError("--config needs a path to a YAML file.")
+            data.update(load_yaml(value))
+    for key, value in pairs:
+        if key == "config":
+            continue
+        if value is None:
+            head = key.partition(".")[0]
+            if _field_types().get(head) is not bool:
+                if head not in _field_types():
+                    raise _unknown_key_error(head, f"from --{key}")
+                raise ValueError(f"--{key} needs a value.")
+            value = "true"
+        _assign(data, key, value, source=f"from --{key}")
+    return TrainConfig(**data)

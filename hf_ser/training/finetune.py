@@ -1,0 +1,273 @@
+"""One fine-tuning run, end to end: config -> data -> model -> `SERTrainer` -> checkpoint + artifacts.
+
+:func:`run_finetune` is what ``recipes/finetune.py`` calls; cross-validation and hyper-parameter search
+call it once per fold / seed / trial. It works unchanged under ``python`` and ``accelerate launch``
+(Trainer handles the processes; only the main process writes the final artifacts).
+
+Output directory after a run::
+
+    model.safetensors, config.json, preprocessor_config.json   the model (+ ctc_vocab.json with CTC)
+    metrics.json                                               {"validation": {...}, "test": {...}}
+    confusion_matrix.png | regression_scatter.png              on the (first) test split
+    train_config.yaml                                          the full config, re-runnable with --config
+    README.md                                                  the model card
+    checkpoint-*/                                              Trainer checkpoints (for --resume)
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from .artifacts import CardData, plot_confusion_matrix, plot_regression_scatter, write_metrics, write_model_card
+from .callbacks import CardDataCallback, CropEpochCallback, EpochSummaryCallback
+from .config import TrainConfig
+from .data import (
+    EvalClipTransform,
+    TrainClipTransform,
+    TrainingData,
+    build_augmentation,
+    class_weights_from,
+    decoded,
+    load_dataset_for,
+    split_data,
+)
+from ..lora import count_parameters
+from .models import apply_lora, build_model, check_model_options
+from .trainer import SERTrainer
+
+
+def selection_metric(task: str) -> str:
+    """Metric choosing the best checkpoint: UAR for classes (also multitask), mean CCC for regression."""
+    return "ccc" if task == "regression" else "uar"
+
+
+def bf16_enabled(setting: Any) -> bool:
+    """Resolve ``bf16: auto`` (a CUDA GPU with bfloat16 support) or an explicit true/false."""
+    if setting == "auto":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return bool(setting)
+
+
+def build_training_arguments(cfg: TrainConfig, has_validation: bool, train_size: int) -> TrainingArguments:
+    """`TrainingArguments` for ``cfg`` (evaluation, saving, best-model selection, schedule, precision)."""
+    evaluate = has_validation and cfg.eval_strategy != "no"
+    eval_strategy = cfg.eval_strategy if evaluate else "no"
+    save_strategy = eval_strategy if evaluate else ("steps" if cfg.save_steps else "epoch")
+    save_steps = cfg.eval_steps if evaluate and cfg.eval_strategy == "steps" else cfg.save_steps
+    kwargs: dict[str, Any] = dict(
+        output_dir=cfg.output_dir,
+        seed=cfg.seed,
+        learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup_ratio,
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        max_grad_norm=cfg.max_grad_norm,
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        per_device_eval_batch_size=cfg.per_device_eval_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps,
+        eval_strategy=eval_strategy,
+        save_strategy=save_strategy,
+        save_total_limit=cfg.save_total_limit,
+        load_best_model_at_end=evaluate,
+        metric_for_best_model=selection_metric(cfg.task) if evaluate else None,
+        greater_is_better=True,
+        logging_strategy="steps",
+        logging_steps=cfg.logging_steps,
+        report_to="none",
+        bf16=bf16_enabled(cfg.bf16),
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=cfg.dataloader_num_workers,
+        disable_tqdm=cfg.disable_tqdm,
+        restore_callback_states_from_checkpoint=cfg.early_stopping_patience is not None,
+        remove_unused_columns=False,
+    )
+    if cfg.eval_steps and evaluate:
+        kwargs["eval_steps"] = cfg.eval_steps
+    if save_steps:
+        kwargs["save_steps"] = save_steps
+    if cfg.restart_period_epochs is not None:
+        kwargs["lr_scheduler_type"] = "cosine_with_restarts"
+    args = TrainingArguments(**kwargs)
+    if cfg.restart_period_epochs is not None:
+        steps_per_epoch = max(1, math.ceil(train_size / (args.train_batch_size * args.world_size
+                                                          * args.gradient_accumulation_steps)))
+        epochs = cfg.max_steps / steps_per_epoch if cfg.max_steps > 0 else cfg.num_train_epochs
+        args.lr_scheduler_kwargs = {"num_cycles": max(1, math.ceil(epochs / cfg.restart_period_epochs))}
+    return args
+
+
+def make_collator(extractor: Any, task: str, targets: Sequence[str]) -> Any:
+    """The data layer's collator, padding only: cropping and augmentation happen in the training
+    dataset's transform, because `Trainer` uses one collator for training *and* evaluation batches."""
+    from ..data.collator import SERDataCollator
+
+    return SERDataCollator(
+        extractor,
+        label_column="label" if task != "regression" else None,
+        regression_columns=list(targets) if task != "classification" else None,
+    )
+
+
+def find_checkpoint(cfg: TrainConfig) -> Optional[str]:
+    """Checkpoint to resume from (``--resume``), or None; refuse to silently mix with an old run."""
+    output_dir = Path(cfg.output_dir)
+    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    if cfg.resume:
+        if last is None and output_dir.is_dir() and any(output_dir.iterdir()):
+            print(f"--resume: no checkpoint in {output_dir}, starting from scratch.")
+        return last
+    if last is not None:
+        raise ValueError(
+            f"{output_dir} already holds checkpoints ({Path(last).name}); pass --resume to continue that run or "
+            "choose another --output_dir."
+        )
+    return None
+
+
+def run_finetune(
+    cfg: TrainConfig,
+    data: Optional[TrainingData] = None,
+    callbacks: Sequence[TrainerCallback] = (),
+    write_outputs: bool = True,
+) -> dict[str, dict[str, float]]:
+    """Train and evaluate one model; return ``{"validation": metrics, "test": metrics, ...}``.
+
+    Args:
+        cfg: the run's configuration.
+        data: pre-split data (crossval passes each fold); `None` loads and splits the corpus per `cfg`.
+        callbacks: extra Trainer callbacks (hpo adds its pruning callback).
+        write_outputs: save the model, plots, config and card (hpo trials skip this).
+    """
+    check_model_options(cfg)
+    checkpoint = find_checkpoint(cfg)
+    if data is None:
+        data = split_data(cfg, load_dataset_for(cfg))
+    num_labels = len(data.id2label)
+    weights = class_weights_from(data.train, num_labels) if cfg.class_weights and cfg.task != "regression" else None
+    model, extractor = build_model(cfg, data.id2label, data.regression_targets, class_weights=weights)
+    collator = make_collator(extractor, cfg.task, data.regression_targets)
+    vocab = None
+    if cfg.ctc_alpha > 0:
+        from .ctc import CharVocab, CTCLabelCollator, attach_ctc_head
+
+        vocab = CharVocab.from_texts(text for text in data.train["text"] if text)
+        attach_ctc_head(model, len(vocab), cfg.ctc_alpha)
+        collator = CTCLabelCollator(collator, vocab)
+    model = apply_lora(cfg, model)
+    if vocab is not None and cfg.lora:
+        for parameter in model.get_base_model().ctc_head.parameters():
+            parameter.requires_grad = True  # peft froze it: not a LoRA target nor a module to save
+    count = count_parameters(model)
+    trainable, total = count.trainable, count.total
+
+    crop = TrainClipTransform(cfg.max_train_seconds, cfg.seed, build_augmentation(cfg))
+    eval_crop = EvalClipTransform(cfg.max_eval_seconds)
+    validation = decoded(data.validation, eval_crop) if data.validation is not None else None
+    args = build_training_arguments(cfg, validation is not None, len(data.train))
+    card = CardData(
+        model_name=Path(cfg.output_dir).name, base_model=cfg.backbone if cfg.model_type == "ser" else None,
+        task=cfg.task, labels=list(data.id2label.values()) if cfg.task != "regression" else data.regression_targets,
+        corpus=cfg.corpus, protocol=data.protocol, split_sizes=data.sizes(), speakers=data.speakers,
+        hyperparameters={"model_type": cfg.model_type, "trainable_parameters": trainable,
+                         "total_parameters": total, "backbone_learning_rate": cfg.backbone_learning_rate,
+                         "freeze_backbone_steps": cfg.freeze_backbone_steps, "lora": cfg.lora,
+                         "ctc_alpha": cfg.ctc_alpha, "augment": cfg.augment, "class_weights": cfg.class_weights,
+                         "max_train_seconds": cfg.max_train_seconds},
+    )
+    all_callbacks: list[TrainerCallback] = [
+        EpochSummaryCallback(args.metric_for_best_model), CardDataCallback(card), CropEpochCallback(crop), *callbacks,
+    ]
+    if cfg.early_stopping_patience is not None and validation is not None:
+        all_callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    trainer = SERTrainer(
+        model=model, args=args, data_collator=collator, processing_class=extractor,
+        train_dataset=decoded(data.train, crop), eval_dataset=validation,
+        compute_metrics=_compute_metrics(cfg, data), callbacks=all_callbacks,
+        backbone_learning_rate=cfg.backbone_learning_rate, freeze_backbone_steps=cfg.freeze_backbone_steps,
+        task=cfg.task,
+    )
+    if trainer.is_world_process_zero():
+        print(f"{cfg.model_type} model: {trainable:,} trainable / {total:,} parameters; splits {data.sizes()}; "
+              f"{data.protocol}")
+    trainer.train(resume_from_checkpoint=checkpoint)
+
+    results: dict[str, dict[str, float]] = {}
+    predictions: dict[str, Any] = {}
+    if validation is not None:
+        results["validation"] = trainer.evaluate(validation, metric_key_prefix="validation")
+    for name, split in data.tests.items():
+        output = trainer.predict(decoded(split, eval_crop), metric_key_prefix=name)
+        results[name] = output.metrics
+        predictions[name] = output
+    if write_outputs and trainer.is_world_process_zero():
+        _write_outputs(cfg, trainer, data, results, predictions, card, vocab)
+    trainer.accelerator.wait_for_everyone()
+    return {split: _strip(split, metrics) for split, metrics in results.items()}
+
+
+def _compute_metrics(cfg: TrainConfig, data: TrainingData) -> Any:
+    from ..metrics import build_compute_metrics
+
+    return build_compute_metrics(cfg.task, data.regression_targets)
+
+
+def _strip(split: str, metrics: dict[str, Any]) -> dict[str, float]:
+    prefix = f"{split}_"
+    return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in metrics.items()}
+
+
+def _write_outputs(
+    cfg: TrainConfig, trainer: SERTrainer, data: TrainingData, results: dict, predictions: dict,
+    card: CardData, vocab: Any,
+) -> None:
+    output_dir = Path(cfg.output_dir)
+    if cfg.save_model:
+        model = trainer.model
+        if cfg.lora and hasattr(model, "merge_and_unload"):
+            model.save_pretrained(output_dir / "lora_adapter")
+            model = model.merge_and_unload()
+        model.save_pretrained(output_dir)
+        trainer.processing_class.save_pretrained(output_dir)
+        if vocab is not None:
+            vocab.save(output_dir)
+    if not cfg.keep_checkpoints:
+        for checkpoint in output_dir.glob("checkpoint-*"):
+            shutil.rmtree(checkpoint)
+    write_metrics(output_dir, results)
+    if predictions:
+        name, output = next(iter(predictions.items()))
+        _plot(cfg, data, output, output_dir, name)
+    cfg.to_yaml(output_dir / "train_config.yaml")
+    card.metrics = {split: _strip(split, metrics) for split, metrics in results.items()}
+    write_model_card(output_dir, card)
+
+
+def _plot(cfg: TrainConfig, data: TrainingData, output: Any, output_dir: Path, split: str) -> None:
+    predictions = output.predictions if isinstance(output.predictions, tuple) else (output.predictions,)
+    labels = output.label_ids if isinstance(output.label_ids, tuple) else (output.label_ids,)
+    if cfg.task != "regression":
+        from ..metrics import confusion_matrix
+
+        names = list(data.id2label.values())
+        keep = np.asarray(labels[0]) >= 0
+        matrix = confusion_matrix(np.asarray(labels[0])[keep], np.asarray(predictions[0])[keep].argmax(-1),
+                                  num_labels=len(names))
+        plot_confusion_matrix(matrix, names, output_dir / "confusion_matrix.png", title=f"{split} (recall %)")
+    if cfg.task != "classification":
+        values = np.asarray(predictions[1] if cfg.task == "multitask" else predictions[0])
+        targets = np.asarray(labels[-1], dtype=float)
+        keep = ~np.isnan(targets).any(axis=1)
+        metrics = _strip(split, output.metrics)
+        ccc = [metrics.get(f"ccc_{name}", float("nan")) for name in data.regression_targets]
+        plot_regression_scatter(values[keep], targets[keep], data.regression_targets,
+                                output_dir / "regression_scatter.png", ccc=ccc)

@@ -1,0 +1,152 @@
+"""Build the model and feature extractor a recipe trains, for every model family of hf_ser.
+
+``model_type`` in the recipe config picks a family; its config, model and feature-extractor classes come
+from :data:`hf_ser.auto.AUTO_CLASS_TABLE` (the one table of model families), so a family registered there
+is trainable here by adding its name to :data:`FAMILY_MODEL_TYPES`. ``backbone`` is either a pretrained
+SSL backbone (``"ser"`` only: new heads via ``from_backbone``) or a trained hf_ser checkpoint of the
+same family (training continues from it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+from transformers import FeatureExtractionMixin, PreTrainedConfig, PreTrainedModel, Wav2Vec2FeatureExtractor
+
+from .config import TrainConfig
+
+FAMILY_MODEL_TYPES: dict[str, tuple[str, ...]] = {
+    "ser": ("hf_ser",),
+    "lstm_sa": ("hf_ser_lstm_sa",),
+    "student": ("hf_ser_student", "hf_ser_wav2small"),
+}
+"""Recipe ``model_type`` -> transformers ``model_type`` of its config class (first registered one wins)."""
+
+# Keys of `TrainConfig` that are forwarded to the model config; they may not also appear in `model:`.
+FORWARDED_KEYS = ("task", "pooling", "freeze_feature_encoder")
+
+
+def family_classes(model_type: str) -> tuple[type[PreTrainedConfig], type[PreTrainedModel], Optional[type]]:
+    """``(config_class, model_class, feature_extractor_class)`` of a recipe ``model_type``."""
+    from ..auto import AUTO_CLASS_TABLE
+
+    wanted = FAMILY_MODEL_TYPES[model_type]
+    for row in AUTO_CLASS_TABLE:
+        if row.config_class.model_type in wanted:
+            return row.config_class, row.model_class, row.feature_extractor_class
+    known = sorted(row.config_class.model_type for row in AUTO_CLASS_TABLE)
+    raise ValueError(
+        f"model_type {model_type!r} needs a registered config with model_type in {list(wanted)}; "
+        f"hf_ser registers {known}."
+    )
+
+
+def config_keys(config_class: type[PreTrainedConfig]) -> set[str]:
+    """Every keyword the config class accepts (its annotated fields and those of its bases)."""
+    keys: set[str] = set()
+    for klass in config_class.__mro__:
+        keys.update(getattr(klass, "__annotations__", {}))
+    return {key for key in keys if not key.startswith("_")}
+
+
+def _checkpoint_model_type(path: str) -> Optional[str]:
+    config_file = Path(path) / "config.json"
+    if not config_file.is_file():
+        return None
+    return json.loads(config_file.read_text()).get("model_type")
+
+
+def check_model_options(cfg: TrainConfig) -> None:
+    """Reject ``model:`` keys the family's config does not accept, before any data or weights are read."""
+    config_class, _, _ = family_classes(cfg.model_type)
+    allowed = config_keys(config_class)
+    unknown = sorted(set(cfg.model) - allowed)
+    if unknown:
+        raise ValueError(
+            f"Unknown `model` option(s) {unknown} for model_type {cfg.model_type!r} ({config_class.__name__}). "
+            f"Known options: {', '.join(sorted(allowed))}."
+        )
+    duplicated = sorted(set(cfg.model) & set(FORWARDED_KEYS))
+    if duplicated:
+        raise ValueError(f"Set {duplicated} as top-level keys, not inside `model:`.")
+    if cfg.model_type == "ser":
+        source_type = _checkpoint_model_type(cfg.backbone)
+        if Path(cfg.backbone).exists() and source_type is None:
+            raise ValueError(f"backbone {cfg.backbone!r} exists but has no config.json: not a model directory.")
+
+
+def _config_kwargs(cfg: TrainConfig, config_class: type, id2label: dict[int, str], targets: list[str]) -> dict:
+    allowed = config_keys(config_class)
+    kwargs: dict[str, Any] = {"task": cfg.task, **cfg.model}
+    if cfg.task != "regression":
+        kwargs["id2label"] = dict(id2label)
+    if cfg.task != "classification":
+        kwargs["regression_targets"] = list(targets)
+    for key in ("pooling", "freeze_feature_encoder"):
+        value = getattr(cfg, key)
+        if key in allowed and value is not None:
+            kwargs[key] = value
+    return kwargs
+
+
+def build_model(
+    cfg: TrainConfig, id2label: dict[int, str], regression_targets: list[str],
+    class_weights: Optional[list[float]] = None,
+) -> tuple[PreTrainedModel, FeatureExtractionMixin]:
+    """Model and feature extractor for ``cfg`` with the data's label set.
+
+    ``class_weights`` (one per class) switch the classification loss to weighted CE unless the config
+    already chose focal loss (which then uses them as alpha).
+    """
+    config_class, model_class, extractor_class = family_classes(cfg.model_type)
+    kwargs = _config_kwargs(cfg, config_class, id2label, regression_targets)
+    if class_weights is not None and cfg.task != "regression":
+        kwargs["class_weights"] = [float(w) for w in class_weights]
+        if kwargs.get("classification_loss", "ce") == "ce":
+            kwargs["classification_loss"] = "weighted_ce"
+    source_type = _checkpoint_model_type(cfg.backbone)
+    if source_type is not None and source_type == config_class.model_type:
+        model = _continue_from_checkpoint(cfg, model_class, kwargs)
+        from transformers import AutoFeatureExtractor
+
+        return model, AutoFeatureExtractor.from_pretrained(cfg.backbone)
+    if cfg.model_type == "ser":
+        model = model_class.from_backbone(cfg.backbone, **kwargs)
+        extractor = Wav2Vec2FeatureExtractor(
+            feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True
+        )
+        return model, extractor
+    model = model_class(config_class(**kwargs))
+    if extractor_class is None:
+        raise ValueError(f"model_type {cfg.model_type!r} has no registered feature extractor.")
+    return model, extractor_class()
+
+
+def _continue_from_checkpoint(cfg: TrainConfig, model_class: type, kwargs: dict) -> PreTrainedModel:
+    """Load a trained checkpoint of the same family; its labels must match the data's."""
+    model = model_class.from_pretrained(cfg.backbone)
+    if cfg.task != "regression":
+        wanted = {int(k): v for k, v in kwargs["id2label"].items()}
+        have = {int(k): v for k, v in model.config.id2label.items()}
+        if wanted != have:
+            raise ValueError(
+                f"Checkpoint {cfg.backbone!r} has labels {have} but the training data has {wanted}; "
+                "restrict the data with `labels:` or start from a backbone."
+            )
+    if model.config.task != cfg.task:
+        raise ValueError(f"Checkpoint {cfg.backbone!r} has task {model.config.task!r}, the config asks {cfg.task!r}.")
+    return model
+
+
+def apply_lora(cfg: TrainConfig, model: PreTrainedModel) -> PreTrainedModel:
+    """Wrap the backbone with LoRA (``hf_ser.lora.add_lora``) when ``cfg.lora`` is set."""
+    if not cfg.lora:
+        return model
+    from ..lora import add_lora
+
+    kwargs: dict[str, Any] = {"r": cfg.lora_r, "alpha": cfg.lora_alpha, "dropout": cfg.lora_dropout}
+    if cfg.lora_target_modules is not None:
+        kwargs["target_modules"] = list(cfg.lora_target_modules)
+    return add_lora(model, **kwargs)
