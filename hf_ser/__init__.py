@@ -10,22 +10,40 @@ __version__ = "0.1.0"
 from .auto import AUTO_CLASS_TABLE, AutoRegistration, register_auto_classes
 from .convert import convert_checkpoint
 from .lora import ParameterCount, add_lora, count_parameters, load_lora
-from .models import SERConfig, SERModelForAudioClassification, SERModelOutput, SERPreTrainedModel
+from .models import (
+    LSTMSAConfig,
+    LSTMSAForAudioClassification,
+    MfccChromaFeatureExtractor,
+    SERConfig,
+    SERModelForAudioClassification,
+    SERModelOutput,
+    SERPreTrainedModel,
+    Wav2SmallConfig,
+    Wav2SmallForAudioClassification,
+)
+from .pipeline import SERPipeline, pipeline
 
 register_auto_classes()
 
 __all__ = [
     "AUTO_CLASS_TABLE",
     "AutoRegistration",
+    "LSTMSAConfig",
+    "LSTMSAForAudioClassification",
+    "MfccChromaFeatureExtractor",
     "ParameterCount",
     "SERConfig",
     "SERModelForAudioClassification",
     "SERModelOutput",
+    "SERPipeline",
     "SERPreTrainedModel",
+    "Wav2SmallConfig",
+    "Wav2SmallForAudioClassification",
     "__version__",
     "add_lora",
     "convert_checkpoint",
     "count_parameters",
     "load_lora",
+    "pipeline",
     "register_auto_classes",
 ]

@@ -3,23 +3,29 @@
 from .data.augment import (
     COPY_PASTE_MODES,
     PRESETS,
+    REVERB_CHOICES,
     Augmenter,
     CopyPaste,
+    RoomReverb,
     SpecAugment,
     SpecAugmentConfig,
     SpeedPerturbation,
     SyntheticReverb,
+    WaveformAugmentation,
     build_augmentation,
 )
 
 __all__ = [
     "COPY_PASTE_MODES",
     "PRESETS",
+    "REVERB_CHOICES",
     "Augmenter",
     "CopyPaste",
+    "RoomReverb",
     "SpecAugment",
     "SpecAugmentConfig",
     "SpeedPerturbation",
     "SyntheticReverb",
+    "WaveformAugmentation",
     "build_augmentation",
 ]

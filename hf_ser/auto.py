@@ -22,8 +22,13 @@ from transformers import (
     Wav2Vec2FeatureExtractor,
 )
 
+from .models.configuration_lstm_sa import LSTMSAConfig
 from .models.configuration_ser import SERConfig
+from .models.configuration_student import Wav2SmallConfig
+from .models.feature_extraction_mfcc_chroma import MfccChromaFeatureExtractor
+from .models.modeling_lstm_sa import LSTMSAForAudioClassification
 from .models.modeling_ser import SERModelForAudioClassification
+from .models.modeling_student import Wav2SmallForAudioClassification
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class AutoRegistration:
 
 AUTO_CLASS_TABLE: list[AutoRegistration] = [
     AutoRegistration(SERConfig, SERModelForAudioClassification, Wav2Vec2FeatureExtractor),
+    AutoRegistration(LSTMSAConfig, LSTMSAForAudioClassification, MfccChromaFeatureExtractor),
+    AutoRegistration(Wav2SmallConfig, Wav2SmallForAudioClassification, Wav2Vec2FeatureExtractor),
 ]
 
 _registered: set[AutoRegistration] = set()

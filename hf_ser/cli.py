@@ -9,8 +9,9 @@ is a single decorated function (heavy imports go inside it so that ``hf-ser --he
         ...
         return 0
 
-``passthrough=True`` hands the remaining command-line words to the function unparsed (``args.rest``),
-for subcommands that wrap a recipe with its own flags (``hf-ser train --config x.yaml --corpus emodb``).
+``passthrough=True`` hands the command-line words the subcommand does not declare to the function
+(``args.rest``), for subcommands that wrap a recipe with its own flags (``hf-ser train --config x.yaml``);
+such a subcommand without declared arguments passes ``--help`` on too, so the recipe's help shows.
 
 Errors (bad audio, missing files, bad options) are printed to stderr as one line, with exit code 2 and no
 traceback; ``hf-ser --debug ...`` shows the traceback.
@@ -278,28 +279,50 @@ def find_demo_app(path: Optional[str]) -> Path:
     )
 
 
-@command("demo", help="Run the Gradio demo (spaces/app.py) locally.", passthrough=True)
-def demo(args: argparse.Namespace) -> int:
-    """Run the Space's Gradio app locally, exactly as `python spaces/app.py` would.
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--app", default=None, help="app file to run (default: spaces/app.py)")
 
-    Extra words are passed to the app. `--app PATH` picks another app file.
+
+@command(
+    "demo", help="Run the Gradio demo (spaces/app.py) locally.", arguments=_demo_arguments, passthrough=True
+)
+def demo(args: argparse.Namespace) -> int:
+    """Run the Space's Gradio app locally, exactly as `python spaces/app.py ARGS...` would.
+
+    Arguments other than --app are passed to the app.
     """
-    rest = list(args.rest)
-    app_path = None
-    if "--app" in rest:
-        position = rest.index("--app")
-        if position + 1 >= len(rest):
-            raise CLIError("--app needs a path.")
-        app_path = rest[position + 1]
-        del rest[position : position + 2]
-    app = find_demo_app(app_path)
+    app = find_demo_app(args.app)
     saved_argv = sys.argv
-    sys.argv = [str(app), *rest]
+    sys.argv = [str(app), *args.rest]
     try:
         runpy.run_path(str(app), run_name="__main__")
     finally:
         sys.argv = saved_argv
     return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# report (hf_ser.evaluation)
+# ----------------------------------------------------------------------------------------------------
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    from .evaluation.cli import add_report_arguments
+
+    add_report_arguments(parser)
+
+
+@command("report", help="Evaluate a model: per-sex/per-speaker, robustness; report.json/.md/.html.",
+         arguments=_report_arguments)  # fmt: skip
+def report(args: argparse.Namespace) -> int:
+    """Evaluate a model on a corpus and write report.json, report.md, report.html and figures.
+
+    Examples:
+      hf-ser report --corpus emodb --data-dir data/emodb --out reports/emodb
+      hf-ser report --model ./my_checkpoint --corpus urdu --data-dir data/urdu --perturb noise,telephone \
+        --limit 100 --out my_report
+    """
+    from .evaluation.cli import run_report
+
+    return run_report(args)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -320,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=spec.help,
             description=spec.description or spec.help,
             formatter_class=argparse.RawDescriptionHelpFormatter,
-            add_help=not spec.passthrough,
+            add_help=not spec.passthrough or spec.arguments is not None,
         )
         if spec.arguments is not None:
             spec.arguments(sub)

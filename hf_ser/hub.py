@@ -10,7 +10,8 @@ freshly rendered model card - then checks that folder before anything leaves the
 2. it loads with `trust_remote_code=True` in a subprocess where `hf_ser` cannot be imported, with the
    same outputs;
 3. its card metadata validates (offline, :func:`hf_ser.cards.validate_model_card`);
-4. it holds no pickle files.
+4. it holds no pickle files;
+5. its ONNX export (when shipped) gives PyTorch's outputs in onnxruntime.
 
 With `dry_run=True` that is all: the folder stays on disk for inspection. Otherwise the upload is a
 thin wrapper over huggingface_hub (`create_repo` + `upload_folder`); the token comes from the usual
@@ -60,6 +61,7 @@ SPACE_FILES = ("app.py", "README.md", "requirements.txt")
 SPACE_MODEL_VARIABLE = "HF_SER_MODEL"
 PROBE_SECONDS = 1.0
 ATOL = 1e-4
+ONNX_ATOL = 1e-3
 
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 
@@ -230,6 +232,8 @@ def check_model_folder(folder: PathLike) -> dict[str, str]:
     if pickles:
         raise ValueError(f"{folder} contains pickle-based files {pickles}; publish safetensors only.")
     checks["no_pickles"] = "no .bin/.pt/.pkl files; weights are safetensors"
+    validate_model_card((folder / "README.md").read_text(encoding="utf-8"))
+    checks["model_card"] = "README.md metadata validates offline (ModelCardData, model-index schema)"
 
     logits, config = _run_model(folder)
     expected = getattr(config, "num_labels", None)
@@ -250,14 +254,13 @@ def check_model_folder(folder: PathLike) -> dict[str, str]:
         raise ValueError(f"trust_remote_code outputs {remote['logits']} differ from hf_ser's {logits.tolist()}.")
     checks["trust_remote_code"] = f"loads without hf_ser as {remote['module']}, same outputs (atol {ATOL})"
 
-    validate_model_card((folder / "README.md").read_text(encoding="utf-8"))
-    checks["model_card"] = "README.md metadata validates offline (ModelCardData, model-index schema)"
     if (folder / "onnx").is_dir():
-        import onnxruntime
+        from .export import OnnxSERModel
 
-        for path in sorted((folder / "onnx").glob("*.onnx")):
-            onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        checks["onnx"] = "every onnx/*.onnx file opens in onnxruntime"
+        onnx_logits = OnnxSERModel.from_pretrained(folder / "onnx").predict([_probe_audio()]).logits[0].numpy()
+        if not np.allclose(onnx_logits, logits, atol=ONNX_ATOL):
+            raise ValueError(f"onnx/ outputs {onnx_logits.tolist()} differ from PyTorch's {logits.tolist()}.")
+        checks["onnx"] = f"onnx/ runs in onnxruntime with PyTorch's outputs (atol {ONNX_ATOL})"
     return checks
 
 

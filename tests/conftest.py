@@ -18,6 +18,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 import soxr  # noqa: E402
+import torch  # noqa: E402
+
+# Tiny models gain nothing from intra-op threads, and on a shared 2-core machine extra threads only
+# contend: one thread keeps the suite fast (override with HF_SER_TEST_THREADS).
+torch.set_num_threads(int(os.environ.get("HF_SER_TEST_THREADS", "1")))
 
 # A few EmoDB clips (speaker 03) of different emotions, cut to different lengths so batches need padding.
 EMODB_CLIPS = {"03a01Wa.flac": 0.6, "03a01Nc.flac": 1.0, "03a02Ta.flac": 0.8, "03a01Fa.flac": 0.7}
@@ -27,9 +32,10 @@ TINY_BACKBONE_KWARGS: dict[str, Any] = {
     "num_hidden_layers": 2,
     "num_attention_heads": 2,
     "intermediate_size": 37,
-    "conv_dim": (32, 32),
-    "conv_kernel": (10, 3),
-    "conv_stride": (5, 2),
+    # 320x downsampling (50 frames/s) like real wav2vec2 models: short sequences keep tests fast.
+    "conv_dim": (32, 32, 32, 32),
+    "conv_kernel": (10, 8, 4, 4),
+    "conv_stride": (5, 4, 4, 4),
     "num_conv_pos_embeddings": 16,
     "num_conv_pos_embedding_groups": 2,
     # Per-frame layer norm in the conv stack: padding-invariant (group norm is not, see modeling_ser).
@@ -101,11 +107,11 @@ def tiny_ser_model(tiny_backbone_config: Callable[..., Any]) -> Callable[..., An
     ``tiny_ser_model(task="multitask", pooling="attentive_stats", model_type="wavlm", seed=0, **config)``;
     classification / multitask models get the four labels of :data:`TINY_LABELS`.
     """
-    import torch
-
     from hf_ser import SERConfig, SERModelForAudioClassification
 
-    def make(model_type: str = "wav2vec2", seed: int = 0, backbone_overrides: dict | None = None, **config: Any):
+    def make(
+        model_type: str = "wav2vec2", seed: int = 0, backbone_overrides: dict | None = None, **config: Any
+    ):
         config.setdefault("projector_size", 16)
         config.setdefault("pooling_attention_size", 8)
         if config.get("task", "classification") != "regression":
@@ -129,11 +135,16 @@ def tiny_checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from hf_ser import SERConfig, SERModelForAudioClassification
 
     torch.manual_seed(0)
-    config = SERConfig(backbone_config=Wav2Vec2Config(**TINY_BACKBONE_KWARGS), id2label=dict(TINY_LABELS),
-                       pooling="attentive_stats", projector_size=16, pooling_attention_size=8)
+    config = SERConfig(
+        backbone_config=Wav2Vec2Config(**TINY_BACKBONE_KWARGS),
+        id2label=dict(TINY_LABELS),
+        pooling="attentive_stats",
+        projector_size=16,
+        pooling_attention_size=8,
+    )
     directory = tmp_path_factory.mktemp("tiny_checkpoint")
     SERModelForAudioClassification(config).eval().save_pretrained(directory)
-    Wav2Vec2FeatureExtractor(sampling_rate=16000, return_attention_mask=True, do_normalize=True).save_pretrained(
-        directory
-    )
+    Wav2Vec2FeatureExtractor(
+        sampling_rate=16000, return_attention_mask=True, do_normalize=True
+    ).save_pretrained(directory)
     return directory

@@ -74,7 +74,9 @@ def test_config_accepts_backbone_dict(tiny_wav2vec2_config):
 
 
 def test_regression_task_labels_are_targets(tiny_wav2vec2_config):
-    config = SERConfig(backbone_config=tiny_wav2vec2_config, task="regression", regression_targets=["valence"])
+    config = SERConfig(
+        backbone_config=tiny_wav2vec2_config, task="regression", regression_targets=["valence"]
+    )
     assert config.id2label == {0: "valence"}
     assert config.problem_type == "regression"
     assert config.num_regression_targets == 1
@@ -108,7 +110,9 @@ def test_config_errors(tiny_wav2vec2_config, kwargs, message):
 
 
 def test_config_rejects_unsupported_backbone():
-    with pytest.raises(ValueError, match=r"Unknown backbone model_type 'bert'; choose one of wav2vec2, hubert"):
+    with pytest.raises(
+        ValueError, match=r"Unknown backbone model_type 'bert'; choose one of wav2vec2, hubert"
+    ):
         SERConfig(backbone_config={"model_type": "bert"}, num_labels=2)
 
 
@@ -128,7 +132,9 @@ def test_padded_batch_equals_single_clip(tiny_ser_model, feature_extractor, emod
                 if getattr(alone, field) is None:
                     assert getattr(batched, field) is None
                     continue
-                torch.testing.assert_close(getattr(batched, field)[index], getattr(alone, field)[0], atol=1e-5, rtol=0)
+                torch.testing.assert_close(
+                    getattr(batched, field)[index], getattr(alone, field)[0], atol=1e-5, rtol=0
+                )
             if alone.frame_weights is not None:
                 frames = alone.frame_weights.shape[1]
                 torch.testing.assert_close(
@@ -148,7 +154,9 @@ def test_padding_invariance_other_backbones(tiny_ser_model, feature_extractor, e
 
 
 @pytest.mark.parametrize("mechanism", ["softmax", "gla"])
-def test_seq2seq_encoder_wired_and_padding_invariant(tiny_ser_model, feature_extractor, emodb_clips, mechanism):
+def test_seq2seq_encoder_wired_and_padding_invariant(
+    tiny_ser_model, feature_extractor, emodb_clips, mechanism
+):
     model = tiny_ser_model(pooling="soft_attention", seq2seq=mechanism, seq2seq_layers=1, seq2seq_heads=2)
     assert model.seq2seq is not None and model.seq2seq.mechanism == mechanism
     with torch.no_grad():
@@ -263,7 +271,9 @@ def test_ccc_properties():
 def test_focal_loss_reduces_to_ce_and_focuses():
     logits = torch.tensor([[2.0, 0.0, -1.0], [0.1, 0.2, 0.3], [0.0, 3.0, 0.0]])
     labels = torch.tensor([0, 2, 1])
-    torch.testing.assert_close(focal_loss(logits, labels, gamma=0.0), classification_loss("ce", logits, labels))
+    torch.testing.assert_close(
+        focal_loss(logits, labels, gamma=0.0), classification_loss("ce", logits, labels)
+    )
     assert focal_loss(logits, labels, gamma=2.0) < classification_loss("ce", logits, labels)
     ignored = torch.tensor([0, -100, 1])
     torch.testing.assert_close(
@@ -325,7 +335,11 @@ def test_freezing_options(tiny_ser_model):
     assert all(trainable(everything.backbone))
     frozen = tiny_ser_model(freeze_backbone=True, layer_weighting="weighted")
     assert not any(trainable(frozen.backbone))
-    assert all(trainable(frozen.classifier)) and all(trainable(frozen.pooling)) and all(trainable(frozen.layer_mix))
+    assert (
+        all(trainable(frozen.classifier))
+        and all(trainable(frozen.pooling))
+        and all(trainable(frozen.layer_mix))
+    )
     frozen.unfreeze_backbone()
     assert all(trainable(frozen.backbone.encoder)) and not any(trainable(frozen.backbone.feature_extractor))
 
@@ -347,7 +361,9 @@ def test_save_and_load_identical(tiny_ser_model, feature_extractor, emodb_clips,
 
 def test_from_backbone_loads_pretrained_weights(tiny_wav2vec2_config, tmp_path):
     torch.manual_seed(1)
-    pretrained = Wav2Vec2ForCTC(tiny_wav2vec2_config)  # saved with the `wav2vec2.` prefix, like hub checkpoints
+    pretrained = Wav2Vec2ForCTC(
+        tiny_wav2vec2_config
+    )  # saved with the `wav2vec2.` prefix, like hub checkpoints
     pretrained.save_pretrained(tmp_path)
     model = SERModelForAudioClassification.from_backbone(
         tmp_path, pooling="soft_attention", task="regression", backbone_config_kwargs={"layerdrop": 0.05}

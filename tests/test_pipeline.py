@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import TINY_BACKBONE_KWARGS, TINY_LABELS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,7 +39,6 @@ def _save(model, extractor, directory: Path) -> Path:
 @pytest.fixture(scope="module")
 def multitask_dir(tmp_path_factory, feature_extractor) -> Path:
     from hf_ser import SERConfig, SERModelForAudioClassification
-    from conftest import TINY_BACKBONE_KWARGS, TINY_LABELS
 
     torch.manual_seed(0)
     backbone = {"model_type": "wav2vec2", **TINY_BACKBONE_KWARGS, **COARSE_FRAMES}
@@ -49,6 +49,7 @@ def multitask_dir(tmp_path_factory, feature_extractor) -> Path:
         pooling="attentive_stats",
         projector_size=16,
         pooling_attention_size=8,
+        initializer_range=0.5,  # spread the random logits so that top-1 is not a near tie
     )
     model = SERModelForAudioClassification(config).eval()
     return _save(model, feature_extractor, tmp_path_factory.mktemp("multitask"))
@@ -188,17 +189,15 @@ def test_model_object_needs_its_feature_extractor(tiny_ser_model, feature_extrac
     with pytest.raises(ValueError, match="feature_extractor"):
         pipeline(model)
     classify = pipeline(model, feature_extractor=feature_extractor, dtype="float32")
-    assert classify(emodb_clips[0], sampling_rate=16000)["label"] in {"anger", "happiness", "neutral", "sadness"}
+    assert classify(emodb_clips[0], sampling_rate=16000)["label"] in set(TINY_LABELS.values())
 
 
-def test_plain_transformers_classifier_and_transformers_pipeline_agree(tmp_path, feature_extractor, emodb_clips):
+def test_transformers_models_and_pipeline_agree_with_ours(tmp_path, feature_extractor, emodb_clips):
     from transformers import Wav2Vec2Config, Wav2Vec2ForSequenceClassification
     from transformers import pipeline as hf_pipeline
 
-    from conftest import TINY_BACKBONE_KWARGS
-
     torch.manual_seed(0)
-    config = Wav2Vec2Config(**TINY_BACKBONE_KWARGS, **COARSE_FRAMES, num_labels=3)
+    config = Wav2Vec2Config(**{**TINY_BACKBONE_KWARGS, **COARSE_FRAMES}, num_labels=3)
     directory = _save(Wav2Vec2ForSequenceClassification(config).eval(), feature_extractor, tmp_path)
     ours = pipeline(str(directory), dtype="float32")(emodb_clips[0], sampling_rate=16000)
     theirs = hf_pipeline("audio-classification", model=str(directory), top_k=None)(emodb_clips[0])
@@ -249,10 +248,11 @@ def test_chunked_long_file_gives_segments_and_aggregate(pipe, data_dir, tmp_path
         assert score == pytest.approx(mean_scores[label], abs=1e-6)
     assert result["arousal"] == pytest.approx(np.mean([s["arousal"] for s in segments]), abs=1e-6)
     assert result["embedding"].shape == (64,)
-    in_memory = pipe(load_audio(long_path), sampling_rate=16000, chunk_length_s=2.0, stride_length_s=0.25)
+    windows = {"chunk_length_s": 2.0, "stride_length_s": 0.25}
+    in_memory = pipe(load_audio(long_path), sampling_rate=16000, return_embeddings=True, **windows)
     assert [s["label"] for s in in_memory["segments"]] == [s["label"] for s in segments]
     for ours, theirs in zip(in_memory["segments"], segments, strict=True):
-        _close({**ours, "start": 0.0}, {**theirs, "start": 0.0}, atol=5e-3)
+        _close(ours, theirs, atol=1e-3)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -55,14 +55,14 @@ def _label_counts(dataset: Any, id2label: dict[int, str]) -> Optional[dict[str, 
     column = "label" if "label" in column_names else "labels" if "labels" in column_names else None
     if column is None:
         return None
-    counts = Counter(dataset[column])
-    return {id2label.get(int(k), str(k)): int(v) for k, v in sorted(counts.items(), key=lambda kv: int(kv[0]))}
+    counts = Counter(int(value) for value in dataset[column])  # int(): rows may be 0-d tensors (torch format)
+    return {id2label.get(k, str(k)): v for k, v in sorted(counts.items())}
 
 
 def _num_speakers(dataset: Any) -> Optional[int]:
     column_names = getattr(dataset, "column_names", None)
     if column_names and "speaker" in column_names:
-        return len(set(dataset["speaker"]))
+        return len({str(speaker) for speaker in dataset["speaker"]})
     return None
 
 
@@ -125,19 +125,21 @@ class SERModelCardCallback(TrainerCallback):
         )
         self.card_data.hyperparameters.update(hyperparameters)
 
-        config = getattr(model, "config", None)
-        id2label = {int(k): v for k, v in (getattr(config, "id2label", None) or {}).items()}
-        for split, loader in (("train", kwargs.get("train_dataloader")), ("validation", kwargs.get("eval_dataloader"))):
-            dataset = getattr(loader, "dataset", None)
-            if dataset is None:
-                continue
-            self.card_data.split_sizes[split] = len(dataset)
-            counts = _label_counts(dataset, id2label)
-            if counts and self.card_data.task != "regression":
-                self.card_data.label_counts[split] = counts
-            speakers = _num_speakers(dataset)
-            if speakers is not None:
-                self.card_data.num_speakers[split] = speakers
+        self._record_data("train", kwargs.get("train_dataloader"), model)
+
+    def _record_data(self, split: str, dataloader: Any, model: Any) -> None:
+        """Clips, clips per label and speakers of the dataset behind `dataloader` (once per split)."""
+        dataset = getattr(dataloader, "dataset", None)
+        if dataset is None or split in self.card_data.split_sizes:
+            return
+        self.card_data.split_sizes[split] = len(dataset)
+        id2label = {int(k): v for k, v in (getattr(getattr(model, "config", None), "id2label", None) or {}).items()}
+        counts = _label_counts(dataset, id2label)
+        if counts and self.card_data.task != "regression":
+            self.card_data.label_counts[split] = counts
+        speakers = _num_speakers(dataset)
+        if speakers is not None:
+            self.card_data.num_speakers[split] = speakers
 
     # -- training log ------------------------------------------------------------------------------
     def on_log(
@@ -149,6 +151,7 @@ class SERModelCardCallback(TrainerCallback):
     def on_evaluate(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, metrics: Any = None, **kwargs
     ) -> None:
+        self._record_data("validation", kwargs.get("eval_dataloader"), kwargs.get("model"))
         if not metrics:
             return
         row: dict[str, Any] = {

@@ -28,6 +28,7 @@ import dataclasses
 import json
 import math
 import platform
+import re
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -105,6 +106,14 @@ _NOT_METRICS = ("epoch", "runtime", "samples_per_second", "steps_per_second", "t
 def _is_metric(key: str, value: Any) -> bool:
     """A finite number that measures the model (not the timing or the epoch counter of a Trainer log)."""
     return _is_number(value) and not _strip_prefix(key).endswith(_NOT_METRICS)
+
+
+_HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def is_hub_repo_id(value: Any) -> bool:
+    """Whether `value` looks like a Hub repo id (`"name"` or `"owner/name"`) and is not a local path."""
+    return isinstance(value, str) and bool(_HUB_REPO_ID.match(value)) and ".." not in value and not Path(value).exists()
 
 
 def _is_number(value: Any) -> bool:
@@ -278,7 +287,7 @@ class SERCardData:
         }
         self.architecture.update({k: v for k, v in facts.items() if v is not None})
         base = cfg.get("backbone_name_or_path") or cfg.get("base_model")
-        if isinstance(base, str) and base and not Path(base).exists():
+        if is_hub_repo_id(base) and "/" in base:
             self.base_model = self.base_model or base
 
     # ----------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
 
-from .card_data import CORPORA, METRICS, ResultRow, SERCardData
+from .card_data import _HUB_REPO_ID, CORPORA, METRICS, ResultRow, SERCardData
 
 TEMPLATE_NAME = "model_card.md"
 LIBRARY_NAME = "hf_ser"
@@ -58,7 +58,6 @@ HUB_LICENSES = frozenset(
 )
 """License ids the Hub accepts in `license:` (https://huggingface.co/docs/hub/repositories-licenses)."""
 
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _LANGUAGE = re.compile(r"^([a-z]{2,3}(-[A-Za-z0-9]{2,8})*|multilingual)$")
 _TAG = re.compile(r"^[\w.:+-]+$")
 
@@ -76,11 +75,11 @@ def load_template(name: str = TEMPLATE_NAME) -> str:
     return template.read_text(encoding="utf-8")
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
+def _fmt(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, float):
-        return f"{value:.{digits}f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+        return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     return str(value)
@@ -157,7 +156,7 @@ def build_model_card_data(card_data: SERCardData) -> ModelCardData:
         base_model=card_data.base_model,
         datasets=hub_datasets or None,
         metrics=metrics,
-        model_name=card_data.model_id or card_data.display_name,
+        model_name=(card_data.model_id or card_data.display_name) if eval_results else None,
         eval_results=eval_results or None,
     )
 
@@ -240,7 +239,8 @@ def template_kwargs(card_data: SERCardData) -> dict[str, Any]:
         "license": card_data.license,
         "protocol": card_data.protocol,
         "split_rows": split_rows,
-        "hyperparameter_rows": [(k, _fmt(v, 6)) for k, v in card_data.hyperparameters.items()],
+        "hyperparameter_rows": [(k, f"{v:g}" if isinstance(v, float) else _fmt(v))
+                                for k, v in card_data.hyperparameters.items()],
         "eval_table": _table(card_data.eval_rows, ["epoch", "step", "training_loss", "validation_loss"]),
         "result_rows": result_rows,
         "fold_table": _table(card_data.fold_results, ["fold", "seed"]),
@@ -370,7 +370,7 @@ def model_card_problems(card: Union[ModelCard, str]) -> list[str]:
     for key in ("base_model", "datasets"):
         values = metadata.get(key, [])
         for value in [values] if isinstance(values, str) else values:
-            if not isinstance(value, str) or not _REPO_ID.match(value):
+            if not isinstance(value, str) or not _HUB_REPO_ID.match(value):
                 problems.append(f"{key} entry {value!r} is not a Hub repo id.")
     for tag in metadata.get("tags", []):
         if not isinstance(tag, str) or not _TAG.match(tag):

@@ -16,7 +16,7 @@ from typing import Any, Union
 
 import yaml
 
-from .card_data import CORPORA, METRICS, SERCardData
+from .card_data import CORPORA, METRICS, SERCardData, is_hub_repo_id
 from .render import CARD_DATA_FILENAME
 
 TRAIN_CONFIG_HYPERPARAMETERS = (
@@ -64,7 +64,7 @@ def card_data_from_run(run_dir: Union[str, Path]) -> SERCardData:
         if language and not card_data.language:
             card_data.language = [language]
     backbone = train_config.get("backbone")
-    if isinstance(backbone, str) and "/" in backbone and not Path(backbone).exists() and not card_data.base_model:
+    if is_hub_repo_id(backbone) and "/" in backbone and not card_data.base_model:
         card_data.base_model = backbone
     if not card_data.hyperparameters:
         card_data.hyperparameters = {

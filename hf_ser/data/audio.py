@@ -195,8 +195,8 @@ def read_audio(source: Any, *, max_seconds: Optional[float] = None) -> tuple[np.
         raise
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         raise AudioError(
-            f"Could not decode audio {name}: {error}. soundfile reads WAV, FLAC, OGG and MP3; convert other "
-            "formats first."
+            f"Could not decode audio {name}: {str(error).rstrip('.')}. soundfile reads WAV, FLAC, OGG and "
+            "MP3; convert other formats first."
         ) from error
     return data, rate
 

@@ -27,10 +27,11 @@ dtype('float32')
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 import soxr
@@ -68,6 +69,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Waveform augmentation presets for :func:`build_augmentation` (options can be overridden one by one)."""
 
 COPY_PASTE_MODES = ("n-cp", "se-cp", "both")
+REVERB_CHOICES = (False, True, "synthetic", "room")
 
 
 @contextlib.contextmanager
@@ -83,7 +85,18 @@ def _seeded_global_random(seed: int):
         np.random.set_state(numpy_state)
 
 
-class SpeedPerturbation:
+class WaveformAugmentation(abc.ABC):
+    """Base of hf_ser's own waveform augmentations: ``__call__(array, sampling_rate, label=None, rng=None)``.
+
+    ``rng`` is the `numpy.random.Generator` the :class:`Augmenter` passes for reproducibility.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, array: np.ndarray, sampling_rate: int, label=None, rng=None) -> np.ndarray:
+        """Return the augmented float32 mono array (same label)."""
+
+
+class SpeedPerturbation(WaveformAugmentation):
     """Kaldi-style speed perturbation: resample so playback is ``factor`` times faster (tempo and pitch).
 
     Args:
@@ -108,7 +121,7 @@ class SpeedPerturbation:
         return soxr.resample(array, sampling_rate * factor, sampling_rate).astype(np.float32)
 
 
-class SyntheticReverb:
+class SyntheticReverb(WaveformAugmentation):
     """Room reverberation from a synthetic impulse response (exponentially decaying noise), no IR files.
 
     Args:
@@ -137,7 +150,43 @@ class SyntheticReverb:
         return (mixed * min(1.0, np.max(np.abs(array)) / peak)).astype(np.float32)
 
 
-class CopyPaste:
+class RoomReverb(WaveformAugmentation):
+    """Shoebox-room reverberation simulated by audiomentations' `RoomSimulator` (image source method).
+
+    Needs the optional ``pyroomacoustics`` package (``pip install pyroomacoustics``). Ray tracing is off
+    and the reflection order limited (``max_order``) so a 2 s clip takes ~20 ms. The output is scaled
+    back to the input's peak level.
+
+    Args:
+        p (`float`, *optional*, defaults to 0.5): probability of applying it.
+        max_order (`int`, *optional*, defaults to 6): image-source reflection order.
+    """
+
+    def __init__(self, p: float = 0.5, max_order: int = 6):
+        import importlib.util
+
+        if importlib.util.find_spec("pyroomacoustics") is None:
+            raise ImportError(
+                "reverb='room' needs pyroomacoustics: pip install pyroomacoustics (or use 'synthetic')."
+            )
+        import audiomentations as am
+
+        self.p = p
+        self.simulator = am.RoomSimulator(
+            use_ray_tracing=False, max_order=max_order, leave_length_unchanged=True, p=1.0
+        )
+
+    def __call__(self, array: np.ndarray, sampling_rate: int, label=None, rng=None) -> np.ndarray:
+        rng = rng if rng is not None else np.random.default_rng()
+        if rng.random() >= self.p:
+            return array
+        # RoomSimulator draws its room from numpy's global generator (seeded by the Augmenter).
+        reverberant = self.simulator(samples=array, sample_rate=sampling_rate)
+        peak = np.max(np.abs(reverberant)) + 1e-12
+        return (reverberant * (np.max(np.abs(array)) / peak)).astype(np.float32)
+
+
+class CopyPaste(WaveformAugmentation):
     """CopyPaste (Pappagari et al., 2021): join a training clip with a chunk of another clip.
 
     * ``"n-cp"``: the partner is a neutral clip; the result keeps the emotional clip's label (emotion
@@ -206,8 +255,8 @@ class Augmenter:
 
     Args:
         transforms (`Sequence[Callable]`): audiomentations transforms (called as
-            ``t(samples=..., sample_rate=...)``) and/or hf_ser augmentations (``t(array, rate, label, rng)``:
-            :class:`SpeedPerturbation`, :class:`SyntheticReverb`, :class:`CopyPaste`).
+            ``t(samples=..., sample_rate=...)``) and/or :class:`WaveformAugmentation` instances
+            (:class:`SpeedPerturbation`, :class:`SyntheticReverb`, :class:`RoomReverb`, :class:`CopyPaste`).
         seed (`int`, *optional*, defaults to 0).
     """
 
@@ -229,7 +278,7 @@ class Augmenter:
         array = np.asarray(array, dtype=np.float32)
         with _seeded_global_random(sub_seed):
             for transform in self.transforms:
-                if isinstance(transform, (SpeedPerturbation, SyntheticReverb, CopyPaste)):
+                if isinstance(transform, WaveformAugmentation):
                     array = transform(array, sampling_rate, label=label, rng=rng)
                 else:
                     array = transform(samples=array, sample_rate=sampling_rate)
@@ -244,7 +293,7 @@ def build_augmentation(
     preset: str = "default",
     *,
     seed: int = 0,
-    reverb: bool = False,
+    reverb: Union[bool, str] = False,
     speed_factors: Optional[Sequence[float]] = None,
     copy_paste: Optional[CopyPaste] = None,
     **overrides,
@@ -254,7 +303,9 @@ def build_augmentation(
     Args:
         preset (`str`, *optional*, defaults to `"default"`): ``"light"``, ``"default"`` or ``"strong"``.
         seed (`int`, *optional*, defaults to 0): reproducibility seed.
-        reverb (`bool`, *optional*, defaults to `False`): add :class:`SyntheticReverb` (no IR files needed).
+        reverb (`bool` or `str`, *optional*, defaults to `False`): ``True`` / ``"synthetic"`` adds
+            :class:`SyntheticReverb` (no files, no extra package); ``"room"`` adds :class:`RoomReverb`
+            (simulated shoebox room, needs pyroomacoustics).
         speed_factors (`Sequence[float]`, *optional*): add :class:`SpeedPerturbation` with these factors.
         copy_paste (:class:`CopyPaste`, *optional*): applied first, before the signal transforms.
         overrides: preset options to change: ``noise_snr_db``, ``gain_db``, ``pitch_semitones``,
@@ -268,6 +319,8 @@ def build_augmentation(
     unknown = sorted(set(overrides) - set(PRESETS[preset]))
     if unknown:
         raise ValueError(f"Unknown augmentation options {unknown}; allowed: {sorted(PRESETS[preset])}.")
+    if reverb not in REVERB_CHOICES:
+        raise ValueError(f"reverb={reverb!r} is not one of {list(REVERB_CHOICES)}.")
     options = {**PRESETS[preset], **overrides}
     p = options["p"]
     transforms: list[Callable] = [copy_paste] if copy_paste is not None else []
@@ -281,8 +334,10 @@ def build_augmentation(
         transforms.append(am.PitchShift(min_semitones=low, max_semitones=high, p=p))
     if options["band_pass"]:
         transforms.append(am.BandPassFilter(min_center_freq=300.0, max_center_freq=3000.0, p=p))
-    if reverb:
+    if reverb in (True, "synthetic"):
         transforms.append(SyntheticReverb(p=p))
+    elif reverb == "room":
+        transforms.append(RoomReverb(p=p))
     if options["gain_db"] is not None:
         low, high = options["gain_db"]
         transforms.append(am.Gain(min_gain_db=low, max_gain_db=high, p=p))
@@ -376,11 +431,14 @@ class SpecAugment(nn.Module):
 __all__ = [
     "COPY_PASTE_MODES",
     "PRESETS",
+    "REVERB_CHOICES",
     "Augmenter",
     "CopyPaste",
+    "RoomReverb",
     "SpecAugment",
     "SpecAugmentConfig",
     "SpeedPerturbation",
     "SyntheticReverb",
+    "WaveformAugmentation",
     "build_augmentation",
 ]

@@ -10,7 +10,13 @@
 """
 
 from .bootstrap import metrics_from_confusion, percentile_interval
-from .cross_corpus import CrossCorpusResult, cross_corpus_matrix, restrict_to_labels, shared_labels
+from .cross_corpus import (
+    CrossCorpusResult,
+    cross_corpus_matrix,
+    recipe_trainer,
+    restrict_to_labels,
+    shared_labels,
+)
 from .evaluate import (
     DEFAULT_GROUP_COLUMNS,
     EvaluationResult,
@@ -48,6 +54,7 @@ __all__ = [
     "markdown_tables",
     "metrics_from_confusion",
     "percentile_interval",
+    "recipe_trainer",
     "report_tables",
     "restrict_to_labels",
     "robustness_from_arrays",

@@ -57,6 +57,16 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     return add_report_arguments(subparsers.add_parser("report", help=HELP, description=HELP))
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    """The ``hf-ser report`` call that reproduces this report (recorded in its metadata)."""
+    words = ["hf-ser report"]
+    for option in ("model", "corpus", "data_dir", "perturb", "limit", "group_columns", "bootstrap", "seed"):
+        value = getattr(args, option)
+        if value is not None:
+            words.append(f"--{option.replace('_', '-')} {value}")
+    return " ".join(words + [f"--out {args.out}"])
+
+
 def run_report(args: argparse.Namespace) -> int:
     """Run the command described by parsed ``args``; prints where the report went. Returns 0."""
     from hf_ser.data import load_corpus
@@ -88,7 +98,7 @@ def run_report(args: argparse.Namespace) -> int:
         "model": model_name,
         "corpus": args.corpus,
         "clips": f"{result.num_samples}" + (f" (seeded subset, --limit {args.limit})" if args.limit else ""),
-        "command": "hf-ser report " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "hf-ser report",
+        "command": _command_line(args),
     }
     written = write_report(
         args.out,

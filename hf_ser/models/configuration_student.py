@@ -3,7 +3,7 @@
 Wav2Small (Kounadis-Bastian et al., 2024) is a ~72k-parameter model trained on a teacher's
 arousal/dominance/valence outputs; quantised to int8 its ONNX file is 120 KB. hf_ser's student keeps the
 ideas (log-mel input computed inside the model, a small VGG-like 2-D convolution stack, attention pooling,
-tiny heads, distillation) with its own layer sizes: the default build has 55,587 parameters for
+tiny heads, distillation) with its own layer sizes: the default build has 55,059 parameters for
 A/D/V regression. Because the log-mel front-end is part of the model, the exported ONNX graph takes raw
 16 kHz audio plus its attention mask and needs no feature code at inference time.
 
@@ -27,9 +27,8 @@ class Wav2SmallConfig(PreTrainedConfig):
     Args:
         sampling_rate (`int`, *optional*, defaults to 16000):
             Sampling rate of the input audio.
-        n_fft (`int`, *optional*, defaults to 256):
-            STFT size and Hann window length in samples (16 ms at 16 kHz). The DFT is a fixed
-            convolution (not trained, not saved): its size drives the ONNX file size.
+        n_fft (`int`, *optional*, defaults to 400):
+            STFT size and Hann window length in samples (25 ms at 16 kHz).
         hop_length (`int`, *optional*, defaults to 160):
             Hop between frames (10 ms). A clip of `n` samples has `1 + n // hop_length` log-mel frames.
         n_mels (`int`, *optional*, defaults to 40):
@@ -71,7 +70,7 @@ class Wav2SmallConfig(PreTrainedConfig):
     model_type = "hf_ser_wav2small"
 
     sampling_rate: int = 16000
-    n_fft: int = 256
+    n_fft: int = 400
     hop_length: int = 160
     n_mels: int = 40
     f_min: Union[float, int] = 20.0

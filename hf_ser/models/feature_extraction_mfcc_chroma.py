@@ -112,6 +112,7 @@ class MfccChromaFeatureExtractor(SequenceFeatureExtractor):
             raise ValueError(f"n_mels ({n_mels}) must be >= num_mfcc ({num_mfcc}).")
         if hop_length <= 0 or n_fft <= 0:
             raise ValueError(f"n_fft ({n_fft}) and hop_length ({hop_length}) must be positive.")
+        kwargs.pop("feature_size", None)  # derived: num_mfcc + num_chroma (present in saved configs)
         super().__init__(
             feature_size=num_mfcc + num_chroma,
             sampling_rate=sampling_rate,

@@ -11,7 +11,7 @@ NaN are ignored per target, so a batch can mix clips with and without dimensiona
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -148,3 +148,59 @@ def multitask_loss(
     if class_loss is None:
         return weight * reg_loss
     return (1.0 - weight) * class_loss + weight * reg_loss
+
+
+def route_labels(
+    task: str,
+    num_regression_targets: int,
+    labels: Optional[torch.Tensor],
+    regression_labels: Optional[torch.Tensor],
+) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """Validate label tensors for ``task`` and return ``(labels, regression_labels)``.
+
+    For ``task="regression"`` a float ``labels`` tensor (Trainer's default label name) is used as the
+    regression labels; a 1-D regression tensor is accepted when there is a single target.
+    """
+    if task == "regression" and labels is not None:
+        if not labels.is_floating_point():
+            raise ValueError(
+                "task='regression' expects float regression_labels of shape (batch, targets), "
+                "got integer labels."
+            )
+        if regression_labels is not None:
+            raise ValueError("task='regression': pass either labels or regression_labels, not both.")
+        labels, regression_labels = None, labels
+    if task == "classification" and regression_labels is not None:
+        raise ValueError("task='classification' has no regression head; regression_labels must be None.")
+    if regression_labels is not None and regression_labels.dim() == 1 and num_regression_targets == 1:
+        regression_labels = regression_labels.unsqueeze(-1)
+    return labels, regression_labels
+
+
+def ser_loss(
+    config: Any,
+    class_logits: Optional[torch.Tensor],
+    regression: Optional[torch.Tensor],
+    labels: Optional[torch.Tensor],
+    regression_labels: Optional[torch.Tensor],
+) -> Optional[torch.Tensor]:
+    """The loss of any hf_ser model given its head outputs and (routed) labels.
+
+    ``config`` provides ``task``, ``classification_loss``, ``class_weights``, ``focal_gamma``,
+    ``regression_loss``, ``regression_loss_weights`` and ``multitask_weight`` (see ``SERConfig``).
+    """
+    class_loss = (
+        classification_loss(
+            config.classification_loss, class_logits, labels, config.class_weights, config.focal_gamma
+        )
+        if labels is not None
+        else None
+    )
+    reg_loss = (
+        regression_loss(config.regression_loss, regression, regression_labels, config.regression_loss_weights)
+        if regression_labels is not None
+        else None
+    )
+    if config.task == "multitask":
+        return multitask_loss(class_loss, reg_loss, config.multitask_weight)
+    return class_loss if class_loss is not None else reg_loss

@@ -29,7 +29,7 @@ from .backbone import (
 from .configuration_ser import SERConfig
 from .heads import SERHead
 from .layer_mix import LayerMix
-from .losses import classification_loss, multitask_loss, regression_loss
+from .losses import route_labels, ser_loss
 from .outputs import SERModelOutput
 from .pooling import build_pooling
 from .seq2seq import Seq2SeqEncoder
@@ -284,27 +284,7 @@ class SERModelForAudioClassification(SERPreTrainedModel):
         regression = self.regressor(pooled) if self.regressor is not None else None
         logits = class_logits if class_logits is not None else regression
 
-        class_loss = (
-            classification_loss(
-                config.classification_loss, class_logits, labels, config.class_weights, config.focal_gamma
-            )
-            if labels is not None
-            else None
-        )
-        reg_loss = (
-            regression_loss(
-                config.regression_loss, regression, regression_labels, config.regression_loss_weights
-            )
-            if regression_labels is not None
-            else None
-        )
-        loss = (
-            multitask_loss(class_loss, reg_loss, config.multitask_weight)
-            if config.task == "multitask"
-            else None
-        )
-        if config.task != "multitask":
-            loss = class_loss if class_loss is not None else reg_loss
+        loss = ser_loss(config, class_logits, regression, labels, regression_labels)
 
         output = SERModelOutput(
             loss=loss,
@@ -320,23 +300,5 @@ class SERModelForAudioClassification(SERPreTrainedModel):
     def _check_labels(
         self, labels: Optional[torch.Tensor], regression_labels: Optional[torch.Tensor]
     ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
-        """Route and validate label tensors for the configured task."""
-        task = self.config.task
-        if task == "regression" and labels is not None:
-            if not labels.is_floating_point():
-                raise ValueError(
-                    "task='regression' expects float regression_labels of shape (batch, targets), "
-                    "got integer labels."
-                )
-            if regression_labels is not None:
-                raise ValueError("task='regression': pass either labels or regression_labels, not both.")
-            labels, regression_labels = None, labels
-        if task == "classification" and regression_labels is not None:
-            raise ValueError("task='classification' has no regression head; regression_labels must be None.")
-        if (
-            regression_labels is not None
-            and regression_labels.dim() == 1
-            and len(self.config.regression_targets) == 1
-        ):
-            regression_labels = regression_labels.unsqueeze(-1)
-        return labels, regression_labels
+        """Route and validate label tensors for the configured task (see ``losses.route_labels``)."""
+        return route_labels(self.config.task, len(self.config.regression_targets), labels, regression_labels)

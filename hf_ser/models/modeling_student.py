@@ -4,10 +4,11 @@ Data flow (shapes for a batch of ``B`` clips of ``N`` samples):
 
 1. Waveform ``(B, N)`` with its sample mask; padded samples are zeroed and, with
    ``normalize_waveform``, each clip is standardised over its real samples.
-2. :class:`LogMelFrontEnd`: centred STFT as a fixed convolution (periodic Hann window), power, mel
-   filters, ``log(mel + 1e-6)`` and per-clip mean/variance normalisation of each mel band over the real
-   frames -> ``(B, 1, frames, n_mels)``. The DFT and mel matrices are buffers rebuilt from the config,
-   not trained and not saved; as plain convolutions/matmuls they export to any ONNX opset.
+2. :class:`LogMelFrontEnd`: centred STFT (zero padding, periodic Hann window), power, mel filters,
+   ``log(mel + 1e-6)`` and per-clip mean/variance normalisation of each mel band over the real frames
+   -> ``(B, 1, frames, n_mels)``. The window and mel matrix are buffers rebuilt from the config, not
+   trained and not saved; the STFT exports as the ONNX ``STFT`` operator (opset >= 17), so the ONNX
+   file holds no DFT matrix.
 3. :class:`ConvBlock` x len(conv_channels): 3x3 conv -> batch norm -> ReLU -> max pool (time by
    ``time_pooling``, frequency by 2). Padded frames are zeroed after every step, so the zero padding
    the convolutions see at a clip's end is the same alone or in a batch.
@@ -36,13 +37,9 @@ from .outputs import SERModelOutput
 from .pooling import SoftAttentionPooling
 
 
-def dft_basis(n_fft: int) -> torch.Tensor:
-    """Hann-windowed real DFT as conv1d weights ``(2 * (n_fft // 2 + 1), 1, n_fft)``: cos rows, then sin."""
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
-    frequencies = np.arange(n_fft // 2 + 1)[:, None]
-    phase = 2 * np.pi * frequencies * np.arange(n_fft)[None, :] / n_fft
-    basis = np.concatenate([np.cos(phase), -np.sin(phase)], axis=0) * window
-    return torch.from_numpy(basis.astype(np.float32)).unsqueeze(1)
+def hann_window(n_fft: int) -> torch.Tensor:
+    """Periodic Hann window of ``n_fft`` samples (as librosa / torch.hann_window)."""
+    return torch.from_numpy((0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32))
 
 
 def mel_matrix(config: Wav2SmallConfig) -> torch.Tensor:
@@ -79,12 +76,12 @@ class LogMelFrontEnd(nn.Module):
         self.hop_length = config.hop_length
         self.num_bins = config.n_fft // 2 + 1
         self.normalize_waveform = config.normalize_waveform
-        self.register_buffer("dft", dft_basis(config.n_fft), persistent=False)
+        self.register_buffer("window", hann_window(config.n_fft), persistent=False)
         self.register_buffer("mel", mel_matrix(config), persistent=False)
 
     def reset_buffers(self, config: Wav2SmallConfig) -> None:
-        """Recompute the fixed DFT and mel matrices (after meta-device construction)."""
-        init.copy_(self.dft, dft_basis(config.n_fft))
+        """Recompute the fixed window and mel matrix (after meta-device construction)."""
+        init.copy_(self.window, hann_window(config.n_fft))
         init.copy_(self.mel, mel_matrix(config))
 
     def forward(self, waveform: torch.Tensor, sample_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,9 +91,14 @@ class LogMelFrontEnd(nn.Module):
         else:
             waveform = waveform * sample_mask.to(waveform.dtype)
         half = self.n_fft // 2
-        padded = nn.functional.pad(waveform.unsqueeze(1), (half, half))
-        spectrum = nn.functional.conv1d(padded, self.dft, stride=self.hop_length)  # (B, 2 * bins, frames)
-        power = spectrum[:, : self.num_bins] ** 2 + spectrum[:, self.num_bins :] ** 2
+        padded = nn.functional.pad(waveform.unsqueeze(1), (half, half)).squeeze(1)
+        stft_kwargs = {"hop_length": self.hop_length, "window": self.window, "center": False}
+        if torch.jit.is_tracing():
+            # The TorchScript ONNX exporter maps only the real-valued form to the ONNX STFT operator.
+            spectrum = torch.stft(padded, self.n_fft, return_complex=False, **stft_kwargs)
+        else:
+            spectrum = torch.view_as_real(torch.stft(padded, self.n_fft, return_complex=True, **stft_kwargs))
+        power = spectrum.pow(2).sum(-1)  # (B, bins, frames)
         log_mel = torch.log(torch.matmul(power.transpose(1, 2), self.mel) + 1e-6)  # (B, frames, mels)
         frame_lengths = 1 + torch.div(sample_lengths, self.hop_length, rounding_mode="floor")
         frame_mask = lengths_to_mask(frame_lengths, log_mel.shape[1])

@@ -234,6 +234,11 @@ class TrainConfig:
             raise ValueError(f"`early_stopping_patience` must be >= 1 or null, got {self.early_stopping_patience}.")
         if self.ctc_alpha > 0 and self.model_type != "ser":
             raise ValueError(f"`ctc_alpha` > 0 needs an SSL backbone (model_type 'ser'), got {self.model_type!r}.")
+        if self.ctc_alpha > 0 and self.max_train_seconds is not None:
+            raise ValueError(
+                "ctc_alpha > 0 with max_train_seconds: cropping the audio would cut it off its transcript; "
+                "set max_train_seconds: null for CTC training."
+            )
         if self.lora and self.model_type != "ser":
             raise ValueError(f"`lora` needs an SSL backbone (model_type 'ser'), got {self.model_type!r}.")
         if self.eval_strategy == "steps" and not self.eval_steps:

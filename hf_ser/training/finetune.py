@@ -23,7 +23,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
-from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments
+from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from .artifacts import CardData, plot_confusion_matrix, plot_regression_scatter, write_metrics, write_model_card
@@ -152,6 +152,7 @@ def run_finetune(
     checkpoint = find_checkpoint(cfg)
     if data is None:
         data = split_data(cfg, load_dataset_for(cfg))
+    set_seed(cfg.seed)  # the new heads' initialisation depends on it
     num_labels = len(data.id2label)
     weights = class_weights_from(data.train, num_labels) if cfg.class_weights and cfg.task != "regression" else None
     model, extractor = build_model(cfg, data.id2label, data.regression_targets, class_weights=weights)

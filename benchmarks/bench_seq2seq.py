@@ -1,0 +1,284 @@
+"""Scaling benchmark of the seq2seq mechanisms: latency and peak memory vs input length.
+
+Measures, for inputs of 10, 50, 100, 200 and 400 s of 50 Hz frames (d_model 768, 12 heads, batch 1,
+fp32, inference mode), side by side in one run:
+
+- level ``mixer``: the attention core alone (``TokenMixer.core`` on precomputed per-head projections;
+  input/output projections excluded), plus ``softmax_naive``, a textbook softmax attention that
+  materialises the ``heads x frames x frames`` score matrix (memory reference);
+- level ``block``: one whole pre-norm encoder block (projections + mixer + feed-forward), next to the
+  ``none`` block (identity mixer: the floor).
+
+Method. Every (level, mechanism, length) runs in a fresh Python subprocess so peak memory is not
+polluted by earlier runs: the worker builds the module and inputs, runs a 10 s warm-up, records
+``ru_maxrss`` (the process's peak resident set size), runs the timed repeats and reports the growth
+of ``ru_maxrss`` over that baseline as the configuration's peak working memory (module weights and
+inputs excluded). Latency is the median of the timed repeats (``time.perf_counter``; at least one,
+up to ``--max-repeats``, stopping after ``--time-budget`` seconds). The naive softmax is measured
+only up to ``--naive-max-seconds`` (its score matrix needs 19 GB at 400 s); beyond that its memory
+is reported as the size of one ``heads x T x T`` fp32 matrix, a lower bound, marked "analytic".
+Torch uses ``--threads`` threads (default 1: the machine is shared and oversubscribed OpenMP threads
+make small kernels erratic).
+
+Usage::
+
+    python benchmarks/bench_seq2seq.py                      # full run, writes benchmarks/results/
+    python benchmarks/bench_seq2seq.py --seconds 10 50 --mechanisms none gla   # quick subset
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run from a checkout without installing hf_ser
+    sys.path.insert(0, str(ROOT))
+
+FRAME_RATE = 50
+HIDDEN, HEADS = 768, 12
+RESULTS = ROOT / "benchmarks" / "results"
+MECHANISMS = ("none", "softmax_naive", "softmax", "forgetting", "retention", "gla", "delta")
+LINEAR = ("retention", "gla", "delta")
+
+
+def naive_softmax_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """Softmax attention that materialises the full score matrix (memory reference only)."""
+    scores = query @ key.transpose(-1, -2) / math.sqrt(query.shape[-1])
+    return scores.softmax(dim=-1) @ value
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
+
+
+def _build(level: str, mechanism: str, frames: int):
+    """Return a zero-argument callable running one configuration on `frames` frames."""
+    from hf_ser.models.seq2seq import Seq2SeqBlock, build_token_mixer
+
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.randn(1, frames, HIDDEN, generator=generator)
+    if level == "block":
+        block = Seq2SeqBlock(mechanism, HIDDEN, HEADS, 4 * HIDDEN).eval()
+        return lambda: block(hidden)
+    mixer = build_token_mixer("softmax" if mechanism == "softmax_naive" else mechanism, HIDDEN, HEADS).eval()
+    projected = mixer.project(hidden, None)
+    if mechanism == "softmax_naive":
+        return lambda: naive_softmax_attention(projected["query"], projected["key"], projected["value"])
+    return lambda: mixer.core(**projected)
+
+
+def worker(level: str, mechanism: str, seconds: float, max_repeats: int, time_budget: float) -> dict:
+    """Measure one configuration (run in a fresh subprocess)."""
+    frames = int(seconds * FRAME_RATE)
+    with torch.inference_mode():
+        _build(level, mechanism, 10 * FRAME_RATE)()  # warm-up: load kernels, allocator pools
+        run = _build(level, mechanism, frames)
+        baseline = _peak_rss_mb()
+        timings: list[float] = []
+        started = time.perf_counter()
+        while len(timings) < max_repeats and (not timings or time.perf_counter() - started < time_budget):
+            tick = time.perf_counter()
+            output = run()
+            timings.append(time.perf_counter() - tick)
+            del output
+    return {
+        "level": level,
+        "mechanism": mechanism,
+        "seconds": seconds,
+        "frames": frames,
+        "latency_s": statistics.median(timings),
+        "latency_runs_s": timings,
+        "peak_memory_mb": _peak_rss_mb() - baseline,
+        "memory_method": "ru_maxrss delta",
+    }
+
+
+def analytic_naive_record(seconds: float) -> dict:
+    frames = int(seconds * FRAME_RATE)
+    return {
+        "level": "mixer",
+        "mechanism": "softmax_naive",
+        "seconds": seconds,
+        "frames": frames,
+        "latency_s": None,
+        "latency_runs_s": [],
+        "peak_memory_mb": HEADS * frames * frames * 4 / 2**20,
+        "memory_method": "analytic: one heads x T x T fp32 matrix (lower bound)",
+    }
+
+
+def run_all(args: argparse.Namespace) -> list[dict]:
+    from tqdm import tqdm
+
+    jobs = []
+    for level in ("mixer", "block"):
+        for mechanism in args.mechanisms:
+            if (level == "mixer" and mechanism == "none") or (level == "block" and mechanism == "softmax_naive"):
+                continue
+            jobs += [(level, mechanism, seconds) for seconds in args.seconds]
+    records = []
+    for level, mechanism, seconds in tqdm(jobs, desc="configurations"):
+        if mechanism == "softmax_naive" and seconds > args.naive_max_seconds:
+            records.append(analytic_naive_record(seconds))
+            continue
+        command = [
+            sys.executable, __file__, "--worker", level, mechanism, str(seconds),
+            "--threads", str(args.threads), "--max-repeats", str(args.max_repeats),
+            "--time-budget", str(args.time_budget),
+        ]  # fmt: skip
+        completed = subprocess.run(command, capture_output=True, text=True, check=True)
+        records.append(json.loads(completed.stdout.strip().splitlines()[-1]))
+        tqdm.write(
+            f"{level:6s} {mechanism:14s} {seconds:5.0f} s  {records[-1]['latency_s']:8.3f} s  "
+            f"{records[-1]['peak_memory_mb']:8.1f} MB"
+        )
+    return records
+
+
+def _lookup(records: list[dict], level: str, mechanism: str, seconds: float):
+    for record in records:
+        if (record["level"], record["mechanism"], record["seconds"]) == (level, mechanism, seconds):
+            return record
+    return None
+
+
+def markdown_table(records: list[dict], seconds_list: list[float]) -> str:
+    lines = []
+    for level, title in (("mixer", "Token mixer alone"), ("block", "Whole encoder block")):
+        header = " | ".join(f"{s:g} s" for s in seconds_list)
+        lines += [f"### {title}: latency (s) / peak memory (MB)", "", f"| mechanism | {header} |"]
+        lines.append("|---" * (len(seconds_list) + 1) + "|")
+        for mechanism in MECHANISMS:
+            cells = []
+            for seconds in seconds_list:
+                record = _lookup(records, level, mechanism, seconds)
+                if record is None:
+                    cells.append("")
+                    continue
+                latency = "—" if record["latency_s"] is None else f"{record['latency_s']:.3f}"
+                star = "*" if record["memory_method"].startswith("analytic") else ""
+                cells.append(f"{latency} / {record['peak_memory_mb']:.0f}{star}")
+            if any(cells):
+                lines.append(f"| {mechanism} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines.append("\\* analytic lower bound (one 12 x T x T fp32 matrix), not measured.")
+    lines.append("")
+    lines += targets_table(records, seconds_list)
+    return "\n".join(lines)
+
+
+def targets_table(records: list[dict], seconds_list: list[float]) -> list[str]:
+    """Issue 8 targets at the longest length."""
+    longest, shortest = max(seconds_list), min(seconds_list)
+    sdpa = _lookup(records, "mixer", "softmax", longest)
+    floor = _lookup(records, "block", "none", longest)
+    naive = _lookup(records, "mixer", "softmax_naive", longest)
+    lines = [
+        f"### Targets at {longest:g} s",
+        "",
+        "| mechanism | mixer speed-up vs SDPA (>= 30x) | block / none (<= 1.5) | "
+        f"mixer {longest:g} s / {shortest:g} s (<= 60) | mixer memory / materialised (<= 0.25) |",
+        "|---|---|---|---|---|",
+    ]
+    for mechanism in ("softmax", "forgetting", *LINEAR):
+        mixer = _lookup(records, "mixer", mechanism, longest)
+        block = _lookup(records, "block", mechanism, longest)
+        first = _lookup(records, "mixer", mechanism, shortest)
+        if mixer is None:
+            continue
+        speedup = f"{sdpa['latency_s'] / mixer['latency_s']:.1f}x" if sdpa else ""
+        ratio = f"{block['latency_s'] / floor['latency_s']:.2f}" if block and floor else ""
+        growth = f"{mixer['latency_s'] / first['latency_s']:.0f}" if first else ""
+        memory = f"{max(mixer['peak_memory_mb'], 0) / naive['peak_memory_mb']:.4f}" if naive else ""
+        lines.append(f"| {mechanism} | {speedup} | {ratio} | {growth} | {memory} |")
+    return lines
+
+
+def plot(records: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, 2, figsize=(11, 8))
+    for column, level in enumerate(("mixer", "block")):
+        for mechanism in MECHANISMS:
+            points = sorted(
+                (r["seconds"], r["latency_s"], r["peak_memory_mb"])
+                for r in records
+                if r["level"] == level and r["mechanism"] == mechanism
+            )
+            if not points:
+                continue
+            timed = [(s, t) for s, t, _ in points if t is not None]
+            if timed:
+                axes[0, column].plot(*zip(*timed), marker="o", label=mechanism)
+            axes[1, column].plot(
+                [s for s, _, _ in points], [max(m, 1.0) for _, _, m in points], marker="o", label=mechanism
+            )
+        axes[0, column].set_title(f"{level}: latency")
+        axes[1, column].set_title(f"{level}: peak memory (ru_maxrss delta)")
+        axes[0, column].set_ylabel("seconds")
+        axes[1, column].set_ylabel("MB")
+        for row in range(2):
+            axes[row, column].set_xscale("log")
+            axes[row, column].set_yscale("log")
+            axes[row, column].set_xlabel("input length (s of 50 Hz frames)")
+            axes[row, column].grid(True, which="both", alpha=0.3)
+            axes[row, column].legend(fontsize=7)
+    figure.suptitle(f"seq2seq mechanisms, d_model {HIDDEN}, {HEADS} heads, batch 1, CPU fp32")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker", nargs=3, metavar=("LEVEL", "MECHANISM", "SECONDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, nargs="+", default=[10, 50, 100, 200, 400])
+    parser.add_argument("--mechanisms", nargs="+", default=list(MECHANISMS), choices=MECHANISMS)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--max-repeats", type=int, default=5)
+    parser.add_argument("--time-budget", type=float, default=8.0, help="stop repeating after this many s")
+    parser.add_argument("--naive-max-seconds", type=float, default=100.0)
+    parser.add_argument("--output", type=Path, default=RESULTS / "seq2seq_scaling.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.worker:
+        level, mechanism, seconds = args.worker
+        print(json.dumps(worker(level, mechanism, float(seconds), args.max_repeats, args.time_budget)))
+        return
+    started = time.time()
+    records = run_all(args)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "hidden_size": HIDDEN,
+        "num_heads": HEADS,
+        "batch": 1,
+        "frame_rate_hz": FRAME_RATE,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "machine": platform.platform(),
+        "load_average_at_end": list(__import__("os").getloadavg()),
+        "wall_time_s": time.time() - started,
+    }
+    args.output.write_text(json.dumps({"meta": meta, "records": records}, indent=2))
+    table = markdown_table(records, sorted(args.seconds))
+    args.output.with_suffix(".md").write_text(table + "\n")
+    plot(records, args.output.with_suffix(".png"))
+    print(table)
+    print(f"wrote {args.output} (+ .md, .png) in {meta['wall_time_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Tests of the ``hf-ser`` command line (``hf_ser.cli.main`` in-process, plus one real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY_BACKBONE_KWARGS, TINY_LABELS
+
+from hf_ser.cli import COMMANDS, collect_audio_files, main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, feature_extractor) -> str:
+    from hf_ser import SERConfig, SERModelForAudioClassification
+
+    torch.manual_seed(0)
+    backbone = {
+        "model_type": "wav2vec2",
+        **TINY_BACKBONE_KWARGS,
+        "conv_dim": (32, 32),
+        "conv_kernel": (20, 16),
+        "conv_stride": (20, 16),
+    }
+    config = SERConfig(
+        backbone_config=backbone,
+        id2label=dict(TINY_LABELS),
+        task="multitask",
+        projector_size=16,
+        initializer_range=0.5,
+    )
+    directory = tmp_path_factory.mktemp("cli_model")
+    SERModelForAudioClassification(config).eval().save_pretrained(directory)
+    feature_extractor.save_pretrained(directory)
+    return str(directory)
+
+
+@pytest.fixture(scope="module")
+def clips(data_dir) -> list[str]:
+    return [str(data_dir / "emodb" / name) for name in ("03a01Wa.flac", "03a01Nc.flac")]
+
+
+def test_predict_json_lines(model_dir, clips, capsys):
+    assert (
+        main(["predict", *clips, "--model", model_dir, "--json", "--top-k", "2", "--dtype", "float32"]) == 0
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    for line, path in zip(lines, clips, strict=True):
+        record = json.loads(line)
+        assert record["file"] == path
+        assert record["label"] in TINY_LABELS.values() and len(record["scores"]) == 2
+        assert {"arousal", "dominance", "valence"} <= set(record)
+
+
+def test_predict_table_with_chunks(model_dir, clips, capsys):
+    assert (
+        main(["predict", clips[0], "--model", model_dir, "--chunk-length", "1.0", "--dtype", "float32"]) == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["file", "label", "score", "arousal", "dominance", "valence"]
+    assert lines[1].startswith(clips[0])
+    assert len(lines) == 2 + 3  # file row + three 1-s windows over the 2-s clip (hop 2/3 s)
+    assert "0.00-1.00 s" in lines[2]
+
+
+def test_predict_json_chunks_have_segments(model_dir, clips, capsys):
+    assert main(["predict", clips[1], "--model", model_dir, "--chunk-length", "1", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert [segment["start"] for segment in record["segments"]] == [0.0, 0.667, 1.0]
+
+
+def test_bad_file_is_reported_without_traceback_and_others_still_run(model_dir, clips, tmp_path, capsys):
+    broken = tmp_path / "broken.wav"
+    broken.write_text("not audio")
+    code = main(["predict", clips[0], str(broken), "/no/such.wav", "--model", model_dir, "--json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert len(captured.out.strip().splitlines()) == 1  # the good clip
+    assert "broken.wav" in captured.err and "not found: /no/such.wav" in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_errors_exit_2_and_debug_shows_the_exception(model_dir, clips, capsys):
+    assert main(["predict", clips[0], "--model", model_dir, "--top-k", "0"]) == 2
+    assert "hf-ser: error: top_k must be None or a positive integer" in capsys.readouterr().err
+    assert main(["predict", clips[0], "--model", "/no/such/model"]) == 2
+    assert "Could not load model" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="top_k"):
+        main(["--debug", "predict", clips[0], "--model", model_dir, "--top-k", "0"])
+
+
+def test_directories_expand_to_audio_files(tmp_path, clips):
+    (tmp_path / "sub").mkdir()
+    for index, clip in enumerate(clips):
+        (tmp_path / "sub" / f"{index}.flac").write_bytes(Path(clip).read_bytes())
+    (tmp_path / "notes.txt").write_text("ignored")
+    assert collect_audio_files([str(tmp_path)]) == [
+        str(tmp_path / "sub" / "0.flac"),
+        str(tmp_path / "sub" / "1.flac"),
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="No audio files"):
+        collect_audio_files([str(empty)])
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_subcommand_has_help(name, capsys):
+    if COMMANDS[name].passthrough and COMMANDS[name].arguments is None:
+        with pytest.raises(SystemExit) as exit_info:  # the recipe's own parser prints its flags
+            main([name, "--help"])
+        assert exit_info.value.code == 0
+        assert "--config" in capsys.readouterr().out
+        return
+    with pytest.raises(SystemExit) as exit_info:
+        main([name, "--help"])
+    assert exit_info.value.code == 0
+    assert COMMANDS[name].description.splitlines()[0] in capsys.readouterr().out
+
+
+def test_demo_runs_the_app_file_with_the_remaining_arguments(tmp_path):
+    marker = tmp_path / "ran.txt"
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import sys\n"
+        f"if __name__ == '__main__':\n    open({str(marker)!r}, 'w').write(' '.join(sys.argv[1:]))\n"
+    )
+    assert main(["demo", "--app", str(app), "--port", "7861"]) == 0
+    assert marker.read_text() == "--port 7861"
+    assert main(["demo", "--app", str(tmp_path / "missing.py")]) == 2
+
+
+def test_no_command_prints_usage(capsys):
+    assert main([]) == 2
+    assert "usage: hf-ser" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs_in_a_subprocess(model_dir, clips):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    completed = subprocess.run(
+        [sys.executable, "-m", "hf_ser.cli", "predict", clips[0], "--model", model_dir, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["file"] == clips[0]
+    assert "Loading weights" not in completed.stderr  # transformers' progress bars are silenced

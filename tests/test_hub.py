@@ -1,0 +1,194 @@
+"""Publishing to the Hub: dry runs end to end (staging, loading checks, card), LoRA runs, the upload wrapper."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import soxr
+import yaml
+from huggingface_hub import ModelCard
+
+from hf_ser.cards import validate_model_card
+from hf_ser.hub import PublishResult, check_model_folder, publish
+
+REPO_ID = "me/tiny-ser"
+LABELS = ["anger", "happiness", "neutral", "sadness"]
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path, tiny_checkpoint_dir: Path) -> Path:
+    """A finished recipe run: checkpoint + metrics, config, a plot, and things that must not be uploaded."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_checkpoint_dir, run)
+    (run / "metrics.json").write_text(json.dumps({"validation": {"uar": 0.41, "wa": 0.45, "loss": 1.3},
+                                                  "test": {"uar": 0.38, "macro_f1": 0.33}}))
+    (run / "train_config.yaml").write_text(yaml.safe_dump({"corpus": "emodb", "backbone": "./tiny", "seed": 0,
+                                                           "learning_rate": 1e-4, "protocol": "speaker_folds"}))
+    (run / "confusion_matrix.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (run / "training_args.bin").write_bytes(b"pickle")
+    (run / "checkpoint-2").mkdir()
+    (run / "checkpoint-2" / "optimizer.pt").write_bytes(b"pickle")
+    return run
+
+
+@pytest.fixture
+def speech_wav(tmp_path: Path, data_dir: Path) -> Path:
+    """A real EmoDB clip as 16 kHz mono WAV (what the card's usage snippet expects)."""
+    audio, rate = sf.read(str(data_dir / "emodb" / "03a01Wa.flac"), dtype="float32")
+    path = tmp_path / "speech.wav"
+    sf.write(str(path), soxr.resample(audio, rate, 16000), 16000)
+    return path
+
+
+def _code_blocks(card: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", card, flags=re.DOTALL)
+
+
+def test_dry_run_stages_exactly_the_model_checks_it_and_writes_a_valid_card(
+    run_dir: Path, speech_wav: Path, capsys: pytest.CaptureFixture
+) -> None:
+    result = publish(run_dir, REPO_ID, dry_run=True)
+    assert isinstance(result, PublishResult) and result.dry_run and result.url is None
+    assert result.folder == run_dir / "hub_dry_run"
+    assert result.files == sorted(str(p.relative_to(result.folder)) for p in result.folder.rglob("*") if p.is_file())
+    expected = {"README.md", "card_data.json", "config.json", "model.safetensors", "preprocessor_config.json",
+                "modeling_ser.py", "configuration_ser.py", "metrics.json", "train_config.yaml",
+                "confusion_matrix.png", "onnx/model.onnx", "onnx/config.json"}
+    assert expected <= set(result.files)
+    assert not [f for f in result.files if f.endswith((".bin", ".pt")) or f.startswith("checkpoint")]
+    assert result.skipped == {"checkpoint-2/": "directory not published (checkpoints, logs, staging)",
+                              "training_args.bin": "pickle-based format, never uploaded (safetensors only)"}
+    assert sorted(result.checks) == ["auto_classes", "model_card", "no_pickles", "onnx", "trust_remote_code"]
+    assert "transformers_modules" in result.checks["trust_remote_code"]
+
+    card = (result.folder / "README.md").read_text()
+    validate_model_card(card)
+    data = ModelCard(card).data
+    assert data.library_name == "hf_ser" and data.pipeline_tag == "audio-classification"
+    assert data.model_name == REPO_ID and data.language == ["de"] and "onnx" in data.tags
+    assert {(r.dataset_split, r.metric_type, r.metric_value) for r in data.eval_results} == {
+        ("validation", "recall", 0.41), ("validation", "accuracy", 0.45), ("test", "recall", 0.38), ("test", "f1", 0.33)}
+    assert re.search(r"^- \*\*ONNX:\*\* an export for onnxruntime is in `onnx/`\.$", card, re.M)
+    assert re.search(r"^- \*\*Labels:\*\* anger, happiness, neutral, sadness$", card, re.M)
+    assert "base_model" not in data.to_dict()  # a local backbone path is not a Hub id
+
+    # The usage snippets on the card run as written, against the staged folder instead of the Hub id.
+    blocks = _code_blocks(card)
+    assert len(blocks) == 2 and all(f'"{REPO_ID}"' in block for block in blocks)
+    for block in blocks:
+        exec(block.replace(REPO_ID, str(result.folder)).replace("speech.wav", str(speech_wav)), {})
+    printed = capsys.readouterr().out
+    assert re.search(r"'label': '(anger|happiness|neutral|sadness)'", printed)
+    assert re.search(r"^(anger|happiness|neutral|sadness)$", printed, re.M)
+
+    # A second dry run replaces the previous staging folder.
+    (result.folder / "stale.txt").write_text("old")
+    again = publish(run_dir, REPO_ID, dry_run=True, include_onnx=False)
+    assert "stale.txt" not in again.files and not any(f.startswith("onnx/") for f in again.files)
+
+
+def test_dry_run_of_a_lora_adapter_run_merges_it_and_ships_the_adapter(tmp_path: Path, tiny_checkpoint_dir: Path) -> None:
+    import torch
+    from transformers import AutoModelForAudioClassification
+
+    from hf_ser import add_lora
+
+    torch.manual_seed(1)
+    base = AutoModelForAudioClassification.from_pretrained(tiny_checkpoint_dir)
+    peft_model = add_lora(base, r=2, alpha=4)
+    with torch.no_grad():  # a trained adapter: non-zero LoRA B matrices and changed head
+        for name, parameter in peft_model.named_parameters():
+            if "lora_B" in name or "classifier" in name:
+                parameter.add_(0.05 * torch.randn_like(parameter))
+    run = tmp_path / "lora_run"
+    peft_model.save_pretrained(run)
+    shutil.copy2(tiny_checkpoint_dir / "preprocessor_config.json", run)
+    assert json.loads((run / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_checkpoint_dir)
+
+    result = publish(run, REPO_ID, dry_run=True, include_onnx=False, folder=tmp_path / "staged")
+    assert {"adapter/adapter_config.json", "adapter/adapter_model.safetensors", "config.json", "model.safetensors",
+            "preprocessor_config.json", "README.md"} <= set(result.files)
+    assert "adapter_config.json" not in result.files and "trust_remote_code" in result.checks
+    merged = AutoModelForAudioClassification.from_pretrained(result.folder).eval()
+    reference = peft_model.merge_and_unload().eval()
+    inputs = torch.randn(1, 8000)
+    with torch.no_grad():
+        torch.testing.assert_close(merged(inputs).logits, reference(inputs).logits, atol=1e-5, rtol=1e-5)
+    card = (result.folder / "README.md").read_text()
+    assert re.search(r"^- \*\*LoRA:\*\* r=2, alpha=4, .*adapter-only weights\.$", card, re.M)
+    assert "lora" in ModelCard(card).data.tags
+
+
+class RecordingHfApi:
+    """Stands in for `huggingface_hub.HfApi`: records calls and what the uploaded folder held."""
+
+    calls: list[tuple[str, dict]] = []
+
+    def __init__(self, token=None) -> None:
+        self.calls.append(("init", {"token": token}))
+
+    def create_repo(self, repo_id, **kwargs):
+        self.calls.append(("create_repo", {"repo_id": repo_id, **kwargs}))
+
+    def upload_folder(self, **kwargs):
+        folder = Path(kwargs["folder_path"])
+        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        self.calls.append(("upload_folder", {**kwargs, "files": files}))
+        return type("CommitInfo", (), {"commit_url": f"https://huggingface.co/{kwargs['repo_id']}/commit/abc"})()
+
+
+def test_real_publish_creates_the_repo_and_uploads_the_checked_folder(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+
+    RecordingHfApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHfApi)
+    result = publish(run_dir, REPO_ID, private=True, include_onnx=False, token="hf_test")
+    assert not result.dry_run and result.url == f"https://huggingface.co/{REPO_ID}/commit/abc"
+    names = [name for name, _ in RecordingHfApi.calls]
+    assert names == ["init", "create_repo", "upload_folder"]
+    assert RecordingHfApi.calls[0][1] == {"token": "hf_test"}
+    assert RecordingHfApi.calls[1][1] == {"repo_id": REPO_ID, "private": True, "exist_ok": True, "repo_type": "model"}
+    upload = RecordingHfApi.calls[2][1]
+    assert upload["repo_id"] == REPO_ID and upload["repo_type"] == "model"
+    assert upload["files"] == result.files and "README.md" in upload["files"]
+    assert set(result.checks) == {"auto_classes", "model_card", "no_pickles", "trust_remote_code"}
+    assert not (run_dir / "hub_dry_run").exists()  # a real publish stages in a temporary folder
+
+
+def test_publish_rejects_bad_inputs_with_clear_messages(run_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"repo_id must look like 'user/name'.*got 'me/tiny ser'"):
+        publish(run_dir, "me/tiny ser", dry_run=True)
+    with pytest.raises(ValueError, match="is not a directory"):
+        publish(tmp_path / "missing", REPO_ID, dry_run=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no model here")
+    with pytest.raises(ValueError, match=r"holds no model: expected config.json .* found notes.txt"):
+        publish(empty, REPO_ID, dry_run=True)
+    (run_dir / "model.safetensors").rename(run_dir / "pytorch_model.bin")
+    with pytest.raises(ValueError, match="has no safetensors weights"):
+        publish(run_dir, REPO_ID, dry_run=True, include_onnx=False)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("user file")
+    with pytest.raises(ValueError, match="Staging folder .* is not empty"):
+        publish(run_dir, REPO_ID, dry_run=True, folder=busy)
+    assert (busy / "keep.txt").read_text() == "user file"
+
+
+def test_check_model_folder_catches_pickles_and_broken_cards(run_dir: Path) -> None:
+    result = publish(run_dir, REPO_ID, dry_run=True, include_onnx=False)
+    card = result.folder / "README.md"
+    card.write_text(card.read_text().replace("library_name: hf_ser", "library_name: timm"))
+    with pytest.raises(ValueError, match="library_name must be 'hf_ser'"):
+        check_model_folder(result.folder)
+    (result.folder / "extra.pt").write_bytes(b"pickle")
+    with pytest.raises(ValueError, match=r"contains pickle-based files \['extra.pt'\]"):
+        check_model_folder(result.folder)

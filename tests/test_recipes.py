@@ -1,0 +1,304 @@
+"""End-to-end tests of recipes/finetune.py, crossval.py and hpo.py on a tiny random backbone + real audio.
+
+The backbone is a 1-layer wav2vec2 (hidden 16) saved to a temporary directory and loaded through the
+real ``from_pretrained`` path (``--backbone DIR``). Audio is real EmoDB speech. Two tests start real
+processes and are marked ``slow`` (they still run): the kill -9 / ``--resume`` test and the
+two-process ``accelerate launch`` (CPU, gloo) test.
+
+EmoDB has no dimensional labels or transcripts, so regression and CTC tests use a tiny corpus in the
+published IEMOCAP layout built from real EmoDB clips, with SYNTHETIC arousal/dominance/valence values
+fixed per emotion class (:data:`SYNTHETIC_ADV`) and the EmoDB sentences as transcripts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("HF_SER_DATA_DIR", REPO.parent / "shared" / "data"))
+EMODB = DATA_DIR / "emodb"
+
+# Small, fast runs: 16 clips, 4 speaker folds, 1 s crops, batch 4, a few steps.
+FAST_SETTINGS = {"max_samples": "16", "folds": "4", "per_device_train_batch_size": "4",
+                 "per_device_eval_batch_size": "8", "max_train_seconds": "1", "max_eval_seconds": "1",
+                 "logging_steps": "1", "disable_tqdm": "true"}
+
+
+def fast(**changes: str) -> list[str]:
+    """The fast-run flags, with some changed (value None drops the flag)."""
+    settings = {**FAST_SETTINGS, **changes}
+    return [item for key, value in settings.items() if value is not None for item in (f"--{key}", value)]
+
+
+FAST = fast()
+
+# SYNTHETIC (valence, arousal, dominance) per IEMOCAP class code, for the regression tests only.
+SYNTHETIC_ADV = {"ang": (1.5, 4.5, 4.0), "hap": (4.5, 4.0, 3.5), "neu": (3.0, 2.5, 3.0), "sad": (1.5, 1.5, 2.0)}
+EMODB_LETTER = {"ang": "W", "hap": "F", "neu": "N", "sad": "T"}
+EMODB_TEXT = {
+    "a01": "der lappen liegt auf dem eisschrank", "a02": "das will sie am mittwoch abgeben",
+    "a04": "heute abend könnte ich es ihm sagen", "a05": "das schwarze stück papier befindet sich da oben",
+    "a07": "in sieben stunden wird es soweit sein", "b01": "was sind denn das für tüten",
+    "b02": "sie haben es gerade hochgetragen", "b03": "an den wochenenden bin ich nach hause gefahren",
+    "b09": "ich will das eben wegbringen", "b10": "die wird auf dem platz sein",
+}
+
+
+def run_recipe(name: str, argv: list[str]):
+    """Run recipes/<name>.py's main() in this process (imports are paid once for the whole module)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"recipe_{name}", REPO / "recipes" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(argv)
+
+
+@pytest.fixture(scope="module")
+def tiny_backbone(tmp_path_factory) -> str:
+    """A 1-layer, hidden-16 random wav2vec2 (100 frames/s) saved with save_pretrained (loaded via from_pretrained)."""
+    import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    torch.manual_seed(0)
+    config = Wav2Vec2Config(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, conv_dim=(16, 16, 16),
+        conv_kernel=(10, 4, 4), conv_stride=(5, 4, 8), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+        feat_extract_norm="layer", do_stable_layer_norm=True, layerdrop=0.0, mask_time_prob=0.0, vocab_size=8,
+    )
+    path = tmp_path_factory.mktemp("tiny") / "wav2vec2"
+    Wav2Vec2Model(config).save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def iemocap_like(tmp_path_factory) -> Path:
+    """4 speakers x 4 classes in the IEMOCAP layout, audio = 1 s of real EmoDB clips (16 kHz WAV),
+    SYNTHETIC A/D/V per class, EmoDB sentences as transcripts."""
+    root = tmp_path_factory.mktemp("iemocap")
+    files = sorted(p.name for p in EMODB.glob("*.flac"))
+    used: set[str] = set()
+    for session in (1, 2):
+        dialog = f"Ses0{session}F_impro01"
+        evaluation, transcript = [], []
+        for sex in ("F", "M"):
+            for turn_index, (code, letter) in enumerate(EMODB_LETTER.items()):
+                name = next(f for f in files if f[5] == letter and f not in used)
+                used.add(name)
+                audio, rate = sf.read(str(EMODB / name), dtype="float32")
+                audio = soxr.resample(audio, rate, 16000)[:16000]
+                turn = f"{dialog}_{sex}{turn_index:03d}"
+                wav = root / f"Session{session}" / "sentences" / "wav" / dialog / f"{turn}.wav"
+                wav.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(str(wav), audio, 16000)
+                v, a, d = SYNTHETIC_ADV[code]
+                evaluation.append(f"[1.0000 - 2.0000]\t{turn}\t{code}\t[{v:.4f}, {a:.4f}, {d:.4f}]")
+                transcript.append(f"{turn} [001.0000-002.0000]: {EMODB_TEXT[name[2:5]]}")
+        for folder, lines in (("EmoEvaluation", evaluation), ("transcriptions", transcript)):
+            path = root / f"Session{session}" / "dialog" / folder / f"{dialog}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_finetune_categorical_emodb_writes_everything_inside_output_dir(tiny_backbone, tmp_path, monkeypatch):
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    import hf_ser  # noqa: F401  (registers the Auto classes)
+
+    from hf_ser.training import parse_config
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    results = run_recipe("finetune", ["--backbone", tiny_backbone, "--corpus", "emodb", "--data_dir", str(EMODB),
+                                      "--output_dir", str(out), "--max_steps", "4", "--class_weights", "true",
+                                      "--freeze_backbone_steps", "2", "--backbone_learning_rate", "1e-5",
+                                      "--eval_strategy", "steps", "--eval_steps", "2", *FAST])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "a run wrote outside its output_dir"
+    for name in ("model.safetensors", "config.json", "preprocessor_config.json", "metrics.json",
+                 "confusion_matrix.png", "train_config.yaml", "README.md"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"validation", "test"} and 0.0 <= metrics["test"]["uar"] <= 1.0
+    assert results["test"]["uar"] == metrics["test"]["uar"]
+    card = (out / "README.md").read_text()
+    for section in ("## Data and protocol", "emodb", "4 speaker-disjoint folds", "## Results", "## Limitations"):
+        assert section in card
+    model = AutoModelForAudioClassification.from_pretrained(out)
+    assert model.config.classification_loss == "weighted_ce" and len(model.config.class_weights) == 7
+    assert AutoFeatureExtractor.from_pretrained(out).return_attention_mask
+    assert parse_config(["--config", str(out / "train_config.yaml")]).max_steps == 4  # re-runnable config
+    # freeze_backbone_steps=2: the backbone is untouched at step 2 (checkpoint-2) and trained by step 4.
+    original = load_file(str(Path(tiny_backbone) / "model.safetensors"))
+    at_step_2 = load_file(str(out / "checkpoint-2" / "model.safetensors"))
+    at_step_4 = load_file(str(out / "checkpoint-4" / "model.safetensors"))
+    name = "encoder.layers.0.attention.q_proj.weight"
+    assert torch.equal(original[name], at_step_2[f"backbone.{name}"])
+    assert not torch.equal(at_step_2["classifier.out_proj.weight"], at_step_4["classifier.out_proj.weight"])
+    assert not torch.equal(original[name], at_step_4[f"backbone.{name}"])
+
+
+def test_finetune_lora_saves_adapter_and_merged_model(tiny_backbone, tmp_path):
+    import hf_ser  # noqa: F401
+    from transformers import AutoModelForAudioClassification
+
+    out = tmp_path / "lora"
+    run_recipe("finetune", ["--config", str(REPO / "recipes" / "configs" / "hubert_lora.yaml"),
+                            "--backbone", tiny_backbone, "--corpus", "emodb", "--data_dir", str(EMODB),
+                            "--output_dir", str(out), "--max_steps", "2", "--lora_r", "2", *FAST])
+    assert (out / "lora_adapter" / "adapter_model.safetensors").is_file()
+    model = AutoModelForAudioClassification.from_pretrained(out)
+    assert not any("lora" in name for name, _ in model.named_parameters())
+
+
+def test_regression_ccc_on_dimensional_labels(tiny_backbone, iemocap_like, tmp_path):
+    out = tmp_path / "adv"
+    results = run_recipe("finetune", ["--config", str(REPO / "recipes" / "configs" / "msp_podcast_adv_ccc.yaml"),
+                                      "--backbone", tiny_backbone, "--corpus", "iemocap",
+                                      "--data_dir", str(iemocap_like), "--output_dir", str(out), "--max_steps", "2",
+                                      "--protocol", "speaker_folds", "--group", "speaker", *FAST])
+    assert {"ccc", "ccc_arousal", "ccc_valence", "ccc_dominance"} <= set(results["test"])
+    assert (out / "regression_scatter.png").is_file()
+    assert json.loads((out / "config.json").read_text())["task"] == "regression"
+
+
+def test_multitask_ctc_vocab_and_head_saved(tiny_backbone, iemocap_like, tmp_path):
+    import torch
+    from transformers import AutoModelForAudioClassification, Wav2Vec2FeatureExtractor
+
+    from hf_ser.training import load_ctc_head, transcribe
+
+    out = tmp_path / "ctc"
+    results = run_recipe("finetune", ["--config", str(REPO / "recipes" / "configs" / "ctc_multitask.yaml"),
+                                      "--backbone", tiny_backbone, "--corpus", "iemocap", "--group", "speaker",
+                                      "--data_dir", str(iemocap_like), "--output_dir", str(out),
+                                      "--max_steps", "2", *fast(max_train_seconds=None)])  # no crop: transcript stays aligned
+    assert "uar" in results["test"]
+    vocab = json.loads((out / "ctc_vocab.json").read_text())["tokens"]
+    assert vocab[:2] == ["<blank>", "<unk>"] and "|" in vocab and "ü" in vocab
+    model = AutoModelForAudioClassification.from_pretrained(out).eval()
+    model, char_vocab = load_ctc_head(model, out)
+    extractor = Wav2Vec2FeatureExtractor(return_attention_mask=True, do_normalize=True)
+    inputs = extractor([np.zeros(8000, np.float32), np.ones(16000, np.float32) * 0.1], sampling_rate=16000,
+                       padding=True, return_attention_mask=True, return_tensors="pt")
+    texts = transcribe(model, char_vocab, dict(inputs))
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+    with torch.no_grad():  # the head adds alpha * CTC to the loss when ctc_labels are given
+        plain = model(**inputs, labels=torch.tensor([0, 1])).loss
+        with_ctc = model(**inputs, labels=torch.tensor([0, 1]), ctc_labels=torch.tensor([[2, 3], [3, -100]])).loss
+    assert with_ctc > plain
+
+
+def test_multitask_emotion_and_dimensions(tiny_backbone, iemocap_like, tmp_path):
+    results = run_recipe("finetune", ["--config", str(REPO / "recipes" / "configs" / "multitask.yaml"),
+                                      "--backbone", tiny_backbone, "--group", "speaker",
+                                      "--data_dir", str(iemocap_like), "--output_dir", str(tmp_path / "mt"),
+                                      "--max_steps", "2", *FAST])
+    assert {"uar", "ccc", "ccc_valence"} <= set(results["test"]) and {"uar", "ccc"} <= set(results["validation"])
+
+
+def test_crossval_summary_and_resume(tiny_backbone, tmp_path, capsys):
+    out = tmp_path / "cv"
+    argv = ["--backbone", tiny_backbone, "--corpus", "emodb", "--data_dir", str(EMODB), "--output_dir", str(out),
+            "--max_steps", "2", "--seeds", "2", "--use_validation", "false", "--save_model", "false",
+            *fast(folds="2")]
+    summary = run_recipe("crossval", argv)
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk["metric"] == "uar" and len(on_disk["runs"]) == 4 and on_disk["complete"]
+    assert on_disk["over"] == "seeds" and on_disk["max"] >= on_disk["mean"] >= 0
+    assert summary["mean"] == pytest.approx(on_disk["mean"])
+    assert "| model | UAR mean ± std | UAR max |" in (out / "summary.md").read_text()
+    assert not list(out.glob("*/checkpoint-*")) and not list(out.glob("*/model.safetensors"))
+    # "Interrupt": one run lost its results; re-running only redoes that run.
+    (out / "fold01_seed1" / "metrics.json").unlink()
+    capsys.readouterr()
+    run_recipe("crossval", argv)
+    log = capsys.readouterr().out
+    assert log.count("finished earlier, skipped") == 3 and "fold 2/2, seed 43" in log
+    assert json.loads((out / "summary.json").read_text())["complete"]
+
+
+def test_hpo_two_trials_resumable_and_best_config_runs_in_crossval(tiny_backbone, tmp_path):
+    import optuna
+
+    from hf_ser.training import parse_config
+
+    out = tmp_path / "hpo"
+    argv = ["--backbone", tiny_backbone, "--corpus", "emodb", "--data_dir", str(EMODB), "--output_dir", str(out),
+            "--max_steps", "2", "--eval_strategy", "steps", "--eval_steps", "1", "--n_trials", "2", *FAST]
+    # A previous process died inside a trial: the study holds a RUNNING trial.
+    out.mkdir()
+    study = optuna.create_study(study_name="hf_ser", storage=f"sqlite:///{out / 'study.db'}", direction="maximize")
+    stale = study.ask({"learning_rate": optuna.distributions.FloatDistribution(3e-5, 2e-4, log=True)})
+    summary = run_recipe("hpo", argv)
+    assert summary["n_complete"] + summary["n_pruned"] == 2 and summary["metric"] == "uar"
+    states = [t["state"] for t in summary["trials"]]
+    assert states == ["FAIL", "COMPLETE", "COMPLETE"] or "PRUNED" in states
+    # the stale trial is marked failed and its parameters are tried again by the next trial
+    assert summary["trials"][1]["params"]["learning_rate"] == pytest.approx(stale.params["learning_rate"])
+    best = parse_config(["--config", str(out / "best_config.yaml")])
+    assert best.learning_rate == pytest.approx(summary["best_params"]["learning_rate"])
+    assert best.restart_period_epochs in (1, 2, 3, 5, 10)
+    again = run_recipe("hpo", argv)  # finished study: nothing re-run
+    assert len(again["trials"]) == 3
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_uninterrupted_run(tiny_backbone, tmp_path):
+    """KILL -9 a real run after its first checkpoint, --resume it, compare with an uninterrupted run."""
+    common = ["--backbone", tiny_backbone, "--corpus", "emodb", "--data_dir", str(EMODB), "--max_steps", "12",
+              "--save_steps", "3", "--use_validation", "false", "--save_total_limit", "5", "--seed", "7",
+              "--model.classifier_dropout", "0.2", *FAST]
+    killed = tmp_path / "killed"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, str(REPO / "recipes" / "finetune.py"), *common,
+                                "--output_dir", str(killed)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 150
+    while not (killed / "checkpoint-3" / "trainer_state.json").is_file():
+        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "no checkpoint within the time limit"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL and not (killed / "metrics.json").exists()
+    resumed = run_recipe("finetune", [*common, "--output_dir", str(killed), "--resume"])
+    state = json.loads((killed / "checkpoint-12" / "trainer_state.json").read_text())
+    assert state["global_step"] == 12
+    reference = run_recipe("finetune", [*common, "--output_dir", str(tmp_path / "reference")])
+    for key in ("loss", "uar", "wa"):
+        assert resumed["test"][key] == pytest.approx(reference["test"][key], rel=1e-5, abs=1e-6), key
+
+
+@pytest.mark.slow
+def test_accelerate_launch_two_cpu_processes(tiny_backbone, tmp_path):
+    """`accelerate launch --num_processes 2` on CPU (gloo): trains, evaluates, writes outputs once."""
+    out = tmp_path / "ddp"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--multi_gpu",
+               str(REPO / "recipes" / "finetune.py"), "--backbone", tiny_backbone, "--corpus", "emodb",
+               "--data_dir", str(EMODB), "--output_dir", str(out), "--max_steps", "3", *FAST]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"validation", "test"}
+    card = (out / "README.md").read_text()
+    assert "world_size: `2`" in card
+    state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3
+    assert yaml.safe_load((out / "train_config.yaml").read_text())["max_steps"] == 3
