@@ -12,8 +12,9 @@ itself (``import hf_ser`` registers it with the Auto classes), so both use ident
 clips per second after one warm-up pass, speed-up, and top-1 agreement with the transformers pipeline.
 
 Part 2 (long audio): a one-hour 16 kHz FLAC synthesised from real clips is classified with
-``chunk_length_s=30`` in a fresh subprocess; reported: wall time and peak resident memory of that
-process (``ru_maxrss``), next to the size the decoded file alone would take in memory.
+``chunk_length_s=30`` in a fresh subprocess per model (``--long-models``: the built-in default model,
+as ``hf-ser predict --chunk-length 30`` runs it, and/or the base-sized model); reported: wall time and
+peak resident memory of that process (``ru_maxrss``), next to the size of the decoded file alone.
 """
 
 from __future__ import annotations
@@ -167,8 +168,11 @@ def long_file_child(args: argparse.Namespace) -> None:
 
     logging.set_verbosity_error()
     torch.set_num_threads(args.threads)
-    model, extractor = base_sized_model()
-    pipe = pipeline(model, feature_extractor=extractor, dtype="auto", batch_size=args.batch_size)
+    if args.child_model == "base":
+        model, extractor = base_sized_model()
+        pipe = pipeline(model, feature_extractor=extractor, dtype="auto", batch_size=args.batch_size)
+    else:
+        pipe = pipeline(dtype="auto", batch_size=args.batch_size)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     result = pipe(args.long_file, chunk_length_s=args.chunk_length)
@@ -189,27 +193,29 @@ def long_file_child(args: argparse.Namespace) -> None:
 
 
 def long_file(args: argparse.Namespace) -> dict:
+    rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "one_hour.flac"
         synthesise_long_file(path, args.long_seconds)
-        command = [sys.executable, __file__, "--child-long-file", str(path), "--threads", str(args.threads)]
-        command += ["--chunk-length", str(args.chunk_length), "--batch-size", str(args.batch_size)]
-        completed = subprocess.run(command, capture_output=True, text=True, check=False)
-        if completed.returncode != 0:
-            raise RuntimeError(f"long-file child failed:\n{completed.stderr}")
-        child = json.loads(completed.stdout.strip().splitlines()[-1])
         file_mb = path.stat().st_size / 2**20
-    child.update(
-        {
-            "audio_seconds": args.long_seconds,
-            "chunk_length_s": args.chunk_length,
-            "flac_size_mb": round(file_mb, 1),
-            "decoded_float32_size_mb": round(args.long_seconds * 16000 * 4 / 2**20, 1),
-            "real_time_factor": round(args.long_seconds / child["seconds"], 1),
-        }
-    )
-    print(f"one-hour file: {child}", flush=True)
-    return child
+        for model in args.long_models:
+            command = [sys.executable, __file__, "--child-long-file", str(path), "--child-model", model]
+            command += ["--chunk-length", str(args.chunk_length), "--batch-size", str(args.batch_size)]
+            command += ["--threads", str(args.threads)]
+            completed = subprocess.run(command, capture_output=True, text=True, check=False)
+            if completed.returncode != 0:
+                raise RuntimeError(f"long-file child failed:\n{completed.stderr}")
+            child = json.loads(completed.stdout.strip().splitlines()[-1])
+            child["real_time_factor"] = round(args.long_seconds / child["seconds"], 1)
+            rows[model] = child
+            print(f"long file, {model} model: {child}", flush=True)
+    return {
+        "audio_seconds": args.long_seconds,
+        "chunk_length_s": args.chunk_length,
+        "flac_size_mb": round(file_mb, 1),
+        "decoded_float32_size_mb": round(args.long_seconds * 16000 * 4 / 2**20, 1),
+        "models": rows,
+    }
 
 
 def main(argv=None) -> None:
@@ -220,10 +226,12 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--long-seconds", type=float, default=3600.0)
     parser.add_argument("--chunk-length", type=float, default=30.0)
+    parser.add_argument("--long-models", nargs="+", default=["default", "base"], choices=("default", "base"))
     parser.add_argument("--skip-long", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--output", default=str(RESULTS))
     parser.add_argument("--child-long-file", dest="long_file", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-model", default="default", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.long_file:
         long_file_child(args)

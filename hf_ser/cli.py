@@ -93,7 +93,9 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default 8)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument(
-        "--dtype", default="auto", help="auto (bf16 when it does not change predictions), float32 or bfloat16"
+        "--dtype",
+        default="auto",
+        help="auto (bf16 when it does not change predictions), float32 or bfloat16; int8 for ONNX exports",
     )
     parser.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="inference backend")
 
@@ -194,24 +196,22 @@ def predict(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------------
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="checkpoint directory or Hub id to export")
-    parser.add_argument("output_dir", help="directory for model.onnx, config and feature extractor")
-    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+    parser.add_argument("output_dir", help="directory for model.onnx, config.json and the feature extractor")
+    parser.add_argument("--quantize", choices=("int8",), default=None, help="also write an int8 model")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
 
 
 @command("export", help="Export a checkpoint to ONNX.", arguments=_export_arguments)
 def export(args: argparse.Namespace) -> int:
-    """Export a checkpoint to ONNX with hf_ser.export.to_onnx; run it with --backend onnx.
+    """Export a checkpoint to ONNX (hf_ser.export.to_onnx); run the result with --backend onnx.
 
-    Example:
-      hf-ser export ./my_checkpoint ./my_onnx
+    Examples:
+      hf-ser export ./my_checkpoint ./my_onnx --quantize int8
       hf-ser predict a.wav --model ./my_onnx --backend onnx
     """
     from .export import to_onnx
-    from .pipeline import load_model
 
-    model, feature_extractor = load_model(args.model)
-    kwargs = {} if args.opset is None else {"opset": args.opset}
-    path = to_onnx(model, args.output_dir, feature_extractor=feature_extractor, **kwargs)
+    path = to_onnx(args.model, args.output_dir, quantize=args.quantize, opset=args.opset)
     print(f"Exported to {path}")
     return 0
 

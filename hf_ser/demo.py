@@ -215,8 +215,8 @@ def predict(
     try:
         audio = load_audio(audio_path, 16000, max_seconds=max_seconds)
     except AudioError as error:
-        message = str(error).replace(str(audio_path), name)
-        raise _user_error(f"Cannot use {name}: {message}", "Bad audio") from error
+        message = str(error).replace(str(audio_path), name)  # the server's temp path means nothing to users
+        raise _user_error(message if name in message else f"{name}: {message}", "Bad audio") from error
     duration = len(audio) / 16000
     try:
         pipe = models.get(model_key)
@@ -327,7 +327,7 @@ def build_demo(
             load_button = gr.Button("Use this model")
         with gr.Row():
             with gr.Column(scale=1):
-                audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Speech")
+                audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Speech", elem_id="audio")
                 analyse = gr.Button("Analyse", variant="primary", elem_id="analyse")
                 status = gr.Markdown(f"Using {_describe(initial_key)}.", elem_id="status")
                 if example_files:

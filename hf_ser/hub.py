@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import py_compile
 import re
 import shutil
 import subprocess
@@ -144,12 +143,6 @@ def _stage_model(run_dir: Path, stage: Path, include_onnx: bool) -> dict[str, st
         _merge_adapter(run_dir, stage)
     elif (run_dir / "adapter" / "adapter_config.json").is_file():
         adapter_dir = run_dir / "adapter"
-    elif not (run_dir / "config.json").is_file():
-        found = ", ".join(sorted(p.name for p in run_dir.iterdir())) or "nothing"
-        raise ValueError(
-            f"{run_dir} holds no model: expected config.json + model.safetensors (save_pretrained) or a LoRA "
-            f"adapter (adapter_config.json); found {found}."
-        )
     for path in sorted(run_dir.iterdir()):
         name = path.name
         if path.is_dir():
@@ -301,6 +294,12 @@ def publish(
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"run_dir {run_dir} is not a directory.")
+    if not any((run_dir / name).is_file() for name in ("config.json", "adapter_config.json")):
+        found = ", ".join(sorted(p.name for p in run_dir.iterdir())) or "nothing"
+        raise ValueError(
+            f"{run_dir} holds no model: expected config.json + model.safetensors (save_pretrained) or a LoRA "
+            f"adapter (adapter_config.json); found {found}."
+        )
     with tempfile.TemporaryDirectory() as tmp:
         stage = _prepare_folder(folder, run_dir / DRY_RUN_DIR if dry_run else Path(tmp) / "stage")
         skipped = _stage_model(run_dir, stage, include_onnx)
@@ -356,7 +355,8 @@ def check_space_folder(folder: PathLike) -> dict[str, str]:
     if problems:
         raise ValueError(f"Invalid Space README header in {folder}: " + "; ".join(problems) + ".")
     checks = {"space_card": f"README header: sdk gradio {data.sdk_version}, app_file {data.app_file}"}
-    py_compile.compile(str(folder / data.app_file), doraise=True, cfile=os.devnull)
+    app_file = folder / data.app_file
+    compile(app_file.read_text(encoding="utf-8"), str(app_file), "exec")  # SyntaxError names the line
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); import gradio, app, hf_ser; "
         "assert hf_ser.__file__.startswith(sys.argv[1]), hf_ser.__file__; "

@@ -8,12 +8,15 @@ adapter directory is therefore small and self-sufficient: base checkpoint + adap
 Example:
 
 ```python
->>> peft_model = add_lora(model, r=8, alpha=16)                  # doctest: +SKIP
->>> print(peft_model.hf_ser_parameter_report)                    # doctest: +SKIP
-trainable 0.6 M / total 94.9 M (0.63%)
->>> peft_model.save_pretrained("adapter")                        # writes adapter_model.safetensors
->>> reloaded = load_lora(SERModelForAudioClassification.from_pretrained(base), "adapter")
->>> merged = peft_model.merge_and_unload()                       # plain SERModelForAudioClassification
+>>> from hf_ser import SERModelForAudioClassification, add_lora, load_lora
+>>> model = SERModelForAudioClassification.from_pretrained("base")  # doctest: +SKIP
+>>> peft_model = add_lora(model, r=8, alpha=16)  # doctest: +SKIP
+>>> print(peft_model.hf_ser_parameter_report)  # doctest: +SKIP
+trainable 0.60 M / total 94.97 M (0.63%)
+>>> peft_model.save_pretrained("adapter")  # doctest: +SKIP
+>>> reloaded = load_lora(SERModelForAudioClassification.from_pretrained("base"), "adapter")  # doctest: +SKIP
+>>> merged = peft_model.merge_and_unload()  # doctest: +SKIP
+
 ```
 """
 

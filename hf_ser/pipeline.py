@@ -103,7 +103,7 @@ def build_backend(model: Any, feature_extractor: Any, backend: str, device: torc
     if backend == "onnx":
         from .inference.onnx_backend import OnnxBackend
 
-        return OnnxBackend(model, feature_extractor=feature_extractor)
+        return OnnxBackend(model, feature_extractor=feature_extractor, dtype=dtype)
     if isinstance(model, (str, os.PathLike)):
         model, loaded_extractor = load_model(model)
         feature_extractor = feature_extractor or loaded_extractor
@@ -402,6 +402,7 @@ def pipeline(
         dtype (`str` or `torch.dtype`, *optional*, defaults to `"auto"`): ``"auto"`` uses bf16 autocast where
             the hardware supports it and a calibration on the first clips shows unchanged predictions,
             else fp32; ``"float32"`` forces fp32; ``"bfloat16"`` / ``"float16"`` force reduced precision.
+            With ``backend="onnx"``: ``"auto"`` or ``"float32"`` run ``model.onnx``, ``"int8"`` the int8 file.
         backend (`str`, *optional*, defaults to `"torch"`): ``"torch"`` or ``"onnx"`` (ONNX Runtime, CPU).
         batch_size (`int`, *optional*, defaults to 8): clips per forward pass (length-sorted).
         chunk_length_s (`float`, *optional*): classify long audio in windows of this length.

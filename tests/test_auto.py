@@ -24,7 +24,7 @@ from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_M
 
 import hf_ser
 from hf_ser import SERConfig, SERModelForAudioClassification
-from hf_ser.auto import AUTO_CLASS_TABLE, register_auto_classes
+from hf_ser.auto import AUTO_CLASS_TABLE, AutoRegistration, register_auto_classes
 
 
 @pytest.fixture
@@ -45,6 +45,24 @@ def test_registration_is_idempotent_and_table_driven():
     row = next(row for row in AUTO_CLASS_TABLE if row.config_class is SERConfig)
     assert row.model_class is SERModelForAudioClassification
     assert "register_auto_classes" in hf_ser.__all__ and hf_ser.__version__
+
+
+def test_new_table_row_is_registered(monkeypatch):
+    class DummyConfig(SERConfig):
+        model_type = "hf_ser_test_dummy"
+
+    class DummyModel(SERModelForAudioClassification):
+        config_class = DummyConfig
+
+    row = AutoRegistration(DummyConfig, DummyModel, Wav2Vec2FeatureExtractor)
+    monkeypatch.setattr(hf_ser.auto, "AUTO_CLASS_TABLE", [*AUTO_CLASS_TABLE, row])
+    register_auto_classes()
+    register_auto_classes()
+    assert type(AutoConfig.for_model("hf_ser_test_dummy", num_labels=2)) is DummyConfig
+    assert FEATURE_EXTRACTOR_MAPPING[DummyConfig] is Wav2Vec2FeatureExtractor
+    from transformers.models.auto.modeling_auto import MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING
+
+    assert MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING[DummyConfig] is DummyModel
 
 
 def test_save_writes_safetensors_auto_map_and_code(saved_model):

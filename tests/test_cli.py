@@ -155,3 +155,18 @@ def test_module_entry_point_runs_in_a_subprocess(model_dir, clips):
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["file"] == clips[0]
     assert "Loading weights" not in completed.stderr  # transformers' progress bars are silenced
+
+
+def test_export_then_predict_with_onnx(tmp_path, clips, capsys):
+    from hf_ser import LSTMSAConfig, LSTMSAForAudioClassification, MfccChromaFeatureExtractor
+
+    torch.manual_seed(0)
+    checkpoint, exported = tmp_path / "lstm", tmp_path / "onnx"
+    model = LSTMSAForAudioClassification(LSTMSAConfig(hidden_size=16, id2label=dict(TINY_LABELS)))
+    model.save_pretrained(checkpoint)
+    MfccChromaFeatureExtractor().save_pretrained(checkpoint)
+    assert main(["export", str(checkpoint), str(exported)]) == 0
+    assert (exported / "model.onnx").is_file()
+    capsys.readouterr()
+    assert main(["predict", clips[0], "--model", str(exported), "--backend", "onnx", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] in TINY_LABELS.values()

@@ -23,6 +23,7 @@ from hf_ser.evaluation import (
     get_perturbations,
     markdown_tables,
     metrics_from_confusion,
+    restrict_to_labels,
     write_report,
 )
 from hf_ser.evaluation.bootstrap import bootstrap_counts, confusion_counts, weighted_ccc
@@ -418,6 +419,23 @@ def test_cross_corpus_matrix_by_hand(emodb_subset, urdu_subset):
     assert result.matrix[0, 0] == pytest.approx(_hand_uar(true, pooled), abs=1e-12)
     assert len(log) == 2 * (1 + 2)  # one model per corpus + one per fold
     assert json.loads(json.dumps(result.to_dict()))["matrix"][0][1] == pytest.approx(result.matrix[0, 1])
+
+
+def test_recipe_trainer_trains_with_the_finetune_recipe(tmp_path, urdu_subset):
+    from hf_ser.evaluation import recipe_trainer
+    from hf_ser.training import TrainConfig
+
+    config = TrainConfig(
+        model_type="lstm_sa", pooling=None, model={"hidden_size": 8}, num_train_epochs=1,
+        per_device_train_batch_size=10, learning_rate=1e-3, disable_tqdm=True,
+    )  # fmt: skip
+    train_fn = recipe_trainer(config, tmp_path)
+    subset = restrict_to_labels(urdu_subset, ["sadness", "anger"])
+    checkpoint = train_fn(subset)
+    assert checkpoint == str(tmp_path / "run-00") and (tmp_path / "run-00" / "model.safetensors").is_file()
+    result = evaluate_model(checkpoint, subset, bootstrap=0, progress=False)
+    assert result.labels == ["anger", "sadness"] and result.label_alignment.model_only == []
+    assert train_fn(subset) == str(tmp_path / "run-01")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -55,7 +55,9 @@ def test_global_normalisation_fit_save_and_load(emodb_clips, tmp_path):
 
 def test_max_length_truncates_and_pads_in_samples(emodb_clips):
     extractor = MfccChromaFeatureExtractor()
-    batch = extractor(emodb_clips, sampling_rate=16000, padding="max_length", max_length=12000, truncation=True)
+    batch = extractor(
+        emodb_clips, sampling_rate=16000, padding="max_length", max_length=12000, truncation=True
+    )
     assert np.asarray(batch["input_values"]).shape == (4, 1 + 12000 // 256, 46)
     expected = [1 + min(len(clip), 12000) // 256 for clip in emodb_clips]
     assert np.asarray(batch["attention_mask"]).sum(-1).tolist() == expected

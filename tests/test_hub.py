@@ -52,6 +52,8 @@ def _code_blocks(card: str) -> list[str]:
 def test_dry_run_stages_exactly_the_model_checks_it_and_writes_a_valid_card(
     run_dir: Path, speech_wav: Path, capsys: pytest.CaptureFixture
 ) -> None:
+    (run_dir / "hub_dry_run").mkdir()
+    (run_dir / "hub_dry_run" / "stale.txt").write_text("left by an earlier dry run")
     result = publish(run_dir, REPO_ID, dry_run=True)
     assert isinstance(result, PublishResult) and result.dry_run and result.url is None
     assert result.folder == run_dir / "hub_dry_run"
@@ -61,6 +63,7 @@ def test_dry_run_stages_exactly_the_model_checks_it_and_writes_a_valid_card(
                 "confusion_matrix.png", "onnx/model.onnx", "onnx/config.json"}
     assert expected <= set(result.files)
     assert not [f for f in result.files if f.endswith((".bin", ".pt")) or f.startswith("checkpoint")]
+    assert "stale.txt" not in result.files  # the default dry-run folder is replaced
     assert result.skipped == {"checkpoint-2/": "directory not published (checkpoints, logs, staging)",
                               "training_args.bin": "pickle-based format, never uploaded (safetensors only)"}
     assert sorted(result.checks) == ["auto_classes", "model_card", "no_pickles", "onnx", "trust_remote_code"]
@@ -86,10 +89,14 @@ def test_dry_run_stages_exactly_the_model_checks_it_and_writes_a_valid_card(
     assert re.search(r"'label': '(anger|happiness|neutral|sadness)'", printed)
     assert re.search(r"^(anger|happiness|neutral|sadness)$", printed, re.M)
 
-    # A second dry run replaces the previous staging folder.
-    (result.folder / "stale.txt").write_text("old")
-    again = publish(run_dir, REPO_ID, dry_run=True, include_onnx=False)
-    assert "stale.txt" not in again.files and not any(f.startswith("onnx/") for f in again.files)
+    # The checks catch a broken card and pickles (cheap checks run first).
+    card_path = result.folder / "README.md"
+    card_path.write_text(card.replace("library_name: hf_ser", "library_name: timm"))
+    with pytest.raises(ValueError, match="library_name must be 'hf_ser'"):
+        check_model_folder(result.folder)
+    (result.folder / "extra.pt").write_bytes(b"pickle")
+    with pytest.raises(ValueError, match=r"contains pickle-based files \['extra.pt'\]"):
+        check_model_folder(result.folder)
 
 
 def test_dry_run_of_a_lora_adapter_run_merges_it_and_ships_the_adapter(tmp_path: Path, tiny_checkpoint_dir: Path) -> None:
@@ -147,18 +154,27 @@ def test_real_publish_creates_the_repo_and_uploads_the_checked_folder(
 ) -> None:
     import huggingface_hub
 
+    import hf_ser.hub
+
     RecordingHfApi.calls = []
     monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHfApi)
+
+    def recording_check(folder: Path) -> dict[str, str]:  # the checks themselves are tested by the dry runs
+        RecordingHfApi.calls.append(("check_model_folder", {"files": sorted(p.name for p in Path(folder).iterdir())}))
+        return {"recorded": "check ran on the staged folder"}
+
+    monkeypatch.setattr(hf_ser.hub, "check_model_folder", recording_check)
     result = publish(run_dir, REPO_ID, private=True, include_onnx=False, token="hf_test")
     assert not result.dry_run and result.url == f"https://huggingface.co/{REPO_ID}/commit/abc"
     names = [name for name, _ in RecordingHfApi.calls]
-    assert names == ["init", "create_repo", "upload_folder"]
-    assert RecordingHfApi.calls[0][1] == {"token": "hf_test"}
-    assert RecordingHfApi.calls[1][1] == {"repo_id": REPO_ID, "private": True, "exist_ok": True, "repo_type": "model"}
-    upload = RecordingHfApi.calls[2][1]
+    assert names == ["check_model_folder", "init", "create_repo", "upload_folder"]  # checked before any upload
+    assert RecordingHfApi.calls[1][1] == {"token": "hf_test"}
+    assert RecordingHfApi.calls[2][1] == {"repo_id": REPO_ID, "private": True, "exist_ok": True, "repo_type": "model"}
+    upload = RecordingHfApi.calls[3][1]
     assert upload["repo_id"] == REPO_ID and upload["repo_type"] == "model"
-    assert upload["files"] == result.files and "README.md" in upload["files"]
-    assert set(result.checks) == {"auto_classes", "model_card", "no_pickles", "trust_remote_code"}
+    assert upload["files"] == result.files and "README.md" in upload["files"] and "model.safetensors" in upload["files"]
+    assert RecordingHfApi.calls[0][1]["files"] == sorted({f.split("/")[0] for f in result.files})
+    assert result.checks == {"recorded": "check ran on the staged folder"}
     assert not (run_dir / "hub_dry_run").exists()  # a real publish stages in a temporary folder
 
 
@@ -181,14 +197,3 @@ def test_publish_rejects_bad_inputs_with_clear_messages(run_dir: Path, tmp_path:
     with pytest.raises(ValueError, match="Staging folder .* is not empty"):
         publish(run_dir, REPO_ID, dry_run=True, folder=busy)
     assert (busy / "keep.txt").read_text() == "user file"
-
-
-def test_check_model_folder_catches_pickles_and_broken_cards(run_dir: Path) -> None:
-    result = publish(run_dir, REPO_ID, dry_run=True, include_onnx=False)
-    card = result.folder / "README.md"
-    card.write_text(card.read_text().replace("library_name: hf_ser", "library_name: timm"))
-    with pytest.raises(ValueError, match="library_name must be 'hf_ser'"):
-        check_model_folder(result.folder)
-    (result.folder / "extra.pt").write_bytes(b"pickle")
-    with pytest.raises(ValueError, match=r"contains pickle-based files \['extra.pt'\]"):
-        check_model_folder(result.folder)

@@ -36,11 +36,15 @@ def mfcc_batch(emodb_clips):
 def test_parameter_counts_match_paper():
     rows = []
     for (residual, hidden), paper in PAPER_PARAMETERS.items():
-        model = LSTMSAForAudioClassification(LSTMSAConfig(hidden_size=hidden, residual=residual, num_labels=8))
+        model = LSTMSAForAudioClassification(
+            LSTMSAConfig(hidden_size=hidden, residual=residual, num_labels=8)
+        )
         count = sum(parameter.numel() for parameter in model.parameters())
         name = f"{'ResLSTM' if residual else 'LSTM'}-SA-h{hidden}"
         rows.append((name, count, paper))
-        print(f"{name}: {count} parameters (paper {paper / 1000:.1f}k, {100 * (count - paper) / paper:+.2f}%)")
+        print(
+            f"{name}: {count} parameters (paper {paper / 1000:.1f}k, {100 * (count - paper) / paper:+.2f}%)"
+        )
         if (residual, hidden) == (False, 64):
             # The paper's 28.3k is a typo: the same build that matches the other five gives 29,256.
             assert count == 29_256
@@ -73,7 +77,9 @@ def test_output_fields_and_ce_loss(mfcc_batch):
     assert output.logits.shape == (4, 4) and output.pooled.shape == (4, 16) and output.regression is None
     torch.testing.assert_close(output.loss, F.cross_entropy(output.logits, labels))
     output.loss.backward()
-    assert model.lstm.weight_hh_l0.grad.abs().sum() > 0 and model.residual_lstm.weight_ih_l0.grad.abs().sum() > 0
+    assert (
+        model.lstm.weight_hh_l0.grad.abs().sum() > 0 and model.residual_lstm.weight_ih_l0.grad.abs().sum() > 0
+    )
 
 
 def test_regression_and_multitask_heads(mfcc_batch):
@@ -92,9 +98,13 @@ def test_save_and_load_with_auto_classes(mfcc_batch, emodb_clips, tmp_path):
     MfccChromaFeatureExtractor().save_pretrained(tmp_path)
     loaded = AutoModelForAudioClassification.from_pretrained(tmp_path).eval()
     extractor = AutoFeatureExtractor.from_pretrained(tmp_path)
-    assert isinstance(loaded, LSTMSAForAudioClassification) and isinstance(extractor, MfccChromaFeatureExtractor)
+    assert isinstance(loaded, LSTMSAForAudioClassification) and isinstance(
+        extractor, MfccChromaFeatureExtractor
+    )
     assert loaded.config.id2label[1] == "boredom" and loaded.config.residual
-    inputs = extractor(emodb_clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt")
+    inputs = extractor(
+        emodb_clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt"
+    )
     with torch.no_grad():
         torch.testing.assert_close(loaded(**inputs).logits, model(**mfcc_batch).logits, atol=0, rtol=0)
 

@@ -153,16 +153,21 @@ def test_padding_invariance_other_backbones(tiny_ser_model, feature_extractor, e
     torch.testing.assert_close(batched.regression[1], alone.regression[0], atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("mechanism", ["softmax", "gla"])
-def test_seq2seq_encoder_wired_and_padding_invariant(
-    tiny_ser_model, feature_extractor, emodb_clips, mechanism
+@pytest.mark.parametrize("mechanism", ["softmax", "retention"])
+def test_seq2seq_encoder_wired_padding_invariant_and_saved(
+    tiny_ser_model, feature_extractor, emodb_clips, mechanism, tmp_path
 ):
     model = tiny_ser_model(pooling="soft_attention", seq2seq=mechanism, seq2seq_layers=1, seq2seq_heads=2)
     assert model.seq2seq is not None and model.seq2seq.mechanism == mechanism
+    inputs = batch(feature_extractor, emodb_clips[:2])
     with torch.no_grad():
-        batched = model(**batch(feature_extractor, emodb_clips[:2]))
+        batched = model(**inputs)
         alone = model(**batch(feature_extractor, emodb_clips[:1]))
     torch.testing.assert_close(batched.logits[0], alone.logits[0], atol=1e-5, rtol=0)
+    model.save_pretrained(tmp_path)
+    with torch.no_grad():
+        reloaded = SERModelForAudioClassification.from_pretrained(tmp_path).eval()(**inputs)
+    torch.testing.assert_close(reloaded.logits, batched.logits, atol=0, rtol=0)
     assert tiny_ser_model(pooling="mean").seq2seq is None
 
 
@@ -244,6 +249,13 @@ def test_multitask_loss_weighting(tiny_ser_model, feature_extractor, emodb_clips
         "ccc", out.regression, targets
     )
     torch.testing.assert_close(out.loss, expected)
+
+
+def test_trainer_sees_both_label_names_and_scales_loss_itself():
+    from transformers.utils import find_labels
+
+    assert find_labels(SERModelForAudioClassification) == ["labels", "regression_labels"]
+    assert SERModelForAudioClassification.accepts_loss_kwargs is False
 
 
 def test_label_errors(tiny_ser_model, feature_extractor, emodb_clips):
@@ -340,8 +352,19 @@ def test_freezing_options(tiny_ser_model):
         and all(trainable(frozen.pooling))
         and all(trainable(frozen.layer_mix))
     )
+    frozen.train()
+    assert frozen.training and frozen.pooling.training and not frozen.backbone.training
     frozen.unfreeze_backbone()
     assert all(trainable(frozen.backbone.encoder)) and not any(trainable(frozen.backbone.feature_extractor))
+    assert frozen.backbone.training and not frozen.config.freeze_backbone
+
+
+def test_freezing_methods_are_saved(tiny_ser_model, tmp_path):
+    model = tiny_ser_model(freeze_feature_encoder=False)
+    model.freeze_backbone()
+    model.save_pretrained(tmp_path)
+    reloaded = SERModelForAudioClassification.from_pretrained(tmp_path)
+    assert reloaded.config.freeze_backbone and not any(trainable(reloaded.backbone))
 
 
 def test_save_and_load_identical(tiny_ser_model, feature_extractor, emodb_clips, tmp_path):

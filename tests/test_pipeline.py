@@ -394,3 +394,28 @@ def test_default_model_loads_offline_and_is_small(monkeypatch):
     buffer = io.BytesIO()
     sf.write(buffer, np.zeros(8000, np.float32), 8000, format="WAV")
     assert classify(buffer.getvalue())["label"] in canonical
+
+
+# ----------------------------------------------------------------------------------------------------
+# ONNX backend
+# ----------------------------------------------------------------------------------------------------
+def test_onnx_backend_matches_torch(tmp_path, emodb_clips):
+    from hf_ser import LSTMSAConfig, LSTMSAForAudioClassification, MfccChromaFeatureExtractor
+    from hf_ser.export import to_onnx
+
+    torch.manual_seed(0)
+    model = LSTMSAForAudioClassification(LSTMSAConfig(hidden_size=16, id2label=dict(TINY_LABELS))).eval()
+    checkpoint = _save(model, MfccChromaFeatureExtractor(), tmp_path / "torch")
+    to_onnx(str(checkpoint), tmp_path / "onnx")
+    inputs = [{"array": clip, "sampling_rate": 16000} for clip in emodb_clips]
+    expected = pipeline(str(checkpoint), dtype="float32")(inputs)
+    onnx_pipe = pipeline(str(tmp_path / "onnx"), backend="onnx")
+    assert onnx_pipe.dtype == "float32"
+    for ours, reference in zip(onnx_pipe(inputs, batch_size=3), expected, strict=True):
+        _close(ours, reference, atol=1e-4)
+    with pytest.raises(ValueError, match="embeddings"):
+        onnx_pipe(inputs[0], return_embeddings=True)
+    with pytest.raises(ValueError, match="No model_quantized.onnx"):
+        pipeline(str(tmp_path / "onnx"), backend="onnx", dtype="int8")
+    with pytest.raises(ValueError, match="backend"):
+        pipeline(str(checkpoint), backend="tensorflow")

@@ -31,9 +31,16 @@ DATA_DIR = Path(os.environ.get("HF_SER_DATA_DIR", REPO.parent / "shared" / "data
 EMODB = DATA_DIR / "emodb"
 
 # Small, fast runs: 16 clips, 4 speaker folds, 1 s crops, batch 4, a few steps.
-FAST_SETTINGS = {"max_samples": "16", "folds": "4", "per_device_train_batch_size": "4",
-                 "per_device_eval_batch_size": "8", "max_train_seconds": "1", "max_eval_seconds": "1",
-                 "logging_steps": "1", "disable_tqdm": "true"}
+FAST_SETTINGS = {
+    "max_samples": "16",
+    "folds": "4",
+    "per_device_train_batch_size": "4",
+    "per_device_eval_batch_size": "8",
+    "max_train_seconds": "1",
+    "max_eval_seconds": "1",
+    "logging_steps": "1",
+    "disable_tqdm": "true",
+}
 
 
 def fast(**changes: str) -> list[str]:
@@ -45,14 +52,24 @@ def fast(**changes: str) -> list[str]:
 FAST = fast()
 
 # SYNTHETIC (valence, arousal, dominance) per IEMOCAP class code, for the regression tests only.
-SYNTHETIC_ADV = {"ang": (1.5, 4.5, 4.0), "hap": (4.5, 4.0, 3.5), "neu": (3.0, 2.5, 3.0), "sad": (1.5, 1.5, 2.0)}
+SYNTHETIC_ADV = {
+    "ang": (1.5, 4.5, 4.0),
+    "hap": (4.5, 4.0, 3.5),
+    "neu": (3.0, 2.5, 3.0),
+    "sad": (1.5, 1.5, 2.0),
+}
 EMODB_LETTER = {"ang": "W", "hap": "F", "neu": "N", "sad": "T"}
 EMODB_TEXT = {
-    "a01": "der lappen liegt auf dem eisschrank", "a02": "das will sie am mittwoch abgeben",
-    "a04": "heute abend könnte ich es ihm sagen", "a05": "das schwarze stück papier befindet sich da oben",
-    "a07": "in sieben stunden wird es soweit sein", "b01": "was sind denn das für tüten",
-    "b02": "sie haben es gerade hochgetragen", "b03": "an den wochenenden bin ich nach hause gefahren",
-    "b09": "ich will das eben wegbringen", "b10": "die wird auf dem platz sein",
+    "a01": "der lappen liegt auf dem eisschrank",
+    "a02": "das will sie am mittwoch abgeben",
+    "a04": "heute abend könnte ich es ihm sagen",
+    "a05": "das schwarze stück papier befindet sich da oben",
+    "a07": "in sieben stunden wird es soweit sein",
+    "b01": "was sind denn das für tüten",
+    "b02": "sie haben es gerade hochgetragen",
+    "b03": "an den wochenenden bin ich nach hause gefahren",
+    "b09": "ich will das eben wegbringen",
+    "b10": "die wird auf dem platz sein",
 }
 
 
@@ -68,15 +85,26 @@ def run_recipe(name: str, argv: list[str]):
 
 @pytest.fixture(scope="module")
 def tiny_backbone(tmp_path_factory) -> str:
-    """A 1-layer, hidden-16 random wav2vec2 (100 frames/s) saved with save_pretrained (loaded via from_pretrained)."""
+    """A 1-layer, hidden-16 random wav2vec2 (100 frames/s), saved and loaded via from_pretrained."""
     import torch
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 
     torch.manual_seed(0)
     config = Wav2Vec2Config(
-        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, conv_dim=(16, 16, 16),
-        conv_kernel=(10, 4, 4), conv_stride=(5, 4, 8), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
-        feat_extract_norm="layer", do_stable_layer_norm=True, layerdrop=0.0, mask_time_prob=0.0, vocab_size=8,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(16, 16, 16),
+        conv_kernel=(10, 4, 4),
+        conv_stride=(5, 4, 8),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        feat_extract_norm="layer",
+        do_stable_layer_norm=True,
+        layerdrop=0.0,
+        mask_time_prob=0.0,
+        vocab_size=8,
     )
     path = tmp_path_factory.mktemp("tiny") / "wav2vec2"
     Wav2Vec2Model(config).save_pretrained(path)
@@ -119,24 +147,58 @@ def test_finetune_categorical_emodb_writes_everything_inside_output_dir(tiny_bac
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
     import hf_ser  # noqa: F401  (registers the Auto classes)
-
     from hf_ser.training import parse_config
 
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
-    results = run_recipe("finetune", ["--backbone", tiny_backbone, "--corpus", "emodb", "--data_dir", str(EMODB),
-                                      "--output_dir", str(out), "--max_steps", "4", "--class_weights", "true",
-                                      "--freeze_backbone_steps", "2", "--backbone_learning_rate", "1e-5",
-                                      "--eval_strategy", "steps", "--eval_steps", "2", *FAST])
+    results = run_recipe(
+        "finetune",
+        [
+            "--backbone",
+            tiny_backbone,
+            "--corpus",
+            "emodb",
+            "--data_dir",
+            str(EMODB),
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "4",
+            "--class_weights",
+            "true",
+            "--freeze_backbone_steps",
+            "2",
+            "--backbone_learning_rate",
+            "1e-5",
+            "--eval_strategy",
+            "steps",
+            "--eval_steps",
+            "2",
+            *FAST,
+        ],
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "a run wrote outside its output_dir"
-    for name in ("model.safetensors", "config.json", "preprocessor_config.json", "metrics.json",
-                 "confusion_matrix.png", "train_config.yaml", "README.md"):
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "preprocessor_config.json",
+        "metrics.json",
+        "confusion_matrix.png",
+        "train_config.yaml",
+        "README.md",
+    ):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"validation", "test"} and 0.0 <= metrics["test"]["uar"] <= 1.0
     assert results["test"]["uar"] == metrics["test"]["uar"]
     card = (out / "README.md").read_text()
-    for section in ("## Data and protocol", "emodb", "4 speaker-disjoint folds", "## Results", "## Limitations"):
+    for section in (
+        "## Data and protocol",
+        "emodb",
+        "4 speaker-disjoint folds",
+        "## Results",
+        "## Limitations",
+    ):
         assert section in card
     model = AutoModelForAudioClassification.from_pretrained(out)
     assert model.config.classification_loss == "weighted_ce" and len(model.config.class_weights) == 7
@@ -153,13 +215,31 @@ def test_finetune_categorical_emodb_writes_everything_inside_output_dir(tiny_bac
 
 
 def test_finetune_lora_saves_adapter_and_merged_model(tiny_backbone, tmp_path):
-    import hf_ser  # noqa: F401
     from transformers import AutoModelForAudioClassification
 
+    import hf_ser  # noqa: F401
+
     out = tmp_path / "lora"
-    run_recipe("finetune", ["--config", str(REPO / "recipes" / "configs" / "hubert_lora.yaml"),
-                            "--backbone", tiny_backbone, "--corpus", "emodb", "--data_dir", str(EMODB),
-                            "--output_dir", str(out), "--max_steps", "2", "--lora_r", "2", *FAST])
+    run_recipe(
+        "finetune",
+        [
+            "--config",
+            str(REPO / "recipes" / "configs" / "hubert_lora.yaml"),
+            "--backbone",
+            tiny_backbone,
+            "--corpus",
+            "emodb",
+            "--data_dir",
+            str(EMODB),
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "2",
+            "--lora_r",
+            "2",
+            *FAST,
+        ],
+    )
     assert (out / "lora_adapter" / "adapter_model.safetensors").is_file()
     model = AutoModelForAudioClassification.from_pretrained(out)
     assert not any("lora" in name for name, _ in model.named_parameters())
@@ -167,10 +247,28 @@ def test_finetune_lora_saves_adapter_and_merged_model(tiny_backbone, tmp_path):
 
 def test_regression_ccc_on_dimensional_labels(tiny_backbone, iemocap_like, tmp_path):
     out = tmp_path / "adv"
-    results = run_recipe("finetune", ["--config", str(REPO / "recipes" / "configs" / "msp_podcast_adv_ccc.yaml"),
-                                      "--backbone", tiny_backbone, "--corpus", "iemocap",
-                                      "--data_dir", str(iemocap_like), "--output_dir", str(out), "--max_steps", "2",
-                                      "--protocol", "speaker_folds", "--group", "speaker", *FAST])
+    results = run_recipe(
+        "finetune",
+        [
+            "--config",
+            str(REPO / "recipes" / "configs" / "msp_podcast_adv_ccc.yaml"),
+            "--backbone",
+            tiny_backbone,
+            "--corpus",
+            "iemocap",
+            "--data_dir",
+            str(iemocap_like),
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "2",
+            "--protocol",
+            "speaker_folds",
+            "--group",
+            "speaker",
+            *FAST,
+        ],
+    )
     assert {"ccc", "ccc_arousal", "ccc_valence", "ccc_dominance"} <= set(results["test"])
     assert (out / "regression_scatter.png").is_file()
     assert json.loads((out / "config.json").read_text())["task"] == "regression"
@@ -183,39 +281,94 @@ def test_multitask_ctc_vocab_and_head_saved(tiny_backbone, iemocap_like, tmp_pat
     from hf_ser.training import load_ctc_head, transcribe
 
     out = tmp_path / "ctc"
-    results = run_recipe("finetune", ["--config", str(REPO / "recipes" / "configs" / "ctc_multitask.yaml"),
-                                      "--backbone", tiny_backbone, "--corpus", "iemocap", "--group", "speaker",
-                                      "--data_dir", str(iemocap_like), "--output_dir", str(out),
-                                      "--max_steps", "2", *fast(max_train_seconds=None)])  # no crop: transcript stays aligned
+    results = run_recipe(
+        "finetune",
+        [
+            "--config",
+            str(REPO / "recipes" / "configs" / "ctc_multitask.yaml"),
+            "--backbone",
+            tiny_backbone,
+            "--corpus",
+            "iemocap",
+            "--group",
+            "speaker",
+            "--data_dir",
+            str(iemocap_like),
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "2",
+            *fast(max_train_seconds=None),
+        ],
+    )  # no crop: transcript stays aligned
     assert "uar" in results["test"]
     vocab = json.loads((out / "ctc_vocab.json").read_text())["tokens"]
     assert vocab[:2] == ["<blank>", "<unk>"] and "|" in vocab and "ü" in vocab
     model = AutoModelForAudioClassification.from_pretrained(out).eval()
     model, char_vocab = load_ctc_head(model, out)
     extractor = Wav2Vec2FeatureExtractor(return_attention_mask=True, do_normalize=True)
-    inputs = extractor([np.zeros(8000, np.float32), np.ones(16000, np.float32) * 0.1], sampling_rate=16000,
-                       padding=True, return_attention_mask=True, return_tensors="pt")
+    inputs = extractor(
+        [np.zeros(8000, np.float32), np.ones(16000, np.float32) * 0.1],
+        sampling_rate=16000,
+        padding=True,
+        return_attention_mask=True,
+        return_tensors="pt",
+    )
     texts = transcribe(model, char_vocab, dict(inputs))
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
     with torch.no_grad():  # the head adds alpha * CTC to the loss when ctc_labels are given
         plain = model(**inputs, labels=torch.tensor([0, 1])).loss
-        with_ctc = model(**inputs, labels=torch.tensor([0, 1]), ctc_labels=torch.tensor([[2, 3], [3, -100]])).loss
+        with_ctc = model(
+            **inputs, labels=torch.tensor([0, 1]), ctc_labels=torch.tensor([[2, 3], [3, -100]])
+        ).loss
     assert with_ctc > plain
 
 
 def test_multitask_emotion_and_dimensions(tiny_backbone, iemocap_like, tmp_path):
-    results = run_recipe("finetune", ["--config", str(REPO / "recipes" / "configs" / "multitask.yaml"),
-                                      "--backbone", tiny_backbone, "--group", "speaker",
-                                      "--data_dir", str(iemocap_like), "--output_dir", str(tmp_path / "mt"),
-                                      "--max_steps", "2", *FAST])
-    assert {"uar", "ccc", "ccc_valence"} <= set(results["test"]) and {"uar", "ccc"} <= set(results["validation"])
+    results = run_recipe(
+        "finetune",
+        [
+            "--config",
+            str(REPO / "recipes" / "configs" / "multitask.yaml"),
+            "--backbone",
+            tiny_backbone,
+            "--group",
+            "speaker",
+            "--data_dir",
+            str(iemocap_like),
+            "--output_dir",
+            str(tmp_path / "mt"),
+            "--max_steps",
+            "2",
+            *FAST,
+        ],
+    )
+    assert {"uar", "ccc", "ccc_valence"} <= set(results["test"]) and {"uar", "ccc"} <= set(
+        results["validation"]
+    )
 
 
 def test_crossval_summary_and_resume(tiny_backbone, tmp_path, capsys):
     out = tmp_path / "cv"
-    argv = ["--backbone", tiny_backbone, "--corpus", "emodb", "--data_dir", str(EMODB), "--output_dir", str(out),
-            "--max_steps", "2", "--seeds", "2", "--use_validation", "false", "--save_model", "false",
-            *fast(folds="2")]
+    argv = [
+        "--backbone",
+        tiny_backbone,
+        "--corpus",
+        "emodb",
+        "--data_dir",
+        str(EMODB),
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "2",
+        "--seeds",
+        "2",
+        "--use_validation",
+        "false",
+        "--save_model",
+        "false",
+        *fast(folds="2"),
+    ]
     summary = run_recipe("crossval", argv)
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["metric"] == "uar" and len(on_disk["runs"]) == 4 and on_disk["complete"]
@@ -238,11 +391,30 @@ def test_hpo_two_trials_resumable_and_best_config_runs_in_crossval(tiny_backbone
     from hf_ser.training import parse_config
 
     out = tmp_path / "hpo"
-    argv = ["--backbone", tiny_backbone, "--corpus", "emodb", "--data_dir", str(EMODB), "--output_dir", str(out),
-            "--max_steps", "2", "--eval_strategy", "steps", "--eval_steps", "1", "--n_trials", "2", *FAST]
+    argv = [
+        "--backbone",
+        tiny_backbone,
+        "--corpus",
+        "emodb",
+        "--data_dir",
+        str(EMODB),
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "2",
+        "--eval_strategy",
+        "steps",
+        "--eval_steps",
+        "1",
+        "--n_trials",
+        "2",
+        *FAST,
+    ]
     # A previous process died inside a trial: the study holds a RUNNING trial.
     out.mkdir()
-    study = optuna.create_study(study_name="hf_ser", storage=f"sqlite:///{out / 'study.db'}", direction="maximize")
+    study = optuna.create_study(
+        study_name="hf_ser", storage=f"sqlite:///{out / 'study.db'}", direction="maximize"
+    )
     stale = study.ask({"learning_rate": optuna.distributions.FloatDistribution(3e-5, 2e-4, log=True)})
     summary = run_recipe("hpo", argv)
     assert summary["n_complete"] + summary["n_pruned"] == 2 and summary["metric"] == "uar"
@@ -258,27 +430,52 @@ def test_hpo_two_trials_resumable_and_best_config_runs_in_crossval(tiny_backbone
 
 
 @pytest.mark.slow
-def test_resume_after_sigkill_matches_uninterrupted_run(tiny_backbone, tmp_path):
-    """KILL -9 a real run after its first checkpoint, --resume it, compare with an uninterrupted run."""
-    common = ["--backbone", tiny_backbone, "--corpus", "emodb", "--data_dir", str(EMODB), "--max_steps", "12",
-              "--save_steps", "3", "--use_validation", "false", "--save_total_limit", "5", "--seed", "7",
-              "--model.classifier_dropout", "0.2", *FAST]
+def test_resume_after_sigkill_matches_uninterrupted_run(tiny_backbone, tmp_path, capsys):
+    """KILL -9 a real run after a mid-epoch checkpoint, --resume it, compare with an uninterrupted run."""
+    # 12 training clips, batch 2: 6 steps per epoch, checkpoints every 4 steps (mid-epoch), 10 steps.
+    common = [
+        "--backbone",
+        tiny_backbone,
+        "--corpus",
+        "emodb",
+        "--data_dir",
+        str(EMODB),
+        "--max_steps",
+        "10",
+        "--save_steps",
+        "4",
+        "--use_validation",
+        "false",
+        "--save_total_limit",
+        "5",
+        "--seed",
+        "7",
+        "--model.classifier_dropout",
+        "0.2",
+        *fast(per_device_train_batch_size="2"),
+    ]
     killed = tmp_path / "killed"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen([sys.executable, str(REPO / "recipes" / "finetune.py"), *common,
-                                "--output_dir", str(killed)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "recipes" / "finetune.py"), *common, "--output_dir", str(killed)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 150
-    while not (killed / "checkpoint-3" / "trainer_state.json").is_file():
+    while not (killed / "checkpoint-4" / "trainer_state.json").is_file():
         assert process.poll() is None, process.stderr.read().decode()[-2000:]
         assert time.monotonic() < deadline, "no checkpoint within the time limit"
-        time.sleep(0.05)
+        time.sleep(0.02)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL and not (killed / "metrics.json").exists()
+    last = max(int(p.name.split("-")[1]) for p in killed.glob("checkpoint-*"))
+    assert last < 10, "the run finished before it was killed"
+    capsys.readouterr()
     resumed = run_recipe("finetune", [*common, "--output_dir", str(killed), "--resume"])
-    state = json.loads((killed / "checkpoint-12" / "trainer_state.json").read_text())
-    assert state["global_step"] == 12
+    assert f"--resume: continuing from {killed / f'checkpoint-{last}'}" in capsys.readouterr().out
+    assert json.loads((killed / "checkpoint-10" / "trainer_state.json").read_text())["global_step"] == 10
     reference = run_recipe("finetune", [*common, "--output_dir", str(tmp_path / "reference")])
     for key in ("loss", "uar", "wa"):
         assert resumed["test"][key] == pytest.approx(reference["test"][key], rel=1e-5, abs=1e-6), key
@@ -289,10 +486,34 @@ def test_accelerate_launch_two_cpu_processes(tiny_backbone, tmp_path):
     """`accelerate launch --num_processes 2` on CPU (gloo): trains, evaluates, writes outputs once."""
     out = tmp_path / "ddp"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--multi_gpu",
-               str(REPO / "recipes" / "finetune.py"), "--backbone", tiny_backbone, "--corpus", "emodb",
-               "--data_dir", str(EMODB), "--output_dir", str(out), "--max_steps", "3", *FAST]
+    # On a machine without GPUs, `--multi_gpu` makes accelerate start torchrun workers that use gloo on CPU
+    # (`--cpu --num_processes 2` would start a single process).
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        str(REPO / "recipes" / "finetune.py"),
+        "--backbone",
+        tiny_backbone,
+        "--corpus",
+        "emodb",
+        "--data_dir",
+        str(EMODB),
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "3",
+        *FAST,
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
@@ -300,5 +521,35 @@ def test_accelerate_launch_two_cpu_processes(tiny_backbone, tmp_path):
     card = (out / "README.md").read_text()
     assert "world_size: `2`" in card
     state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
-    assert state["global_step"] == 3
+    assert state["global_step"] == 3 and state["train_batch_size"] == 4
     assert yaml.safe_load((out / "train_config.yaml").read_text())["max_steps"] == 3
+    # Distributed evaluation gathered every test clip once: same UAR as a plain single-process pass.
+    assert metrics["test"]["uar"] == pytest.approx(single_process_test_uar(out), abs=1e-9)
+
+
+def single_process_test_uar(out: Path) -> float:
+    """UAR of the saved model on the run's test split, computed clip by clip in this process."""
+    import torch
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    from hf_ser.data.decoding import with_decoded_audio
+    from hf_ser.metrics import uar
+    from hf_ser.training import load_yaml
+    from hf_ser.training.config import TrainConfig
+    from hf_ser.training.data import EvalClipTransform, load_dataset_for, split_data
+
+    cfg = TrainConfig(**load_yaml(out / "train_config.yaml"))
+    test = with_decoded_audio(
+        split_data(cfg, load_dataset_for(cfg)).tests["test"], augment=EvalClipTransform(cfg.max_eval_seconds)
+    )
+    model = AutoModelForAudioClassification.from_pretrained(out).eval()
+    extractor = AutoFeatureExtractor.from_pretrained(out)
+    predictions, references = [], []
+    for row in test:
+        inputs = extractor(
+            [row["audio"]["array"]], sampling_rate=16000, return_attention_mask=True, return_tensors="pt"
+        )
+        with torch.no_grad():
+            predictions.append(int(model(**inputs).logits.argmax(-1)))
+        references.append(row["label"])
+    return uar(references, predictions)

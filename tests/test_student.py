@@ -19,7 +19,9 @@ def build(seed: int = 0, **config) -> Wav2SmallForAudioClassification:
 @pytest.fixture(scope="module")
 def raw_batch(emodb_clips):
     extractor = Wav2Vec2FeatureExtractor(do_normalize=False, return_attention_mask=True)
-    return extractor(emodb_clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt")
+    return extractor(
+        emodb_clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt"
+    )
 
 
 @pytest.mark.parametrize("task", ["classification", "regression", "multitask"])
@@ -35,10 +37,20 @@ def test_log_mel_front_end_matches_librosa(emodb_clips):
     clip = emodb_clips[0]
     log_mel, frame_lengths = model.front_end(torch.from_numpy(clip)[None], torch.tensor([len(clip)]))
     mel = librosa.feature.melspectrogram(
-        y=clip, sr=16000, n_fft=400, hop_length=160, n_mels=40, fmin=20.0, htk=True, pad_mode="constant"
+        y=clip,
+        sr=16000,
+        n_fft=512,
+        win_length=400,
+        hop_length=160,
+        n_mels=40,
+        fmin=20.0,
+        htk=True,
+        pad_mode="constant",
     )
     reference = np.log(mel + 1e-6)
-    reference = (reference - reference.mean(1, keepdims=True)) / np.sqrt(reference.var(1, keepdims=True) + 1e-5)
+    reference = (reference - reference.mean(1, keepdims=True)) / np.sqrt(
+        reference.var(1, keepdims=True) + 1e-5
+    )
     assert int(frame_lengths) == 1 + len(clip) // 160 == reference.shape[1]
     np.testing.assert_allclose(log_mel[0].numpy(), reference.T, atol=1e-3)
 
@@ -62,7 +74,9 @@ def test_outputs_losses_and_gradients(raw_batch):
     model = build(task="multitask", num_labels=4).train()
     output = model(**raw_batch, labels=torch.tensor([0, 1, 2, 3]), regression_labels=torch.rand(4, 3))
     assert isinstance(output, SERModelOutput)
-    assert output.logits.shape == (4, 4) and output.regression.shape == (4, 3) and output.pooled.shape == (4, 64)
+    assert (
+        output.logits.shape == (4, 4) and output.regression.shape == (4, 3) and output.pooled.shape == (4, 64)
+    )
     output.loss.backward()
     assert model.blocks[0].conv.weight.grad.abs().sum() > 0
     assert all(buffer.grad is None for buffer in model.front_end.buffers())
@@ -77,7 +91,9 @@ def test_save_and_load_rebuilds_front_end(raw_batch, emodb_clips, tmp_path):
     assert isinstance(loaded, Wav2SmallForAudioClassification)
     assert loaded.config.id2label == {0: "arousal", 1: "dominance", 2: "valence"}
     torch.testing.assert_close(loaded.front_end.mel, model.front_end.mel)
-    inputs = extractor(emodb_clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt")
+    inputs = extractor(
+        emodb_clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt"
+    )
     with torch.no_grad():
         torch.testing.assert_close(loaded(**inputs).logits, model(**raw_batch).logits, atol=1e-6, rtol=0)
 

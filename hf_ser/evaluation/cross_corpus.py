@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -100,9 +100,10 @@ def recipe_trainer(
 
     def train(dataset: Any) -> str:
         output_dir = Path(work_dir) / f"run-{next(counter):02d}"
-        run_config = replace(
-            config, output_dir=str(output_dir), use_validation=False, save_model=True, eval_strategy="no"
-        )
+        run_config = config.replace(
+            output_dir=str(output_dir), use_validation=False, save_model=True, keep_checkpoints=False,
+            eval_strategy="no",
+        )  # fmt: skip
         names = list(dataset.features[label_column].names)
         speakers = sorted({s for s in dataset.with_format(None)["speaker"] if s is not None})
         data = TrainingData(

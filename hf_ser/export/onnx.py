@@ -136,10 +136,13 @@ def to_onnx(
     >>> out = to_onnx(model, tempfile.mkdtemp(), quantize="int8")
     >>> OnnxSERModel.from_pretrained(out.parent, quantized=True).config.task
     'regression'
+
     ```
     """
     if quantize not in QUANTIZATIONS:
-        raise ValueError(f"Unknown quantize {quantize!r}; choose one of {', '.join(map(str, QUANTIZATIONS))}.")
+        raise ValueError(
+            f"Unknown quantize {quantize!r}; choose one of {', '.join(map(str, QUANTIZATIONS))}."
+        )
     model, feature_extractor = _load(model_or_path, feature_extractor)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

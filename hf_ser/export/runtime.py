@@ -39,6 +39,7 @@ class OnnxSERModel:
     >>> runner = OnnxSERModel.from_pretrained(out_dir)
     >>> runner.predict([np.zeros(16000, np.float32)]).logits.shape
     torch.Size([1, 4])
+
     ```
     """
 
@@ -74,7 +75,9 @@ class OnnxSERModel:
 
         export_dir = Path(export_dir)
         candidates = {True: [QUANTIZED_ONNX_FILE], False: [ONNX_FILE], None: [ONNX_FILE, QUANTIZED_ONNX_FILE]}
-        onnx_path = next((export_dir / name for name in candidates[quantized] if (export_dir / name).is_file()), None)
+        onnx_path = next(
+            (export_dir / name for name in candidates[quantized] if (export_dir / name).is_file()), None
+        )
         if onnx_path is None:
             raise FileNotFoundError(
                 f"No {' or '.join(candidates[quantized])} in {export_dir}; write one with "
@@ -107,7 +110,7 @@ class OnnxSERModel:
         if attention_mask is None:
             attention_mask = np.ones(values.shape[:2], dtype=np.int64)
         feeds = {"input_values": values, "attention_mask": self._to_numpy(attention_mask, np.int64)}
-        outputs = dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
+        outputs = dict(zip(self.output_names, self.session.run(self.output_names, feeds), strict=True))
         logits = torch.from_numpy(outputs["logits"])
         if self.config.task == "regression":
             regression = logits
@@ -120,7 +123,11 @@ class OnnxSERModel:
     def predict(self, clips: Sequence[np.ndarray], sampling_rate: int = 16000) -> SERModelOutput:
         """Feature extraction + inference for a list of mono float32 arrays at `sampling_rate`."""
         inputs = self.feature_extractor(
-            list(clips), sampling_rate=sampling_rate, padding=True, return_attention_mask=True, return_tensors="np"
+            list(clips),
+            sampling_rate=sampling_rate,
+            padding=True,
+            return_attention_mask=True,
+            return_tensors="np",
         )
         return self(inputs["input_values"], inputs.get("attention_mask"))
 

@@ -7,6 +7,7 @@ removed). The pipeline turns those into user-facing dicts and never touches tens
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -96,8 +97,12 @@ class TorchBackend:
                 return [min(int(length), num_frames) for length in lengths]
         return [num_frames] * batch_size
 
+    def _precision(self, precision: str) -> contextlib.AbstractContextManager:
+        """Context that runs the forward pass in ``precision`` (torch autocast)."""
+        return autocast(self.device, precision)
+
     def _forward(self, inputs: Any, precision: str, need_embeddings: bool, need_frame_weights: bool) -> dict:
-        with torch.inference_mode(), autocast(self.device, precision):
+        with torch.inference_mode(), self._precision(precision):
             output = self.model(**inputs)
         logits = output.logits
         regression = getattr(output, "regression", None)

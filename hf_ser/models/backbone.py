@@ -3,6 +3,13 @@
 hf_ser models sit on a transformers wav2vec2, HuBERT or WavLM *base model* (no task head). This module
 is the one place that maps a backbone ``model_type`` to its class, so adding a backbone family is a
 one-line change to :data:`BACKBONE_CLASSES`.
+
+Padding: the feature encoder of ``feat_extract_norm="layer"`` backbones (wav2vec2-large(-robust), XLS-R,
+HuBERT-large, WavLM) normalises each frame on its own, so with the attention mask a padded clip yields
+the same frames as the clip alone. ``feat_extract_norm="group"`` backbones (wav2vec2-base, HuBERT-base)
+normalise their first convolution over the whole padded input, so padding shifts every frame slightly:
+a limitation of those backbones. Feed them clips one at a time (or of equal length) when batched =
+single matters.
 """
 
 from __future__ import annotations

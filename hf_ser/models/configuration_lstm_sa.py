@@ -59,6 +59,7 @@ class LSTMSAConfig(PreTrainedConfig):
     >>> model = LSTMSAForAudioClassification(config)
     >>> sum(p.numel() for p in model.parameters())  # ResLSTM-SA-h64: 46.8k in the paper
     46552
+
     ```
     """
 

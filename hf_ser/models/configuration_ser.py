@@ -106,6 +106,7 @@ class SERConfig(PreTrainedConfig):
     ...     id2label={0: "anger", 1: "neutral"}, pooling="mean")
     >>> config.num_labels, config.hidden_size
     (2, 32)
+
     ```
     """
 

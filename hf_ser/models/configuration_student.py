@@ -27,8 +27,10 @@ class Wav2SmallConfig(PreTrainedConfig):
     Args:
         sampling_rate (`int`, *optional*, defaults to 16000):
             Sampling rate of the input audio.
-        n_fft (`int`, *optional*, defaults to 400):
-            STFT size and Hann window length in samples (25 ms at 16 kHz).
+        n_fft (`int`, *optional*, defaults to 512):
+            FFT size in samples (a power of two keeps ONNX Runtime's STFT fast).
+        win_length (`int`, *optional*, defaults to 400):
+            Hann window length in samples (25 ms at 16 kHz), centred in the `n_fft` frame; <= `n_fft`.
         hop_length (`int`, *optional*, defaults to 160):
             Hop between frames (10 ms). A clip of `n` samples has `1 + n // hop_length` log-mel frames.
         n_mels (`int`, *optional*, defaults to 40):
@@ -52,7 +54,8 @@ class Wav2SmallConfig(PreTrainedConfig):
             `"classification"`, `"regression"` or `"multitask"`, as in `SERConfig`.
         regression_targets (`list[str]`, *optional*, defaults to `["arousal", "dominance", "valence"]`):
             Names of the regression outputs.
-        classification_loss, class_weights, focal_gamma, regression_loss, regression_loss_weights, multitask_weight:
+        classification_loss, class_weights, focal_gamma, regression_loss, regression_loss_weights,
+        multitask_weight:
             As in `SERConfig`.
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialiser of linear layers.
@@ -64,13 +67,15 @@ class Wav2SmallConfig(PreTrainedConfig):
     >>> model = Wav2SmallForAudioClassification(Wav2SmallConfig())
     >>> sum(p.numel() for p in model.parameters()) <= 72_000
     True
+
     ```
     """
 
     model_type = "hf_ser_wav2small"
 
     sampling_rate: int = 16000
-    n_fft: int = 400
+    n_fft: int = 512
+    win_length: int = 400
     hop_length: int = 160
     n_mels: int = 40
     f_min: Union[float, int] = 20.0
@@ -100,8 +105,8 @@ class Wav2SmallConfig(PreTrainedConfig):
             self.f_max = self.sampling_rate / 2
         if len(self.conv_channels) != len(self.time_pooling) or not self.conv_channels:
             raise ValueError(
-                f"conv_channels ({self.conv_channels}) and time_pooling ({self.time_pooling}) must be non-empty "
-                "and of the same length (one entry per convolution block)."
+                f"conv_channels ({self.conv_channels}) and time_pooling ({self.time_pooling}) must be "
+                "non-empty and of the same length (one entry per convolution block)."
             )
         if any(p not in (1, 2) for p in self.time_pooling):
             raise ValueError(f"time_pooling entries must be 1 or 2, got {self.time_pooling}.")
@@ -115,6 +120,8 @@ class Wav2SmallConfig(PreTrainedConfig):
                 f"Need 0 <= f_min < f_max <= sampling_rate / 2, got f_min={self.f_min}, f_max={self.f_max}, "
                 f"sampling_rate={self.sampling_rate}."
             )
+        if not 1 <= self.win_length <= self.n_fft:
+            raise ValueError(f"win_length must be in [1, n_fft={self.n_fft}], got {self.win_length}.")
         for name in ("n_fft", "hop_length", "hidden_size", "sampling_rate"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")

@@ -85,6 +85,7 @@ class MfccChromaFeatureExtractor(SequenceFeatureExtractor):
     >>> batch = extractor(clips, sampling_rate=16000, padding=True, return_tensors="pt")
     >>> batch["input_values"].shape, batch["attention_mask"].sum(-1).tolist()
     (torch.Size([2, 63, 46]), [63, 32])
+
     ```
     """
 
@@ -107,7 +108,9 @@ class MfccChromaFeatureExtractor(SequenceFeatureExtractor):
         **kwargs,
     ) -> None:
         if normalization not in NORMALIZATIONS:
-            raise ValueError(f"Unknown normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}.")
+            raise ValueError(
+                f"Unknown normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}."
+            )
         if n_mels < num_mfcc:
             raise ValueError(f"n_mels ({n_mels}) must be >= num_mfcc ({num_mfcc}).")
         if hop_length <= 0 or n_fft <= 0:
@@ -275,8 +278,8 @@ class MfccChromaFeatureExtractor(SequenceFeatureExtractor):
         """
         if sampling_rate is not None and sampling_rate != self.sampling_rate:
             raise ValueError(
-                f"Audio sampled at {sampling_rate} Hz but the feature extractor expects {self.sampling_rate} Hz; "
-                "resample first (e.g. hf_ser.data.prepare_audio)."
+                f"Audio sampled at {sampling_rate} Hz but the feature extractor expects "
+                f"{self.sampling_rate} Hz; resample first (e.g. hf_ser.data.prepare_audio)."
             )
         is_batched = isinstance(raw_speech, (list, tuple)) and (
             len(raw_speech) > 0 and isinstance(raw_speech[0], (np.ndarray, list, tuple))

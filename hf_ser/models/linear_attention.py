@@ -24,22 +24,11 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
 #: lower bound on the per-frame log decay of per-dimension (GLA) gates: keeps
 #: ``exp(+-chunk_size / 2 * bound)`` finite in fp32 for chunks of up to 128 frames.
 GLA_MIN_LOG_DECAY = -1.0
 MAX_CHUNK_SIZE = 128
-
-
-def _pad_time(tensor: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Zero-pad dim 2 (time) up to a multiple of ``multiple``; trailing zeros do not change a causal
-    recurrence's earlier outputs (zero keys/values add nothing; zero log decay keeps the state)."""
-    pad = (-tensor.shape[2]) % multiple
-    if pad == 0:
-        return tensor
-    widths = [0, 0] * (tensor.dim() - 3) + [0, pad]
-    return F.pad(tensor, widths)
 
 
 def _chunks(tensor: torch.Tensor, chunk_size: int) -> torch.Tensor:
@@ -54,17 +43,37 @@ def _scan_states(
 
     Returns the state *entering* each chunk, ``(batch, heads, N, dk, dv)``, and the final state.
     """
+    count = chunk_updates.shape[2]
+    entering = chunk_updates.new_empty((count,) + tuple(initial_state.shape))
     state = initial_state
-    entering = []
-    for index in range(chunk_updates.shape[2]):
-        entering.append(state)
-        state = chunk_decay[:, :, index] * state + chunk_updates[:, :, index]
-    return torch.stack(entering, dim=2), state
+    for index in range(count):
+        entering[index] = state
+        state = torch.addcmul(chunk_updates[:, :, index], chunk_decay[:, :, index], state)
+    return entering.permute(1, 2, 0, 3, 4), state
 
 
 def _check_chunk_size(chunk_size: int) -> None:
     if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError(f"chunk_size must be in [1, {MAX_CHUNK_SIZE}], got {chunk_size}.")
+
+
+def _full_chunks_then_tail(kernel, tensors: list, chunk_size: int, initial_state: Optional[torch.Tensor]):
+    """Run ``kernel`` on the whole chunks, then on the remaining frames as one shorter chunk.
+
+    Avoids padding (copying) every input up to a multiple of the chunk size. Tensors with a time
+    axis of length 1 (a fixed decay) are passed to both calls unchanged.
+    """
+    frames = tensors[0].shape[2]
+    main = frames // chunk_size * chunk_size
+    if main in (0, frames):
+        return kernel(*tensors, min(chunk_size, frames), initial_state)
+
+    def part(tensor: torch.Tensor, piece: slice) -> torch.Tensor:
+        return tensor if tensor.shape[2] == 1 else tensor[:, :, piece]
+
+    head, state = kernel(*(part(t, slice(0, main)) for t in tensors), chunk_size, initial_state)
+    tail, state = kernel(*(part(t, slice(main, frames)) for t in tensors), frames - main, state)
+    return torch.cat([head, tail], dim=2), state
 
 
 def chunk_linear_attention(
@@ -80,9 +89,10 @@ def chunk_linear_attention(
     Args:
         query, key (`torch.Tensor` of shape `(batch, heads, frames, dk)`), value (`(batch, heads,
             frames, dv)`): queries should already be scaled.
-        log_decay (`torch.Tensor` of shape `(batch, heads, frames)` or `(batch, heads, frames, dk)`):
-            ``g_t = log a_t <= 0``, a scalar per head and frame or one value per key dimension
-            (then it must be ``>= GLA_MIN_LOG_DECAY``).
+        log_decay (`torch.Tensor`): ``g_t = log a_t <= 0``, of shape `(batch, heads, frames)` (a scalar
+            per head and frame), `(batch, heads, 1)` (a fixed decay per head, as in retention: the
+            decay matrix is then computed once for all chunks) or `(batch, heads, frames, dk)` (one
+            value per key dimension, as in GLA; must be ``>= GLA_MIN_LOG_DECAY``).
         chunk_size (`int`, *optional*, defaults to 64): frames per chunk.
         initial_state (`torch.Tensor` of shape `(batch, heads, dk, dv)`, *optional*): state before
             the first frame (zeros by default).
@@ -91,39 +101,52 @@ def chunk_linear_attention(
         `(output, final_state)`: `(batch, heads, frames, dv)` and `(batch, heads, dk, dv)`.
     """
     _check_chunk_size(chunk_size)
-    batch, heads, frames, dk = query.shape
-    dv = value.shape[-1]
-    per_dim = log_decay.dim() == 4
-    size = min(chunk_size, frames)
-    query, key, value, log_decay = (
-        _chunks(_pad_time(tensor, size), size) for tensor in (query, key, value, log_decay)
-    )
-    cumulative = log_decay.float().cumsum(dim=3).to(query.dtype)  # inclusive, within each chunk
-    last = cumulative[:, :, :, -1:]  # log decay over the whole chunk
+    if initial_state is None:
+        initial_state = query.new_zeros(query.shape[0], query.shape[1], query.shape[-1], value.shape[-1])
+    tensors = [query, key, value, log_decay]
+    return _full_chunks_then_tail(_linear_attention_chunks, tensors, chunk_size, initial_state.to(query.dtype))
+
+
+def _linear_attention_chunks(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    log_decay: torch.Tensor,
+    size: int,
+    initial_state: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`chunk_linear_attention` on a number of frames that is a multiple of ``size``."""
+    query, key, value = (_chunks(tensor, size) for tensor in (query, key, value))
     causal = torch.ones(size, size, dtype=torch.bool, device=query.device).tril()
-    if per_dim:
+    if log_decay.dim() == 4:  # per key dimension
+        # inclusive cumulative log decay inside each chunk, (batch, heads, N, C, dk)
+        cumulative = _chunks(log_decay, size).float().cumsum(dim=3).to(query.dtype)
+        last = cumulative[:, :, :, -1:]
         # exp(c_i - c_j) per dimension, split around the chunk's middle frame m:
         # (q_i e^{c_i - c_m}) . (k_j e^{c_m - c_j}); both factors stay within e^{+-size/2 * bound}
         middle = cumulative[:, :, :, size // 2 : size // 2 + 1]
-        scores = (query * (cumulative - middle).exp()) @ (key * (middle - cumulative).exp()).transpose(-1, -2)
-        scores = scores.masked_fill(~causal, 0.0)
-        query_decayed = query * cumulative.exp()
-        key_decayed = key * (last - cumulative).exp()
+        relative = (cumulative - middle).exp()
+        query_tilde, key_tilde = query * relative, key / relative
+        scores = (query_tilde @ key_tilde.transpose(-1, -2)).masked_fill(~causal, 0.0)
+        query_decayed = query_tilde * middle.exp()  # q_i e^{c_i}
+        key_decayed = key_tilde * (last - middle).exp()  # k_j e^{c_C - c_j}
         chunk_decay = last.exp().transpose(-1, -2)  # (batch, heads, N, dk, 1)
     else:
+        if log_decay.shape[2] == 1:  # fixed decay: identical for every chunk
+            steps = torch.arange(1, size + 1, device=query.device, dtype=query.dtype)
+            cumulative = (log_decay * steps).unsqueeze(2)  # (batch, heads, 1, C)
+        else:
+            cumulative = _chunks(log_decay, size).float().cumsum(dim=3).to(query.dtype)
+        last = cumulative[:, :, :, -1:]
         differences = cumulative.unsqueeze(-1) - cumulative.unsqueeze(-2)
         decay_matrix = differences.masked_fill(~causal, float("-inf")).exp()
         scores = (query @ key.transpose(-1, -2)) * decay_matrix
         query_decayed = query * cumulative.exp().unsqueeze(-1)
         key_decayed = key * (last - cumulative).exp().unsqueeze(-1)
-        chunk_decay = last.exp().unsqueeze(-1)  # (batch, heads, N, 1, 1)
-    if initial_state is None:
-        initial_state = query.new_zeros(batch, heads, dk, dv)
-    entering, final_state = _scan_states(
-        chunk_decay, key_decayed.transpose(-1, -2) @ value, initial_state.to(query.dtype)
-    )
+        chunk_decay = last.exp().unsqueeze(-1).expand(-1, -1, query.shape[2], -1, -1)  # (b, h, N, 1, 1)
+    entering, final_state = _scan_states(chunk_decay, key_decayed.transpose(-1, -2) @ value, initial_state)
     output = scores @ value + query_decayed @ entering
-    return output.flatten(2, 3)[:, :, :frames], final_state
+    return output.flatten(2, 3), final_state
 
 
 def recurrent_linear_attention(
@@ -136,7 +159,7 @@ def recurrent_linear_attention(
     """Frame-by-frame form of :func:`chunk_linear_attention` (same arguments and results)."""
     batch, heads, frames, dk = query.shape
     state = query.new_zeros(batch, heads, dk, value.shape[-1]) if initial_state is None else initial_state
-    decay = log_decay.exp()
+    decay = log_decay.exp().expand(*query.shape[:3], *log_decay.shape[3:])  # fixed decays: (b, h, 1)
     decay = decay.unsqueeze(-1) if log_decay.dim() == 4 else decay[..., None, None]
     outputs = []
     for t in range(frames):
@@ -185,11 +208,24 @@ def chunk_gated_delta_rule(
         `(output, final_state)`.
     """
     _check_chunk_size(chunk_size)
-    batch, heads, frames, dk = query.shape
-    dv = value.shape[-1]
-    size = min(chunk_size, frames)
+    if initial_state is None:
+        initial_state = query.new_zeros(query.shape[0], query.shape[1], query.shape[-1], value.shape[-1])
+    tensors = [query, key, value, log_decay, beta]
+    return _full_chunks_then_tail(_delta_rule_chunks, tensors, chunk_size, initial_state.to(query.dtype))
+
+
+def _delta_rule_chunks(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    log_decay: torch.Tensor,
+    beta: torch.Tensor,
+    size: int,
+    initial_state: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`chunk_gated_delta_rule` on a number of frames that is a multiple of ``size``."""
     query, key, value, log_decay, beta = (
-        _chunks(_pad_time(tensor, size), size) for tensor in (query, key, value, log_decay, beta)
+        _chunks(tensor, size) for tensor in (query, key, value, log_decay, beta)
     )
     cumulative = log_decay.float().cumsum(dim=3).to(query.dtype)
     last = cumulative[:, :, :, -1:]
@@ -204,18 +240,20 @@ def chunk_gated_delta_rule(
     key_decayed = (key * (last - cumulative).exp().unsqueeze(-1)).transpose(-1, -2)
     chunk_decay = last.exp().unsqueeze(-1)
 
-    state = query.new_zeros(batch, heads, dk, dv) if initial_state is None else initial_state.to(query.dtype)
-    entering, corrections = [], []
-    for index in range(pseudo_values.shape[2]):
-        entering.append(state)
+    count = pseudo_values.shape[2]
+    entering = value.new_empty((count,) + tuple(initial_state.shape))
+    corrections = value.new_empty((count,) + tuple(pseudo_values[:, :, 0].shape))
+    state = initial_state
+    for index in range(count):
+        entering[index] = state
         correction = pseudo_values[:, :, index] - key_weights[:, :, index] @ state
-        corrections.append(correction)
-        state = chunk_decay[:, :, index] * state + key_decayed[:, :, index] @ correction
-    entering = torch.stack(entering, dim=2)
-    corrections = torch.stack(corrections, dim=2)
+        corrections[index] = correction
+        state = torch.addcmul(key_decayed[:, :, index] @ correction, chunk_decay[:, :, index], state)
+    entering = entering.permute(1, 2, 0, 3, 4)
+    corrections = corrections.permute(1, 2, 0, 3, 4)
     scores = (query @ key.transpose(-1, -2)) * decay_matrix
     output = scores @ corrections + (query * cumulative.exp().unsqueeze(-1)) @ entering
-    return output.flatten(2, 3)[:, :, :frames], state
+    return output.flatten(2, 3), state
 
 
 def recurrent_gated_delta_rule(

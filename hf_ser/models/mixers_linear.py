@@ -71,7 +71,7 @@ class RetentionMixer(LinearMixer):
     def project(self, hidden_states: torch.Tensor, mask: Optional[torch.Tensor]) -> dict:
         query, key, value = self.project_qkv(hidden_states, mask)
         decay = retention_log_decay(self.num_heads, self.num_forward_heads).to(query)
-        log_decay = decay[None, :, None].expand(query.shape[0], -1, query.shape[2])
+        log_decay = decay[None, :, None].expand(query.shape[0], -1, 1)  # fixed: (batch, heads, 1)
         return {"query": query * self.head_dim**-0.5, "key": key, "value": value, "log_decay": log_decay}
 
     def core(self, mode: str = "chunk", **projected: torch.Tensor) -> torch.Tensor:

@@ -57,8 +57,8 @@ def forgetting_attention(
 
     ``out_i = sum_{j<=i} softmax_j(q_i . k_j / sqrt(d) + F_i - F_j) v_j`` with ``F = cumsum(log f)``.
     ``F_i`` is constant along a softmax row and cancels, so the bias is ``-F_j``, a function of the key
-    alone: it is appended to the keys as one extra dimension (queries get a 1 there) and the whole
-    thing runs as one causal fused SDPA call. No bias matrix and no ``frames x frames`` score matrix
+    alone: it is appended to the keys as one extra dimension (queries get a 1 there, values a 0) and
+    the whole thing runs as one causal fused SDPA call. No bias matrix and no ``frames x frames`` score matrix
     are ever materialised.
 
     Args:
@@ -72,7 +72,10 @@ def forgetting_attention(
     bias = (-cumulative * math.sqrt(head_dim)).to(key.dtype).unsqueeze(-1)
     query = torch.cat([query, torch.ones_like(query[..., :1])], dim=-1)
     key = torch.cat([key, bias], dim=-1)
-    return F.scaled_dot_product_attention(query, key, value, is_causal=True, scale=head_dim**-0.5)
+    # equal q/k/v widths keep SDPA on its fused flash kernel (the math fallback is quadratic in memory)
+    value = F.pad(value, (0, 1))
+    output = F.scaled_dot_product_attention(query, key, value, is_causal=True, scale=head_dim**-0.5)
+    return output[..., :-1]
 
 
 class ForgettingAttentionMixer(TokenMixer):

@@ -32,7 +32,7 @@ from .pooling import PoolingOutput, SoftAttentionPooling
 
 
 class SmallSERModelMixin:
-    """Heads, label routing and losses of the small models (same semantics as `SERModelForAudioClassification`).
+    """Heads, label routing and losses of the small models (as in `SERModelForAudioClassification`).
 
     The class must set ``self.classifier`` / ``self.regressor`` with :meth:`_build_heads` and call
     :meth:`_heads_output` at the end of ``forward``.
@@ -74,7 +74,9 @@ class SmallSERModelMixin:
             else None
         )
         reg_loss = (
-            regression_loss(config.regression_loss, regression, regression_labels, config.regression_loss_weights)
+            regression_loss(
+                config.regression_loss, regression, regression_labels, config.regression_loss_weights
+            )
             if regression_labels is not None
             else None
         )
@@ -83,7 +85,11 @@ class SmallSERModelMixin:
         else:
             loss = class_loss if class_loss is not None else reg_loss
         output = SERModelOutput(
-            loss=loss, logits=logits, regression=regression, pooled=pooled, frame_weights=pooling_output.weights
+            loss=loss,
+            logits=logits,
+            regression=regression,
+            pooled=pooled,
+            frame_weights=pooling_output.weights,
         )
         return_dict = config.return_dict if return_dict is None else return_dict
         return output if return_dict else output.to_tuple()
@@ -136,6 +142,7 @@ class LSTMSAForAudioClassification(SmallSERModelMixin, LSTMSAPreTrainedModel):
     ...                    return_tensors="pt")
     >>> model(**inputs).logits.shape
     torch.Size([2, 4])
+
     ```
     """
 

@@ -47,6 +47,9 @@ class SERPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_flex_attn = True
+    # The losses are means over the batch: Trainer must scale them for gradient accumulation itself
+    # (and not pass `num_items_in_batch`, which `**kwargs` in `forward` would otherwise advertise).
+    accepts_loss_kwargs = False
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -90,6 +93,7 @@ class SERModelForAudioClassification(SERPreTrainedModel):
     ...                    return_tensors="pt")
     >>> model(**inputs).logits.shape
     torch.Size([2, 2])
+
     ```
     """
 
@@ -144,19 +148,36 @@ class SERModelForAudioClassification(SERPreTrainedModel):
             self.freeze_feature_encoder()
 
     def freeze_feature_encoder(self) -> None:
-        """Stop gradients through the backbone's convolutional feature encoder."""
+        """Stop gradients through the backbone's convolutional feature encoder (recorded in the config)."""
+        self.config.freeze_feature_encoder = True
         freeze_feature_encoder(self.backbone)
 
     def freeze_backbone(self) -> None:
-        """Stop gradients through the whole backbone; layer mix, seq2seq, pooling and heads stay trainable."""
+        """Stop gradients through the whole backbone; layer mix, seq2seq, pooling and heads stay trainable.
+
+        A frozen backbone also stays in eval mode during training (no dropout, no SpecAugment masking):
+        it only extracts features. Recorded in the config, so it survives ``save_pretrained``.
+        """
+        self.config.freeze_backbone = True
         set_requires_grad(self.backbone, False)
+        self.backbone.eval()
 
     def unfreeze_backbone(self, keep_feature_encoder_frozen: bool = True) -> None:
         """Make the backbone trainable again (the feature encoder stays frozen unless asked otherwise)."""
+        self.config.freeze_backbone = False
+        self.config.freeze_feature_encoder = keep_feature_encoder_frozen
         set_requires_grad(self.backbone, True)
         self.backbone.feature_extractor._requires_grad = True
         if keep_feature_encoder_frozen:
             self.freeze_feature_encoder()
+        self.backbone.train(self.training)
+
+    def train(self, mode: bool = True) -> SERModelForAudioClassification:
+        """Set training mode; a frozen backbone (``config.freeze_backbone``) stays in eval mode."""
+        super().train(mode)
+        if self.config.freeze_backbone:
+            self.backbone.eval()
+        return self
 
     # ----------------------------------------------------------------------------------------------
     # Construction from a pretrained backbone

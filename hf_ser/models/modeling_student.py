@@ -37,9 +37,9 @@ from .outputs import SERModelOutput
 from .pooling import SoftAttentionPooling
 
 
-def hann_window(n_fft: int) -> torch.Tensor:
-    """Periodic Hann window of ``n_fft`` samples (as librosa / torch.hann_window)."""
-    return torch.from_numpy((0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32))
+def hann_window(length: int) -> torch.Tensor:
+    """Periodic Hann window of ``length`` samples (as librosa / torch.hann_window)."""
+    return torch.from_numpy((0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)).astype(np.float32))
 
 
 def mel_matrix(config: Wav2SmallConfig) -> torch.Tensor:
@@ -76,15 +76,17 @@ class LogMelFrontEnd(nn.Module):
         self.hop_length = config.hop_length
         self.num_bins = config.n_fft // 2 + 1
         self.normalize_waveform = config.normalize_waveform
-        self.register_buffer("window", hann_window(config.n_fft), persistent=False)
+        self.register_buffer("window", hann_window(config.win_length), persistent=False)
         self.register_buffer("mel", mel_matrix(config), persistent=False)
 
     def reset_buffers(self, config: Wav2SmallConfig) -> None:
         """Recompute the fixed window and mel matrix (after meta-device construction)."""
-        init.copy_(self.window, hann_window(config.n_fft))
+        init.copy_(self.window, hann_window(config.win_length))
         init.copy_(self.mel, mel_matrix(config))
 
-    def forward(self, waveform: torch.Tensor, sample_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, waveform: torch.Tensor, sample_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         sample_mask = lengths_to_mask(sample_lengths, waveform.shape[1])
         if self.normalize_waveform:
             waveform = masked_standardize(waveform, sample_mask, dim=1)
@@ -92,7 +94,12 @@ class LogMelFrontEnd(nn.Module):
             waveform = waveform * sample_mask.to(waveform.dtype)
         half = self.n_fft // 2
         padded = nn.functional.pad(waveform.unsqueeze(1), (half, half)).squeeze(1)
-        stft_kwargs = {"hop_length": self.hop_length, "window": self.window, "center": False}
+        stft_kwargs = {
+            "hop_length": self.hop_length,
+            "win_length": self.window.shape[0],
+            "window": self.window,
+            "center": False,
+        }
         if torch.jit.is_tracing():
             # The TorchScript ONNX exporter maps only the real-valued form to the ONNX STFT operator.
             spectrum = torch.stft(padded, self.n_fft, return_complex=False, **stft_kwargs)
@@ -166,6 +173,7 @@ class Wav2SmallForAudioClassification(SmallSERModelMixin, Wav2SmallPreTrainedMod
     >>> inputs = extractor(clips, sampling_rate=16000, padding=True, return_tensors="pt")
     >>> model(**inputs).regression.shape
     torch.Size([2, 3])
+
     ```
     """
 
@@ -212,7 +220,9 @@ class Wav2SmallForAudioClassification(SmallSERModelMixin, Wav2SmallPreTrainedMod
             over the pooled frames, 40 ms each with the default config).
         """
         if input_values.dim() != 2:
-            raise ValueError(f"input_values must have shape (batch, samples), got {tuple(input_values.shape)}.")
+            raise ValueError(
+                f"input_values must have shape (batch, samples), got {tuple(input_values.shape)}."
+            )
         if attention_mask is None:
             sample_lengths = torch.full(
                 (input_values.shape[0],), input_values.shape[1], dtype=torch.long, device=input_values.device

@@ -47,7 +47,7 @@ def write_metrics(output_dir: PathLike, metrics_by_split: dict[str, dict[str, An
     for split, metrics in metrics_by_split.items():
         prefix = f"{split}_"
         cleaned[split] = {
-            (key[len(prefix):] if key.startswith(prefix) else key): value for key, value in metrics.items()
+            (key[len(prefix) :] if key.startswith(prefix) else key): value for key, value in metrics.items()
         }
     path = Path(output_dir) / "metrics.json"
     write_json(path, cleaned)
@@ -76,8 +76,15 @@ def plot_confusion_matrix(
     ax.set_title(title)
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, f"{100 * recall[i, j]:.0f}\n({int(counts[i, j])})", ha="center", va="center",
-                    fontsize=7, color="white" if recall[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{100 * recall[i, j]:.0f}\n({int(counts[i, j])})",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if recall[i, j] > 0.5 else "black",
+            )
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -86,7 +93,10 @@ def plot_confusion_matrix(
 
 
 def plot_regression_scatter(
-    predictions: np.ndarray, targets: np.ndarray, names: Sequence[str], path: PathLike,
+    predictions: np.ndarray,
+    targets: np.ndarray,
+    names: Sequence[str],
+    path: PathLike,
     ccc: Optional[Sequence[float]] = None,
 ) -> Path:
     """Save one predicted-vs-true scatter per regression target (A/D/V) as a PNG."""
@@ -98,7 +108,7 @@ def plot_regression_scatter(
     predictions = np.asarray(predictions, dtype=float).reshape(len(predictions), -1)
     targets = np.asarray(targets, dtype=float).reshape(len(targets), -1)
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False)
-    for i, (ax, name) in enumerate(zip(axes[0], names)):
+    for i, (ax, name) in enumerate(zip(axes[0], names, strict=False)):
         ax.scatter(targets[:, i], predictions[:, i], s=8, alpha=0.6)
         low = float(min(targets[:, i].min(), predictions[:, i].min()))
         high = float(max(targets[:, i].max(), predictions[:, i].max()))
@@ -163,11 +173,15 @@ def render_model_card(card: CardData) -> str:
     import yaml
 
     lines = ["---", yaml.safe_dump(header, sort_keys=False).strip(), "---", "", f"# {card.model_name}", ""]
-    what = {"classification": "classifies the emotion of a speech clip",
-            "regression": "predicts dimensional emotion values of a speech clip",
-            "multitask": "classifies the emotion and predicts dimensional values of a speech clip"}[card.task]
-    lines.append(f"This model {what} ({', '.join(card.labels)}). It was trained with the hf_ser recipes"
-                 + (f" starting from `{card.base_model}`." if card.base_model else "."))
+    what = {
+        "classification": "classifies the emotion of a speech clip",
+        "regression": "predicts dimensional emotion values of a speech clip",
+        "multitask": "classifies the emotion and predicts dimensional values of a speech clip",
+    }[card.task]
+    lines.append(
+        f"This model {what} ({', '.join(card.labels)}). It was trained with the hf_ser recipes"
+        + (f" starting from `{card.base_model}`." if card.base_model else ".")
+    )
     lines += ["", "## Data and protocol", ""]
     lines.append(f"- Corpus: {card.corpus or 'unknown'}")
     lines.append(f"- Protocol: {card.protocol or 'unknown'}")
@@ -177,8 +191,15 @@ def render_model_card(card: CardData) -> str:
         lines.append(f"- {split}: {size} clips{who}")
     if card.metrics:
         lines += ["", "## Results", ""]
-        keys = sorted({k for m in card.metrics.values() for k, v in m.items() if isinstance(v, (int, float))
-                       and k not in ("runtime", "samples_per_second", "steps_per_second", "epoch")})
+        keys = sorted(
+            {
+                k
+                for m in card.metrics.values()
+                for k, v in m.items()
+                if isinstance(v, (int, float))
+                and k not in ("runtime", "samples_per_second", "steps_per_second", "epoch")
+            }
+        )
         lines.append("| split | " + " | ".join(keys) + " |")
         lines.append("|---|" + "---|" * len(keys))
         for split, metrics in card.metrics.items():
@@ -189,8 +210,11 @@ def render_model_card(card: CardData) -> str:
         lines.append("| epoch | step | " + " | ".join(keys) + " |")
         lines.append("|---|---|" + "---|" * len(keys))
         for row in card.eval_history:
-            lines.append(f"| {_fmt(row.get('epoch'))} | {row.get('step')} | "
-                         + " | ".join(_fmt(row.get(k, "")) for k in keys) + " |")
+            lines.append(
+                f"| {_fmt(row.get('epoch'))} | {row.get('step')} | "
+                + " | ".join(_fmt(row.get(k, "")) for k in keys)
+                + " |"
+            )
     if card.hyperparameters:
         lines += ["", "## Training hyper-parameters", ""]
         lines += [f"- {key}: `{value}`" for key, value in card.hyperparameters.items()]
@@ -202,9 +226,19 @@ def render_model_card(card: CardData) -> str:
         "Emotion recognition must not be used to make decisions about people without their consent.",
     ]
     lines += [f"- {item}" for item in standard + list(card.limitations)]
-    lines += ["", "## Usage", "", "```python", "import hf_ser", "from transformers import pipeline", "",
-              'classifier = pipeline("audio-classification", model="PATH_OR_REPO")',
-              'print(classifier("speech.wav"))', "```", ""]
+    lines += [
+        "",
+        "## Usage",
+        "",
+        "```python",
+        "import hf_ser",
+        "from transformers import pipeline",
+        "",
+        'classifier = pipeline("audio-classification", model="PATH_OR_REPO")',
+        'print(classifier("speech.wav"))',
+        "```",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ from .artifacts import CardData
 def _short(metrics: dict[str, Any], prefix: str = "eval_") -> dict[str, float]:
     skip = ("runtime", "samples_per_second", "steps_per_second", "epoch")
     return {
-        key[len(prefix):]: float(value)
+        key[len(prefix) :]: float(value)
         for key, value in metrics.items()
         if key.startswith(prefix) and isinstance(value, (int, float)) and not key.endswith(skip)
     }
@@ -27,7 +27,7 @@ def _short(metrics: dict[str, Any], prefix: str = "eval_") -> dict[str, float]:
 class EpochSummaryCallback(TrainerCallback):
     """Print one line per epoch: epoch, step, mean train loss, validation metrics, best so far, time.
 
-    Example line: ``epoch 3/10 | step 120 | loss 1.2345 | eval_loss 1.3010 uar 0.5120 (best 0.5300) | 12.3 s``.
+    Example: ``epoch 3/10 | step 120 | loss 1.2345 | loss 1.3010 uar 0.5120 (best uar 0.5300) | 12.3 s``.
     """
 
     def __init__(self, metric: Optional[str] = None, printer: Any = print) -> None:
@@ -37,15 +37,21 @@ class EpochSummaryCallback(TrainerCallback):
         self._start = time.monotonic()
         self._pending: Optional[str] = None
 
-    def on_epoch_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+    def on_epoch_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ):
         self._losses = []
         self._start = time.monotonic()
 
-    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs=None, **kwargs):
+    def on_log(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs=None, **kwargs
+    ):
         if logs and "loss" in logs:
             self._losses.append(float(logs["loss"]))
 
-    def on_epoch_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+    def on_epoch_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ):
         total = math.ceil(args.num_train_epochs) if state.max_steps <= 0 else None
         epochs = f"{math.ceil(state.epoch or 0)}/{total or math.ceil(state.num_train_epochs)}"
         loss = f" | loss {sum(self._losses) / len(self._losses):.4f}" if self._losses else ""
@@ -53,8 +59,14 @@ class EpochSummaryCallback(TrainerCallback):
         if args.eval_strategy != "epoch":
             self._flush(state, "")
 
-    def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, metrics=None,
-                    **kwargs: Any):
+    def on_evaluate(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics=None,
+        **kwargs: Any,
+    ):
         if self._pending is None or not metrics:
             return
         values = _short(metrics)
@@ -72,20 +84,38 @@ class EpochSummaryCallback(TrainerCallback):
 class CardDataCallback(TrainerCallback):
     """Fill :class:`~.artifacts.CardData` with the evaluation history and the hyper-parameters."""
 
-    HYPERPARAMETERS = ("learning_rate", "weight_decay", "per_device_train_batch_size", "gradient_accumulation_steps",
-                       "num_train_epochs", "max_steps", "lr_scheduler_type", "warmup_steps", "seed", "bf16")
+    HYPERPARAMETERS = (
+        "learning_rate",
+        "weight_decay",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "num_train_epochs",
+        "max_steps",
+        "lr_scheduler_type",
+        "warmup_steps",
+        "seed",
+        "bf16",
+    )
 
     def __init__(self, card: CardData) -> None:
         self.card = card
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ):
         for key in self.HYPERPARAMETERS:
             value = getattr(args, key, None)
             self.card.hyperparameters.setdefault(key, getattr(value, "value", value))  # enums -> str
         self.card.hyperparameters["world_size"] = args.world_size
 
-    def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, metrics=None,
-                    **kwargs: Any):
+    def on_evaluate(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics=None,
+        **kwargs: Any,
+    ):
         if metrics and any(key.startswith("eval_") for key in metrics):
             row = {"epoch": round(float(state.epoch or 0), 2), "step": state.global_step}
             row.update(_short(metrics))
@@ -99,5 +129,7 @@ class CropEpochCallback(TrainerCallback):
     def __init__(self, transform: Any) -> None:
         self.transform = transform
 
-    def on_epoch_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+    def on_epoch_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ):
         self.transform.epoch = int(math.floor((state.epoch or 0) + 1e-9))

@@ -205,19 +205,35 @@ class TrainConfig:
         _check_choice("protocol", self.protocol, PROTOCOLS)
         _check_choice("bf16", self.bf16, BF16_CHOICES)
         _check_choice("eval_strategy", self.eval_strategy, EVAL_STRATEGIES)
-        positive = ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps",
-                    "seeds", "n_trials", "logging_steps", "lora_r", "hpo_epochs_per_report")
+        positive = (
+            "per_device_train_batch_size",
+            "per_device_eval_batch_size",
+            "gradient_accumulation_steps",
+            "seeds",
+            "n_trials",
+            "logging_steps",
+            "lora_r",
+            "hpo_epochs_per_report",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be >= 1, got {getattr(self, name)!r}.")
         for name in ("learning_rate", "num_train_epochs"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"`{name}` must be > 0, got {getattr(self, name)!r}.")
-        for name in ("weight_decay", "ctc_alpha", "freeze_backbone_steps", "warmup_ratio", "dataloader_num_workers"):
+        for name in (
+            "weight_decay",
+            "ctc_alpha",
+            "freeze_backbone_steps",
+            "warmup_ratio",
+            "dataloader_num_workers",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)!r}.")
         if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError(f"`max_steps` must be a positive number of steps or -1 (use epochs), got {self.max_steps}.")
+            raise ValueError(
+                f"`max_steps` must be a positive number of steps or -1 (use epochs), got {self.max_steps}."
+            )
         if self.folds is not None and self.folds < 2:
             raise ValueError(f"`folds` must be >= 2 (or null for leave-one-speaker-out), got {self.folds}.")
         if self.fold < 0 or (self.folds is not None and self.fold >= self.folds):
@@ -229,11 +245,17 @@ class TrainConfig:
         if self.max_samples is not None and self.max_samples < 2:
             raise ValueError(f"`max_samples` must be >= 2 or null, got {self.max_samples}.")
         if self.restart_period_epochs is not None and self.restart_period_epochs < 1:
-            raise ValueError(f"`restart_period_epochs` must be >= 1 or null, got {self.restart_period_epochs}.")
+            raise ValueError(
+                f"`restart_period_epochs` must be >= 1 or null, got {self.restart_period_epochs}."
+            )
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
-            raise ValueError(f"`early_stopping_patience` must be >= 1 or null, got {self.early_stopping_patience}.")
+            raise ValueError(
+                f"`early_stopping_patience` must be >= 1 or null, got {self.early_stopping_patience}."
+            )
         if self.ctc_alpha > 0 and self.model_type != "ser":
-            raise ValueError(f"`ctc_alpha` > 0 needs an SSL backbone (model_type 'ser'), got {self.model_type!r}.")
+            raise ValueError(
+                f"`ctc_alpha` > 0 needs an SSL backbone (model_type 'ser'), got {self.model_type!r}."
+            )
         if self.ctc_alpha > 0 and self.max_train_seconds is not None:
             raise ValueError(
                 "ctc_alpha > 0 with max_train_seconds: cropping the audio would cut it off its transcript; "
@@ -382,7 +404,9 @@ def _split_flags(argv: list[str]) -> list[tuple[str, Optional[str]]]:
     while i < len(argv):
         token = argv[i]
         if not token.startswith("--") or len(token) == 2:
-            raise ValueError(f"Expected a flag like --key VALUE, got {token!r}. Run with --help for the keys.")
+            raise ValueError(
+                f"Expected a flag like --key VALUE, got {token!r}. Run with --help for the keys."
+            )
         name, eq, value = token[2:].partition("=")
         if eq:
             pairs.append((name, value))

@@ -12,7 +12,8 @@ Example:
 ```python
 >>> from hf_ser.training import parse_config, run_crossval  # doctest: +SKIP
 >>> summary = run_crossval(parse_config(["--config", "recipes/configs/reslstm_sa_h64.yaml",
-...     "--corpus", "emodb", "--data_dir", "../shared/data/emodb", "--folds", "5", "--seeds", "10"]))  # doctest: +SKIP
+...     "--corpus", "emodb", "--data_dir", "../shared/data/emodb",
+...     "--folds", "5", "--seeds", "10"]))  # doctest: +SKIP
 >>> summary["metric"], round(summary["mean"], 3)  # doctest: +SKIP
 ('uar', 0.712)
 ```
@@ -62,16 +63,30 @@ def run_crossval(cfg: TrainConfig) -> dict[str, Any]:
                 if main_process:
                     print(f"fold {fold} seed {cfg.seed + seed_index}: finished earlier, skipped")
             else:
-                run_cfg = cfg.replace(output_dir=str(run_dir), fold=fold, seed=cfg.seed + seed_index, resume=True,
-                                      keep_checkpoints=False)
+                run_cfg = cfg.replace(
+                    output_dir=str(run_dir),
+                    fold=fold,
+                    seed=cfg.seed + seed_index,
+                    resume=True,
+                    keep_checkpoints=False,
+                )
                 if main_process:
-                    print(f"=== fold {fold + 1}/{n_folds}, seed {run_cfg.seed} ({seed_index + 1}/{cfg.seeds}) ===")
+                    print(
+                        f"=== fold {fold + 1}/{n_folds}, seed {run_cfg.seed} "
+                        f"({seed_index + 1}/{cfg.seeds}) ==="
+                    )
                 metrics = run_finetune(run_cfg, split_data(run_cfg, dataset, folds))
             test_split = next(name for name in metrics if name != "validation")
-            runs.append({
-                "fold": fold, "seed": cfg.seed + seed_index, "value": metrics[test_split].get(metric),
-                "test_split": test_split, "output_dir": str(run_dir), "metrics": metrics,
-            })
+            runs.append(
+                {
+                    "fold": fold,
+                    "seed": cfg.seed + seed_index,
+                    "value": metrics[test_split].get(metric),
+                    "test_split": test_split,
+                    "output_dir": str(run_dir),
+                    "metrics": metrics,
+                }
+            )
             if main_process:
                 write_summary(cfg, runs, metric, n_folds)
     return summarize(runs, metric, n_folds, cfg.seeds)
@@ -81,10 +96,13 @@ def summarize(runs: list[dict[str, Any]], metric: str, n_folds: int, n_seeds: in
     """``{"metric", "mean", "std", "max", "over", "runs", ...}`` from per-run test values."""
     values = np.array([np.nan if run["value"] is None else run["value"] for run in runs], dtype=float)
     seeds = sorted({run["seed"] for run in runs})
-    per_seed = {seed: float(np.nanmean([v for v, r in zip(values, runs) if r["seed"] == seed])) for seed in seeds}
+    per_seed = {
+        seed: float(np.nanmean([v for v, r in zip(values, runs, strict=True) if r["seed"] == seed]))
+        for seed in seeds
+    }
     per_fold = {}
     for fold in sorted({run["fold"] for run in runs}):
-        fold_values = [v for v, r in zip(values, runs) if r["fold"] == fold]
+        fold_values = [v for v, r in zip(values, runs, strict=False) if r["fold"] == fold]
         per_fold[fold] = {"mean": float(np.nanmean(fold_values)), "std": float(np.nanstd(fold_values))}
     over, population = ("seeds", list(per_seed.values())) if len(seeds) > 1 else ("folds", values.tolist())
     population = np.array(population, dtype=float)
@@ -101,16 +119,25 @@ def summarize(runs: list[dict[str, Any]], metric: str, n_folds: int, n_seeds: in
         "complete": complete,
         "per_seed": {str(k): v for k, v in per_seed.items()},
         "per_fold": {str(k): v for k, v in per_fold.items()},
-        "runs": [{k: v for k, v in run.items() if k != "metrics"} | {"test": run["metrics"].get(run["test_split"])}
-                 for run in runs],
+        "runs": [
+            {k: v for k, v in run.items() if k != "metrics"} | {"test": run["metrics"].get(run["test_split"])}
+            for run in runs
+        ],
     }
 
 
 def write_summary(cfg: TrainConfig, runs: list[dict[str, Any]], metric: str, n_folds: int) -> dict[str, Any]:
     """Write ``summary.json`` and ``summary.md`` (written after every run, so partial results are visible)."""
     summary = summarize(runs, metric, n_folds, cfg.seeds)
-    summary["config"] = {"model_type": cfg.model_type, "backbone": cfg.backbone, "corpus": cfg.corpus,
-                         "folds": cfg.folds, "group": cfg.group, "seeds": cfg.seeds, "task": cfg.task}
+    summary["config"] = {
+        "model_type": cfg.model_type,
+        "backbone": cfg.backbone,
+        "corpus": cfg.corpus,
+        "folds": cfg.folds,
+        "group": cfg.group,
+        "seeds": cfg.seeds,
+        "task": cfg.task,
+    }
     output_dir = Path(cfg.output_dir)
     write_json(output_dir / "summary.json", summary)
     (output_dir / "summary.md").write_text(summary_markdown(cfg, summary))
@@ -121,19 +148,33 @@ def write_summary(cfg: TrainConfig, runs: list[dict[str, Any]], metric: str, n_f
 def summary_markdown(cfg: TrainConfig, summary: dict[str, Any]) -> str:
     """The paper-style table plus per-fold and per-run detail."""
     metric = summary["metric"].upper()
-    protocol = "leave-one-{}-out".format(cfg.group) if cfg.folds is None else f"{summary['n_folds']} {cfg.group} folds"
+    protocol = (
+        f"leave-one-{cfg.group}-out" if cfg.folds is None else f"{summary['n_folds']} {cfg.group} folds"
+    )
     name = cfg.model_type if cfg.model_type != "ser" else f"ser ({cfg.backbone})"
-    status = "" if summary["complete"] else f" — partial: {len(summary['runs'])} of " \
-        f"{summary['n_folds'] * summary['n_seeds']} runs"
+    status = (
+        ""
+        if summary["complete"]
+        else f" — partial: {len(summary['runs'])} of {summary['n_folds'] * summary['n_seeds']} runs"
+    )
     lines = [
-        f"# Cross-validation: {cfg.corpus}, {protocol}, {summary['n_seeds']} seed(s){status}", "",
-        f"Test {metric} averaged over folds per seed; mean ± std and max over {summary['over']}.", "",
-        f"| model | {metric} mean ± std | {metric} max |", "|---|---|---|",
-        f"| {name} | {summary['mean']:.4f} ± {summary['std']:.4f} | {summary['max']:.4f} |", "",
-        f"| fold | {metric} mean | {metric} std |", "|---|---|---|",
+        f"# Cross-validation: {cfg.corpus}, {protocol}, {summary['n_seeds']} seed(s){status}",
+        "",
+        f"Test {metric} averaged over folds per seed; mean ± std and max over {summary['over']}.",
+        "",
+        f"| model | {metric} mean ± std | {metric} max |",
+        "|---|---|---|",
+        f"| {name} | {summary['mean']:.4f} ± {summary['std']:.4f} | {summary['max']:.4f} |",
+        "",
+        f"| fold | {metric} mean | {metric} std |",
+        "|---|---|---|",
     ]
-    lines += [f"| {fold} | {row['mean']:.4f} | {row['std']:.4f} |" for fold, row in summary["per_fold"].items()]
+    lines += [
+        f"| {fold} | {row['mean']:.4f} | {row['std']:.4f} |" for fold, row in summary["per_fold"].items()
+    ]
     lines += ["", f"| fold | seed | {metric} |", "|---|---|---|"]
-    lines += [f"| {run['fold']} | {run['seed']} | {run['value'] if run['value'] is None else round(run['value'], 4)} |"
-              for run in summary["runs"]]
+    lines += [
+        f"| {run['fold']} | {run['seed']} | {'n/a' if run['value'] is None else round(run['value'], 4)} |"
+        for run in summary["runs"]
+    ]
     return "\n".join(lines) + "\n"

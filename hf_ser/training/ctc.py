@@ -116,11 +116,19 @@ def ctc_loss(
     targets = ctc_labels[valid]
     with torch.backends.cudnn.flags(enabled=False):
         return nn.functional.ctc_loss(
-            log_probs, targets, frame_lengths, target_lengths, blank=blank, reduction="mean", zero_infinity=True
+            log_probs,
+            targets,
+            frame_lengths,
+            target_lengths,
+            blank=blank,
+            reduction="mean",
+            zero_infinity=True,
         )
 
 
-def _frame_lengths(model: nn.Module, attention_mask: Optional[torch.Tensor], batch: int, frames: int) -> torch.Tensor:
+def _frame_lengths(
+    model: nn.Module, attention_mask: Optional[torch.Tensor], batch: int, frames: int
+) -> torch.Tensor:
     if attention_mask is None:
         return torch.full((batch,), frames, dtype=torch.long)
     lengths = model.backbone._get_feat_extract_output_lengths(attention_mask.long().sum(-1))
@@ -156,7 +164,9 @@ def attach_ctc_head(model: nn.Module, vocab_size: int, alpha: float, dropout: fl
         model._ctc_frames = None
         logits = model.ctc_head(frames)
         lengths = _frame_lengths(model, kwargs.get("attention_mask"), logits.shape[0], logits.shape[1])
-        loss = model.config.ctc_alpha * ctc_loss(logits, lengths.to(logits.device), ctc_labels.to(logits.device))
+        loss = model.config.ctc_alpha * ctc_loss(
+            logits, lengths.to(logits.device), ctc_labels.to(logits.device)
+        )
         output["loss"] = loss if output.get("loss") is None else output["loss"] + loss
         return output
 
@@ -176,7 +186,11 @@ def load_ctc_head(model: nn.Module, checkpoint_dir: Union[str, Path]) -> tuple[n
     attach_ctc_head(model, len(vocab), getattr(model.config, "ctc_alpha", 1.0))
     weights_file = Path(checkpoint_dir) / "model.safetensors"
     with safe_open(str(weights_file), framework="pt") as handle:
-        state = {key[len("ctc_head."):]: handle.get_tensor(key) for key in handle.keys() if key.startswith("ctc_head.")}
+        state = {
+            key[len("ctc_head.") :]: handle.get_tensor(key)
+            for key in handle.keys()
+            if key.startswith("ctc_head.")
+        }
     if not state:
         raise ValueError(f"{weights_file} holds no ctc_head.* weights: the model was not trained with CTC.")
     model.ctc_head.load_state_dict(state)
@@ -191,7 +205,7 @@ def transcribe(model: nn.Module, vocab: CharVocab, inputs: dict[str, torch.Tenso
     model._ctc_frames = None
     ids = model.ctc_head(frames).argmax(-1)
     lengths = _frame_lengths(model, inputs.get("attention_mask"), ids.shape[0], ids.shape[1])
-    return [vocab.decode(row[: int(n)].tolist(), collapse=True) for row, n in zip(ids, lengths)]
+    return [vocab.decode(row[: int(n)].tolist(), collapse=True) for row, n in zip(ids, lengths, strict=False)]
 
 
 class CTCLabelCollator:

@@ -101,7 +101,8 @@ def check_task_fits(cfg: TrainConfig, dataset: datasets.Dataset) -> None:
         missing = [name for name in targets if name not in columns]
         if missing:
             raise ValueError(
-                f"task={cfg.task!r} needs regression columns {targets} but corpus {cfg.corpus!r} lacks {missing} "
+                f"task={cfg.task!r} needs regression columns {targets} but corpus {cfg.corpus!r} "
+                f"lacks {missing} "
                 f"(its columns: {columns}). Use task: classification, or a corpus with dimensional labels "
                 "(msp_podcast, iemocap)."
             )
@@ -111,7 +112,8 @@ def check_task_fits(cfg: TrainConfig, dataset: datasets.Dataset) -> None:
         texts = dataset["text"] if "text" in columns else []
         if not any(texts):
             raise ValueError(
-                f"ctc_alpha={cfg.ctc_alpha} needs transcripts in a `text` column; corpus {cfg.corpus!r} has none "
+                f"ctc_alpha={cfg.ctc_alpha} needs transcripts in a `text` column; "
+                f"corpus {cfg.corpus!r} has none "
                 f"(columns: {columns}). Set ctc_alpha: 0 or use a corpus with transcripts (e.g. iemocap)."
             )
 
@@ -127,13 +129,18 @@ def compute_folds(cfg: TrainConfig, dataset: datasets.Dataset) -> list[tuple[np.
     from ..data.folds import speaker_folds
 
     if cfg.group not in dataset.column_names:
-        raise ValueError(f"group={cfg.group!r} is not a column of corpus {cfg.corpus!r}: {dataset.column_names}.")
-    folds = speaker_folds(dataset, n_folds=cfg.folds, group=cfg.group, stratify=cfg.task != "regression", seed=0)
+        raise ValueError(
+            f"group={cfg.group!r} is not a column of corpus {cfg.corpus!r}: {dataset.column_names}."
+        )
+    folds = speaker_folds(
+        dataset, n_folds=cfg.folds, group=cfg.group, stratify=cfg.task != "regression", seed=0
+    )
     needed = 3 if cfg.use_validation else 2
     if len(folds) < needed:
         raise ValueError(
             f"Only {len(folds)} {cfg.group} folds; {needed} are needed (test"
-            + (", validation" if cfg.use_validation else "") + " and training speakers)."
+            + (", validation" if cfg.use_validation else "")
+            + " and training speakers)."
         )
     if cfg.fold >= len(folds):
         raise ValueError(f"fold={cfg.fold} but there are only {len(folds)} folds.")
@@ -163,8 +170,12 @@ def split_data(cfg: TrainConfig, dataset: datasets.Dataset, folds: Optional[list
             validation = dataset.select(validation_rows)
         train = dataset.select(train_rows)
         tests = {"test": dataset.select(test_rows)}
-        kind = "leave-one-{}-out".format(cfg.group) if cfg.folds is None else f"{len(folds)} {cfg.group}-disjoint folds"
-        protocol = f"{kind}, test fold {cfg.fold}" + (", validation = next fold" if cfg.use_validation else "")
+        kind = (
+            f"leave-one-{cfg.group}-out" if cfg.folds is None else f"{len(folds)} {cfg.group}-disjoint folds"
+        )
+        protocol = f"{kind}, test fold {cfg.fold}" + (
+            ", validation = next fold" if cfg.use_validation else ""
+        )
     if cfg.task != "regression":
         train = train.filter(lambda label: label >= 0, input_columns="label")
     names = dataset.features["label"].names
@@ -174,20 +185,27 @@ def split_data(cfg: TrainConfig, dataset: datasets.Dataset, folds: Optional[list
     for name, part in tests.items():
         speakers[name] = sorted(set(part["speaker"]) - {None})
     return TrainingData(
-        train=train, validation=validation, tests=tests, id2label=dict(enumerate(names)),
-        regression_targets=regression_targets(cfg), protocol=protocol, speakers=speakers,
+        train=train,
+        validation=validation,
+        tests=tests,
+        id2label=dict(enumerate(names)),
+        regression_targets=regression_targets(cfg),
+        protocol=protocol,
+        speakers=speakers,
     )
 
 
 def class_weights_from(train: datasets.Dataset, num_labels: int) -> list[float]:
     """Inverse-frequency class weights (mean 1) from the training labels; absent classes get weight 0."""
-    counts = np.bincount([label for label in train["label"] if label >= 0], minlength=num_labels).astype(float)
+    counts = np.bincount([label for label in train["label"] if label >= 0], minlength=num_labels).astype(
+        float
+    )
     weights = np.divide(counts.sum(), num_labels * counts, out=np.zeros_like(counts), where=counts > 0)
     return weights.tolist()
 
 
 def crop(array: np.ndarray, max_samples: int, offset: int) -> np.ndarray:
-    return array[offset: offset + max_samples]
+    return array[offset : offset + max_samples]
 
 
 class TrainClipTransform:

@@ -26,7 +26,14 @@ import torch
 from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from .artifacts import CardData, plot_confusion_matrix, plot_regression_scatter, write_metrics, write_model_card
+from ..lora import count_parameters
+from .artifacts import (
+    CardData,
+    plot_confusion_matrix,
+    plot_regression_scatter,
+    write_metrics,
+    write_model_card,
+)
 from .callbacks import CardDataCallback, CropEpochCallback, EpochSummaryCallback
 from .config import TrainConfig
 from .data import (
@@ -39,7 +46,6 @@ from .data import (
     load_dataset_for,
     split_data,
 )
-from ..lora import count_parameters
 from .models import apply_lora, build_model, check_model_options
 from .trainer import SERTrainer
 
@@ -99,8 +105,12 @@ def build_training_arguments(cfg: TrainConfig, has_validation: bool, train_size:
         kwargs["lr_scheduler_type"] = "cosine_with_restarts"
     args = TrainingArguments(**kwargs)
     if cfg.restart_period_epochs is not None:
-        steps_per_epoch = max(1, math.ceil(train_size / (args.train_batch_size * args.world_size
-                                                          * args.gradient_accumulation_steps)))
+        steps_per_epoch = max(
+            1,
+            math.ceil(
+                train_size / (args.train_batch_size * args.world_size * args.gradient_accumulation_steps)
+            ),
+        )
         epochs = cfg.max_steps / steps_per_epoch if cfg.max_steps > 0 else cfg.num_train_epochs
         args.lr_scheduler_kwargs = {"num_cycles": max(1, math.ceil(epochs / cfg.restart_period_epochs))}
     return args
@@ -123,12 +133,15 @@ def find_checkpoint(cfg: TrainConfig) -> Optional[str]:
     output_dir = Path(cfg.output_dir)
     last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
     if cfg.resume:
-        if last is None and output_dir.is_dir() and any(output_dir.iterdir()):
+        if last is not None:
+            print(f"--resume: continuing from {last}")
+        elif output_dir.is_dir() and any(output_dir.iterdir()):
             print(f"--resume: no checkpoint in {output_dir}, starting from scratch.")
         return last
     if last is not None:
         raise ValueError(
-            f"{output_dir} already holds checkpoints ({Path(last).name}); pass --resume to continue that run or "
+            f"{output_dir} already holds checkpoints ({Path(last).name}); "
+            "pass --resume to continue that run or "
             "choose another --output_dir."
         )
     return None
@@ -154,7 +167,9 @@ def run_finetune(
         data = split_data(cfg, load_dataset_for(cfg))
     set_seed(cfg.seed)  # the new heads' initialisation depends on it
     num_labels = len(data.id2label)
-    weights = class_weights_from(data.train, num_labels) if cfg.class_weights and cfg.task != "regression" else None
+    weights = (
+        class_weights_from(data.train, num_labels) if cfg.class_weights and cfg.task != "regression" else None
+    )
     model, extractor = build_model(cfg, data.id2label, data.regression_targets, class_weights=weights)
     collator = make_collator(extractor, cfg.task, data.regression_targets)
     vocab = None
@@ -176,30 +191,53 @@ def run_finetune(
     validation = decoded(data.validation, eval_crop) if data.validation is not None else None
     args = build_training_arguments(cfg, validation is not None, len(data.train))
     card = CardData(
-        model_name=Path(cfg.output_dir).name, base_model=cfg.backbone if cfg.model_type == "ser" else None,
-        task=cfg.task, labels=list(data.id2label.values()) if cfg.task != "regression" else data.regression_targets,
-        corpus=cfg.corpus, protocol=data.protocol, split_sizes=data.sizes(), speakers=data.speakers,
-        hyperparameters={"model_type": cfg.model_type, "trainable_parameters": trainable,
-                         "total_parameters": total, "backbone_learning_rate": cfg.backbone_learning_rate,
-                         "freeze_backbone_steps": cfg.freeze_backbone_steps, "lora": cfg.lora,
-                         "ctc_alpha": cfg.ctc_alpha, "augment": cfg.augment, "class_weights": cfg.class_weights,
-                         "max_train_seconds": cfg.max_train_seconds},
+        model_name=Path(cfg.output_dir).name,
+        base_model=cfg.backbone if cfg.model_type == "ser" else None,
+        task=cfg.task,
+        labels=list(data.id2label.values()) if cfg.task != "regression" else data.regression_targets,
+        corpus=cfg.corpus,
+        protocol=data.protocol,
+        split_sizes=data.sizes(),
+        speakers=data.speakers,
+        hyperparameters={
+            "model_type": cfg.model_type,
+            "trainable_parameters": trainable,
+            "total_parameters": total,
+            "backbone_learning_rate": cfg.backbone_learning_rate,
+            "freeze_backbone_steps": cfg.freeze_backbone_steps,
+            "lora": cfg.lora,
+            "ctc_alpha": cfg.ctc_alpha,
+            "augment": cfg.augment,
+            "class_weights": cfg.class_weights,
+            "max_train_seconds": cfg.max_train_seconds,
+        },
     )
     all_callbacks: list[TrainerCallback] = [
-        EpochSummaryCallback(args.metric_for_best_model), CardDataCallback(card), CropEpochCallback(crop), *callbacks,
+        EpochSummaryCallback(args.metric_for_best_model),
+        CardDataCallback(card),
+        CropEpochCallback(crop),
+        *callbacks,
     ]
     if cfg.early_stopping_patience is not None and validation is not None:
         all_callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
     trainer = SERTrainer(
-        model=model, args=args, data_collator=collator, processing_class=extractor,
-        train_dataset=decoded(data.train, crop), eval_dataset=validation,
-        compute_metrics=_compute_metrics(cfg, data), callbacks=all_callbacks,
-        backbone_learning_rate=cfg.backbone_learning_rate, freeze_backbone_steps=cfg.freeze_backbone_steps,
+        model=model,
+        args=args,
+        data_collator=collator,
+        processing_class=extractor,
+        train_dataset=decoded(data.train, crop),
+        eval_dataset=validation,
+        compute_metrics=_compute_metrics(cfg, data),
+        callbacks=all_callbacks,
+        backbone_learning_rate=cfg.backbone_learning_rate,
+        freeze_backbone_steps=cfg.freeze_backbone_steps,
         task=cfg.task,
     )
     if trainer.is_world_process_zero():
-        print(f"{cfg.model_type} model: {trainable:,} trainable / {total:,} parameters; splits {data.sizes()}; "
-              f"{data.protocol}")
+        print(
+            f"{cfg.model_type} model: {trainable:,} trainable / {total:,} parameters; splits {data.sizes()}; "
+            f"{data.protocol}"
+        )
     trainer.train(resume_from_checkpoint=checkpoint)
 
     results: dict[str, dict[str, float]] = {}
@@ -224,12 +262,17 @@ def _compute_metrics(cfg: TrainConfig, data: TrainingData) -> Any:
 
 def _strip(split: str, metrics: dict[str, Any]) -> dict[str, float]:
     prefix = f"{split}_"
-    return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in metrics.items()}
+    return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in metrics.items()}
 
 
 def _write_outputs(
-    cfg: TrainConfig, trainer: SERTrainer, data: TrainingData, results: dict, predictions: dict,
-    card: CardData, vocab: Any,
+    cfg: TrainConfig,
+    trainer: SERTrainer,
+    data: TrainingData,
+    results: dict,
+    predictions: dict,
+    card: CardData,
+    vocab: Any,
 ) -> None:
     output_dir = Path(cfg.output_dir)
     if cfg.save_model:
@@ -261,8 +304,9 @@ def _plot(cfg: TrainConfig, data: TrainingData, output: Any, output_dir: Path, s
 
         names = list(data.id2label.values())
         keep = np.asarray(labels[0]) >= 0
-        matrix = confusion_matrix(np.asarray(labels[0])[keep], np.asarray(predictions[0])[keep].argmax(-1),
-                                  num_labels=len(names))
+        matrix = confusion_matrix(
+            np.asarray(labels[0])[keep], np.asarray(predictions[0])[keep].argmax(-1), num_labels=len(names)
+        )
         plot_confusion_matrix(matrix, names, output_dir / "confusion_matrix.png", title=f"{split} (recall %)")
     if cfg.task != "classification":
         values = np.asarray(predictions[1] if cfg.task == "multitask" else predictions[0])
@@ -270,5 +314,10 @@ def _plot(cfg: TrainConfig, data: TrainingData, output: Any, output_dir: Path, s
         keep = ~np.isnan(targets).any(axis=1)
         metrics = _strip(split, output.metrics)
         ccc = [metrics.get(f"ccc_{name}", float("nan")) for name in data.regression_targets]
-        plot_regression_scatter(values[keep], targets[keep], data.regression_targets,
-                                output_dir / "regression_scatter.png", ccc=ccc)
+        plot_regression_scatter(
+            values[keep],
+            targets[keep],
+            data.regression_targets,
+            output_dir / "regression_scatter.png",
+            ccc=ccc,
+        )

@@ -55,9 +55,13 @@ def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
     params = {}
     for key, spec in space.items():
         if spec["type"] == "float":
-            params[key] = trial.suggest_float(key, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log")))
+            params[key] = trial.suggest_float(
+                key, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log"))
+            )
         elif spec["type"] == "int":
-            params[key] = trial.suggest_int(key, int(spec["low"]), int(spec["high"]), log=bool(spec.get("log")))
+            params[key] = trial.suggest_int(
+                key, int(spec["low"]), int(spec["high"]), log=bool(spec.get("log"))
+            )
         else:
             params[key] = trial.suggest_categorical(key, list(spec["choices"]))
     return params
@@ -108,14 +112,20 @@ def run_hpo(cfg: TrainConfig) -> dict[str, Any]:
     data = split_data(cfg, load_dataset_for(cfg))
     metric = selection_metric(cfg.task)
     study = optuna.create_study(
-        study_name="hf_ser", storage=f"sqlite:///{output_dir / 'study.db'}", load_if_exists=True,
-        direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed),
+        study_name="hf_ser",
+        storage=f"sqlite:///{output_dir / 'study.db'}",
+        load_if_exists=True,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=cfg.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
     )
     requeued = _requeue_interrupted(study)
     finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = len(study.get_trials(deepcopy=False, states=finished_states))
-    print(f"hpo: {done} of {cfg.n_trials} trials finished earlier" + (f", {requeued} re-queued" if requeued else ""))
+    print(
+        f"hpo: {done} of {cfg.n_trials} trials finished earlier"
+        + (f", {requeued} re-queued" if requeued else "")
+    )
 
     def objective(trial: Any) -> float:
         params = suggest(trial, space)
@@ -154,9 +164,13 @@ def write_best(cfg: TrainConfig, study: Any, space: dict, metric: str) -> dict[s
         "n_complete": len(complete),
         "n_pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in trials),
         "search_space": space,
-        "trials": [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params}
-                   for t in trials],
+        "trials": [
+            {"number": t.number, "state": t.state.name, "value": t.value, "params": t.params} for t in trials
+        ],
     }
     write_json(output_dir / "hpo_summary.json", summary)
-    print(f"hpo: best validation {metric} {best.value:.4f} (trial {best.number}) -> {output_dir / 'best_config.yaml'}")
+    print(
+        f"hpo: best validation {metric} {best.value:.4f} (trial {best.number}) "
+        f"-> {output_dir / 'best_config.yaml'}"
+    )
     return summary

@@ -65,7 +65,8 @@ def check_model_options(cfg: TrainConfig) -> None:
     unknown = sorted(set(cfg.model) - allowed)
     if unknown:
         raise ValueError(
-            f"Unknown `model` option(s) {unknown} for model_type {cfg.model_type!r} ({config_class.__name__}). "
+            f"Unknown `model` option(s) {unknown} for model_type {cfg.model_type!r} "
+            f"({config_class.__name__}). "
             f"Known options: {', '.join(sorted(allowed))}."
         )
     duplicated = sorted(set(cfg.model) & set(FORWARDED_KEYS))
@@ -74,10 +75,14 @@ def check_model_options(cfg: TrainConfig) -> None:
     if cfg.model_type == "ser":
         source_type = _checkpoint_model_type(cfg.backbone)
         if Path(cfg.backbone).exists() and source_type is None:
-            raise ValueError(f"backbone {cfg.backbone!r} exists but has no config.json: not a model directory.")
+            raise ValueError(
+                f"backbone {cfg.backbone!r} exists but has no config.json: not a model directory."
+            )
 
 
-def _config_kwargs(cfg: TrainConfig, config_class: type, id2label: dict[int, str], targets: list[str]) -> dict:
+def _config_kwargs(
+    cfg: TrainConfig, config_class: type, id2label: dict[int, str], targets: list[str]
+) -> dict:
     allowed = config_keys(config_class)
     kwargs: dict[str, Any] = {"task": cfg.task, **cfg.model}
     if cfg.task != "regression":
@@ -92,7 +97,9 @@ def _config_kwargs(cfg: TrainConfig, config_class: type, id2label: dict[int, str
 
 
 def build_model(
-    cfg: TrainConfig, id2label: dict[int, str], regression_targets: list[str],
+    cfg: TrainConfig,
+    id2label: dict[int, str],
+    regression_targets: list[str],
     class_weights: Optional[list[float]] = None,
 ) -> tuple[PreTrainedModel, FeatureExtractionMixin]:
     """Model and feature extractor for ``cfg`` with the data's label set.
@@ -115,7 +122,11 @@ def build_model(
     if cfg.model_type == "ser":
         model = model_class.from_backbone(cfg.backbone, **kwargs)
         extractor = Wav2Vec2FeatureExtractor(
-            feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True
+            feature_size=1,
+            sampling_rate=16000,
+            padding_value=0.0,
+            do_normalize=True,
+            return_attention_mask=True,
         )
         return model, extractor
     model = model_class(config_class(**kwargs))
@@ -136,7 +147,9 @@ def _continue_from_checkpoint(cfg: TrainConfig, model_class: type, kwargs: dict)
                 "restrict the data with `labels:` or start from a backbone."
             )
     if model.config.task != cfg.task:
-        raise ValueError(f"Checkpoint {cfg.backbone!r} has task {model.config.task!r}, the config asks {cfg.task!r}.")
+        raise ValueError(
+            f"Checkpoint {cfg.backbone!r} has task {model.config.task!r}, the config asks {cfg.task!r}."
+        )
     return model
 
 

@@ -37,8 +37,11 @@ IGNORE_AT_EVAL = ["pooled", "frame_weights", "hidden_states", "attentions"]
 
 def label_names_for_task(task: str) -> list[str]:
     """Label tensors the collator produces for a task (what Trainer passes to ``compute_metrics``)."""
-    return {"classification": ["labels"], "regression": ["regression_labels"],
-            "multitask": ["labels", "regression_labels"]}[task]
+    return {
+        "classification": ["labels"],
+        "regression": ["regression_labels"],
+        "multitask": ["labels", "regression_labels"],
+    }[task]
 
 
 def is_backbone_parameter(name: str) -> bool:
@@ -94,12 +97,14 @@ class SERTrainer(Trainer):
                 groups.setdefault((is_backbone_parameter(name), name in decay), []).append(parameter)
         param_groups = []
         for (backbone, decays), params in sorted(groups.items()):
-            param_groups.append({
-                "params": params,
-                "weight_decay": self.args.weight_decay if decays else 0.0,
-                "lr": backbone_lr if backbone else head_lr,
-                "is_backbone": backbone,
-            })
+            param_groups.append(
+                {
+                    "params": params,
+                    "weight_decay": self.args.weight_decay if decays else 0.0,
+                    "lr": backbone_lr if backbone else head_lr,
+                    "is_backbone": backbone,
+                }
+            )
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
         optimizer_kwargs = {k: v for k, v in optimizer_kwargs.items() if k not in ("params", "model")}
         self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
@@ -117,11 +122,17 @@ class SERTrainer(Trainer):
 
     # -- evaluation ----------------------------------------------------------------------------------
     def prediction_step(
-        self, model: nn.Module, inputs: dict[str, Any], prediction_loss_only: bool,
+        self,
+        model: nn.Module,
+        inputs: dict[str, Any],
+        prediction_loss_only: bool,
         ignore_keys: Optional[list[str]] = None,
     ) -> tuple[Optional[torch.Tensor], Any, Any]:
         return super().prediction_step(
-            model, inputs, prediction_loss_only, ignore_keys=IGNORE_AT_EVAL if ignore_keys is None else ignore_keys
+            model,
+            inputs,
+            prediction_loss_only,
+            ignore_keys=IGNORE_AT_EVAL if ignore_keys is None else ignore_keys,
         )
 
 

@@ -1,0 +1,217 @@
+"""Write the committed evaluation reports in ``reports/``: a model on EmoDB and URDU, per corpus and across.
+
+    python benchmarks/make_reports.py                       # built-in default model, everything
+    python benchmarks/make_reports.py --limit 40 --in-corpus-folds 2 --epochs 2 --out /tmp/r   # smoke run
+
+For each corpus (``reports/<corpus>/``): overall UAR / WA / F1, per sex, per speaker, fairness (best-worst
+gap and std over groups) with 1000-replicate bootstrap intervals, robustness to every perturbation of
+``hf_ser.evaluation.PERTURBATIONS``, and the cross-corpus matrix; as ``report.json``, ``report.md``,
+``report.html`` and PNG figures. The cross-corpus matrix trains the built-in model's own recipe
+(``recipes/train_default_model.py``: ResLSTM-SA-h64 on MFCC + chroma) on the classes EmoDB and URDU
+share: off-diagonal cells train on all of one corpus and test on the other, diagonal cells pool the
+predictions of speaker-independent folds. ``reports/README.md`` collects the headline tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_ROOT = REPO.parent / "shared" / "data"
+# Settings of recipes/train_default_model.py (its argparse defaults): the recipe of the built-in model.
+DEFAULT_RECIPE_ARGS = {
+    "epochs": 30, "batch_size": 32, "learning_rate": 3e-3, "hidden_size": 64, "dropout": 0.3, "seed": 0
+}  # fmt: skip
+
+
+def load_default_recipe() -> Any:
+    """``recipes/train_default_model.py`` as a module (recipes are scripts, not a package)."""
+    path = REPO / "recipes" / "train_default_model.py"
+    spec = importlib.util.spec_from_file_location("train_default_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def default_recipe_trainer(epochs: Optional[int] = None) -> Callable[[Any], Any]:
+    """A ``train_fn`` for :func:`hf_ser.evaluation.cross_corpus_matrix`: the default model's own recipe.
+
+    Features of each clip are computed once (by path) and shared by all training runs, as the recipe
+    does; each call trains a fresh ResLSTM-SA on the given clips with the recipe's ``train`` and
+    returns an :func:`hf_ser.pipeline` around it.
+    """
+    from hf_ser import MfccChromaFeatureExtractor
+    from hf_ser.data import decode_example_audio
+    from hf_ser.pipeline import pipeline
+
+    recipe = load_default_recipe()
+    extractor = MfccChromaFeatureExtractor()
+    settings = argparse.Namespace(**{**DEFAULT_RECIPE_ARGS, **({"epochs": epochs} if epochs else {})})
+    cache: dict[str, np.ndarray] = {}
+
+    def train_fn(dataset: Any) -> Any:
+        rows = dataset.with_format(None)
+        features = []
+        for audio in rows["audio"]:
+            if audio["path"] not in cache:
+                cache[audio["path"]] = extractor.extract(decode_example_audio(audio))
+            features.append(cache[audio["path"]])
+        labels = list(dataset.features["label"].names)
+        data = {"labels": labels, "rows": {"features": features, "label": np.asarray(rows["label"])}}
+        model = recipe.train(data, np.arange(len(features)), extractor, settings)
+        return pipeline(model, feature_extractor=extractor, dtype="float32", batch_size=32)
+
+    train_fn.settings = settings
+    return train_fn
+
+
+def describe_model(model_dir: Path) -> str:
+    """One line naming the model: family, parameters, classes (from its config.json)."""
+    from safetensors import safe_open
+
+    config = json.loads((model_dir / "config.json").read_text())
+    with safe_open(str(model_dir / "model.safetensors"), "np") as weights:
+        count = sum(int(np.prod(weights.get_slice(name).get_shape())) for name in weights.keys())
+    labels = [config["id2label"][k] for k in sorted(config.get("id2label", {}), key=int)]
+    return f"{config.get('model_type')} ({count:,} parameters; classes: {', '.join(labels)})"
+
+
+def summary_markdown(
+    reports: dict[str, dict], cross: Optional[dict], command: str, model: str, note: str
+) -> str:
+    """``reports/README.md``: how the reports were made and their headline tables."""
+    from hf_ser.evaluation import markdown_tables
+
+    lines = [
+        "# Evaluation reports",
+        "",
+        f"Model: **{model}**. {note}",
+        "",
+        f"Regenerate with `{command}` (from the repository root; corpora in `../shared/data`).",
+        "Each corpus directory holds `report.json`, `report.md`, `report.html` and the figures.",
+        "",
+    ]
+    for corpus, report in reports.items():
+        tables = markdown_tables(report)
+        lines += [
+            f"## {corpus} — [full report]({corpus}/report.md)",
+            "",
+            tables["overall"],
+            "",
+            tables["fairness"],
+            "",
+        ]
+        if "robustness" in tables:
+            lines += [tables["robustness"], ""]
+        lines += [f"![per speaker]({corpus}/by_speaker.png) ![robustness]({corpus}/robustness_snr.png)", ""]
+    if cross is not None:
+        first = next(iter(reports.values()))
+        lines += ["## Cross-corpus", "", markdown_tables(first)["cross_corpus"], "",
+                  f"![cross-corpus]({next(iter(reports))}/cross_corpus.png)", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default=None, help="checkpoint directory (default: the built-in model)")
+    parser.add_argument("--corpora", nargs="+", default=["emodb", "urdu"])
+    parser.add_argument(
+        "--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="holds <corpus>/ directories"
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "reports")
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--perturb", default="all", help="perturbation families/names, comma-separated")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="seeded subset of N clips per corpus (smoke runs)"
+    )
+    parser.add_argument(
+        "--in-corpus-folds", type=int, default=5, help="speaker folds of the diagonal (0: skip)"
+    )
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--skip-cross-corpus", action="store_true")
+    parser.add_argument("--note", default="", help="a sentence on the model's training data for README.md")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    from hf_ser.data import load_corpus
+    from hf_ser.evaluation import (
+        as_predictor,
+        cross_corpus_matrix,
+        decode_audio_column,
+        get_perturbations,
+        robustness_from_arrays,
+        score_predictions,
+        write_report,
+    )
+    from hf_ser.evaluation.report import build_report
+    from hf_ser.pipeline import DEFAULT_MODEL_DIR
+
+    torch.set_num_threads(1)  # on a busy 2-core machine, 2 intra-op threads make LSTMs ~50x slower
+    model_dir = Path(args.model) if args.model else Path(DEFAULT_MODEL_DIR)
+    model_name = ("built-in default model: " if args.model is None else f"{args.model}: ") + describe_model(
+        model_dir
+    )
+    corpora = {}
+    for name in args.corpora:
+        dataset = load_corpus(name, args.data_root / name)
+        if args.limit is not None and args.limit < len(dataset):
+            dataset = dataset.shuffle(seed=args.seed).select(range(args.limit))
+        corpora[name] = dataset
+
+    cross = None
+    if not args.skip_cross_corpus:
+        started = time.time()
+        train_fn = default_recipe_trainer(args.epochs)
+        recipe_summary = (
+            "ResLSTM-SA trained by recipes/train_default_model.py's train() on the shared classes, "
+            + ", ".join(f"{key} {value}" for key, value in vars(train_fn.settings).items())
+        )
+        cross = cross_corpus_matrix(
+            corpora, train_fn, in_corpus_folds=args.in_corpus_folds or None, seed=args.seed
+        )
+        cross_seconds = time.time() - started
+        print(f"cross-corpus matrix ({cross_seconds:.0f} s):\n{cross.matrix}")
+
+    predictor = as_predictor(args.model, batch_size=32)
+    perturbations = get_perturbations(args.perturb.split(","))
+    reports = {}
+    for name, dataset in corpora.items():
+        started = time.time()
+        arrays = decode_audio_column(dataset)
+        predictions = predictor.predict(arrays, progress=name)
+        result = score_predictions(predictions, dataset, bootstrap=args.bootstrap, seed=args.seed)
+        robustness = robustness_from_arrays(predictor, arrays, dataset, result, perturbations, seed=args.seed)
+        meta = {
+            "model": model_name,
+            "corpus": f"{name} ({result.num_samples} clips"
+            + (f", seeded subset of {args.limit})" if args.limit else ")"),
+            "protocol": "every clip of the corpus scored once; intervals by bootstrap over clips",
+            "seconds": round(time.time() - started, 1),
+        }
+        if cross is not None:
+            meta["cross-corpus models"] = recipe_summary
+        write_report(args.out / name, result, robustness=robustness, cross_corpus=cross,
+                     title=f"hf_ser evaluation: {name}", meta=meta)  # fmt: skip
+        reports[name] = build_report(result, robustness=robustness, cross_corpus=cross)
+        print(f"{name}: UAR {result.overall['uar']:.4f}; report in {args.out / name}")
+    command = "python benchmarks/make_reports.py" + (f" --model {args.model}" if args.model else "")
+    note = args.note or (
+        "Figures on a corpus the model was trained on are training-set figures, not generalisation; the "
+        "cross-corpus matrix (and its speaker-independent diagonal) shows how the same recipe generalises."
+    )
+    (args.out / "README.md").write_text(
+        summary_markdown(reports, cross and cross.to_dict(), command, model_name, note)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

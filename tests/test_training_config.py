@@ -1,0 +1,159 @@
+"""Recipe configuration: YAML + flag merging, validation before any compute, shipped configs."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hf_ser.training.config import TrainConfig, known_keys, load_yaml, parse_config, usage
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((REPO / "recipes" / "configs").glob("*.yaml"))
+DATA_DIR = Path(os.environ.get("HF_SER_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+def test_defaults_are_wav2vec2_base_categorical_attentive():
+    cfg = parse_config([])
+    assert (cfg.model_type, cfg.backbone, cfg.task, cfg.pooling) == (
+        "ser",
+        "facebook/wav2vec2-base",
+        "classification",
+        "attentive_stats",
+    )
+    assert cfg.freeze_feature_encoder and not cfg.resume
+
+
+def test_flags_override_yaml_and_are_typed(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "learning_rate": 1e-3,
+                "max_steps": 10,
+                "model": {"projector_size": 64},
+                "lora_target_modules": ["q_proj"],
+            }
+        )
+    )
+    cfg = parse_config(
+        [
+            "--config",
+            str(path),
+            "--max_steps",
+            "4",
+            "--learning_rate=3e-5",
+            "--resume",
+            "--model.layer_weighting",
+            "weighted",
+            "--folds",
+            "none",
+            "--bf16",
+            "false",
+            "--labels",
+            "anger,neutral",
+            "--max_train_seconds",
+            "2",
+        ]
+    )
+    assert cfg.max_steps == 4 and cfg.learning_rate == pytest.approx(3e-5) and cfg.resume is True
+    assert cfg.model == {"projector_size": 64, "layer_weighting": "weighted"}
+    assert cfg.folds is None and cfg.bf16 is False and cfg.labels == ["anger", "neutral"]
+    assert cfg.lora_target_modules == ["q_proj"] and cfg.max_train_seconds == 2.0
+
+
+def test_help_lists_every_key_as_a_flag():
+    text = usage()
+    assert all(f"--{key} (default" in text for key in known_keys())
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--lerning_rate", "1e-4"], "Did you mean 'learning_rate'"),
+        (["--max_steps", "four"], "expects an integer"),
+        (["--task", "ranking"], "`task` must be one of"),
+        (["--resume", "maybe"], "expects true/false"),
+        (["--max_steps", "0"], "max_steps"),
+        (["--folds", "1"], "folds"),
+        (["--ctc_alpha", "0.1", "--max_train_seconds", "3"], "transcript"),
+        (["--lora", "--model_type", "lstm_sa"], "lora"),
+        (["--pooling.size", "3"], "not a mapping"),
+        (["--max_steps"], "needs a value"),
+        (["max_steps", "3"], "Expected a flag"),
+    ],
+)
+def test_bad_flags_fail_with_a_clear_message(argv, message):
+    with pytest.raises(ValueError, match=message):
+        parse_config(argv)
+
+
+def test_unknown_yaml_key_lists_known_keys(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("learning_rate: 1.0e-4\nbatch_size: 8\n")
+    with pytest.raises(ValueError, match="Unknown config key 'batch_size'") as error:
+        parse_config(["--config", str(path)])
+    assert "per_device_train_batch_size" in str(error.value) and str(path) in str(error.value)
+
+
+def test_missing_config_file():
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        parse_config(["--config", "/nonexistent/config.yaml"])
+
+
+def test_replace_and_yaml_round_trip(tmp_path):
+    cfg = TrainConfig(max_steps=3).replace(**{"model.hidden_size": 32, "seed": 5})
+    cfg.to_yaml(tmp_path / "c.yaml")
+    again = TrainConfig(**load_yaml(tmp_path / "c.yaml"))
+    assert again == cfg and again.model == {"hidden_size": 32}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_configs_parse_and_name_valid_model_options(path):
+    from hf_ser.training.models import check_model_options
+
+    cfg = parse_config(["--config", str(path)])
+    check_model_options(cfg)
+
+
+def test_unknown_model_option_rejected_before_compute():
+    from hf_ser.training.models import check_model_options
+
+    with pytest.raises(ValueError, match="Unknown `model` option.*'poolingg'.*Known options"):
+        check_model_options(parse_config(["--model.poolingg", "mean"]))
+    with pytest.raises(ValueError, match="top-level"):
+        check_model_options(parse_config(["--model.task", "regression"]))
+
+
+def _finetune_fails_fast(argv, error, match):
+    from hf_ser.training import run_finetune
+
+    start = time.monotonic()
+    with pytest.raises(error, match=match):
+        run_finetune(parse_config(argv))
+    assert time.monotonic() - start < 20  # no model built, nothing trained
+
+
+def test_missing_data_dir_fails_before_compute(tmp_path):
+    _finetune_fails_fast(
+        ["--data_dir", str(tmp_path / "nope"), "--output_dir", str(tmp_path / "o")],
+        FileNotFoundError,
+        "does not exist",
+    )
+    _finetune_fails_fast(["--output_dir", str(tmp_path / "o")], ValueError, "data_dir` is required")
+    assert not (tmp_path / "o").exists()
+
+
+def test_labels_that_do_not_fit_the_task_fail_before_compute(tmp_path):
+    emodb = str(DATA_DIR / "emodb")
+    out = ["--output_dir", str(tmp_path / "o")]
+    _finetune_fails_fast(
+        ["--data_dir", emodb, "--task", "regression", *out], ValueError, "needs regression columns .* lacks"
+    )
+    _finetune_fails_fast(["--data_dir", emodb, "--ctc_alpha", "0.1", *out], ValueError, "transcripts")
+    _finetune_fails_fast(
+        ["--data_dir", emodb, "--labels", "anger", *out], ValueError, "at least 2 emotion classes"
+    )
