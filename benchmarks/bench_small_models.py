@@ -168,7 +168,7 @@ def main() -> None:
     if args.output:
         Path(args.output).write_text(json.dumps(rows, indent=2))
     parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"(3 s clip, 1 thread, median of {args.repeats}; peak RSS = child VmHWM; parent {parent_mb:.0f} MB)")
+    print(f"(3 s clip, 1 thread, median of {args.repeats}; RSS = child VmHWM, parent {parent_mb:.0f} MB)")
 
 
 if __name__ == "__main__":

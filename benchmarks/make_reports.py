@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_ROOT = REPO.parent / "shared" / "data"
 # Settings of recipes/train_default_model.py (its argparse defaults): the recipe of the built-in model.
 DEFAULT_RECIPE_ARGS = {
-    "epochs": 30, "batch_size": 32, "learning_rate": 3e-3, "hidden_size": 64, "dropout": 0.3, "seed": 0
+    "epochs": 30, "batch_size": 32, "learning_rate": 3e-3, "hidden_size": 64, "dropout": 0.3,
+    "normalization": "global", "seed": 0,
 }  # fmt: skip
 
 
@@ -53,8 +54,11 @@ def default_recipe_trainer(epochs: Optional[int] = None) -> Callable[[Any], Any]
     from hf_ser.pipeline import pipeline
 
     recipe = load_default_recipe()
-    extractor = MfccChromaFeatureExtractor()
     settings = argparse.Namespace(**{**DEFAULT_RECIPE_ARGS, **({"epochs": epochs} if epochs else {})})
+    # As the recipe's main(): raw features when normalising globally (training-set statistics).
+    extractor = MfccChromaFeatureExtractor(
+        normalization="none" if settings.normalization == "global" else "utterance"
+    )
     cache: dict[str, np.ndarray] = {}
 
     def train_fn(dataset: Any) -> Any:
@@ -66,8 +70,11 @@ def default_recipe_trainer(epochs: Optional[int] = None) -> Callable[[Any], Any]
             features.append(cache[audio["path"]])
         labels = list(dataset.features["label"].names)
         data = {"labels": labels, "rows": {"features": features, "label": np.asarray(rows["label"])}}
-        model = recipe.train(data, np.arange(len(features)), extractor, settings)
-        return pipeline(model, feature_extractor=extractor, dtype="float32", batch_size=32)
+        model, stats = recipe.train(data, np.arange(len(features)), extractor, settings)
+        model_extractor = extractor
+        if stats is not None:  # the saved extractor applies the training-set statistics, as in main()
+            model_extractor = MfccChromaFeatureExtractor(normalization="global", mean=stats[0], std=stats[1])
+        return pipeline(model, feature_extractor=model_extractor, dtype="float32")
 
     train_fn.settings = settings
     return train_fn
@@ -82,6 +89,34 @@ def describe_model(model_dir: Path) -> str:
         count = sum(int(np.prod(weights.get_slice(name).get_shape())) for name in weights.keys())
     labels = [config["id2label"][k] for k in sorted(config.get("id2label", {}), key=int)]
     return f"{config.get('model_type')} ({count:,} parameters; classes: {', '.join(labels)})"
+
+
+def training_notes(model_dir: Path, corpora: list[str]) -> list[str]:
+    """What the model was trained on (``card_data.json``) and its own cross-validation (``crossval.json``)."""
+    notes = []
+    card = model_dir / "card_data.json"
+    trained_on = json.loads(card.read_text()).get("datasets", []) if card.is_file() else []
+    seen = [name for name in corpora if name in trained_on]
+    if seen:
+        notes.append(
+            f"The model was trained on every clip of {' and '.join(seen)}: its figures there are "
+            "training-set figures (how well it fits, per speaker and sex, and how stable that fit is under "
+            "perturbations), not generalisation. For generalisation see the cross-corpus matrix and the "
+            "speaker-independent cross-validation of the same recipe."
+        )
+    crossval = model_dir / "crossval.json"
+    if crossval.is_file():
+        summary = json.loads(crossval.read_text())["summary"]
+        parts = [
+            f"{key.removeprefix('uar_')} {value['mean']:.3f} ± {value['std']:.3f}"
+            for key, value in summary.items()
+            if key.startswith("uar_")
+        ]
+        notes.append(
+            f"Speaker-independent {summary['uar']['n']}-fold cross-validated UAR of its recipe: "
+            f"{', '.join(parts)}."
+        )
+    return notes
 
 
 def summary_markdown(
@@ -137,6 +172,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     )
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     parser.add_argument("--skip-cross-corpus", action="store_true")
+    parser.add_argument(
+        "--robustness-limit", type=int, default=200, help="seeded subset of N clips per corpus for robustness"
+    )
     parser.add_argument("--note", default="", help="a sentence on the model's training data for README.md")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -159,6 +197,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     model_name = ("built-in default model: " if args.model is None else f"{args.model}: ") + describe_model(
         model_dir
     )
+    notes = training_notes(model_dir, args.corpora)
     corpora = {}
     for name in args.corpora:
         dataset = load_corpus(name, args.data_root / name)
@@ -188,12 +227,24 @@ def main(argv: Optional[list[str]] = None) -> int:
         arrays = decode_audio_column(dataset)
         predictions = predictor.predict(arrays, progress=name)
         result = score_predictions(predictions, dataset, bootstrap=args.bootstrap, seed=args.seed)
-        robustness = robustness_from_arrays(predictor, arrays, dataset, result, perturbations, seed=args.seed)
+        rows = np.arange(len(dataset))
+        if args.robustness_limit and args.robustness_limit < len(dataset):
+            rows = np.sort(
+                np.random.default_rng(args.seed).choice(len(dataset), args.robustness_limit, replace=False)
+            )
+        subset = dataset.select(rows)
+        clean = score_predictions(predictions.select(rows), subset, group_columns=[], bootstrap=0)
+        robustness = robustness_from_arrays(
+            predictor, [arrays[i] for i in rows], subset, clean, perturbations, seed=args.seed
+        )
         meta = {
             "model": model_name,
+            **({"note": " ".join(notes)} if notes else {}),
             "corpus": f"{name} ({result.num_samples} clips"
             + (f", seeded subset of {args.limit})" if args.limit else ")"),
             "protocol": "every clip of the corpus scored once; intervals by bootstrap over clips",
+            "robustness": f"{len(rows)} clips"
+            + (" (seeded random subset)" if len(rows) < len(dataset) else ""),
             "seconds": round(time.time() - started, 1),
         }
         if cross is not None:
@@ -203,10 +254,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         reports[name] = build_report(result, robustness=robustness, cross_corpus=cross)
         print(f"{name}: UAR {result.overall['uar']:.4f}; report in {args.out / name}")
     command = "python benchmarks/make_reports.py" + (f" --model {args.model}" if args.model else "")
-    note = args.note or (
-        "Figures on a corpus the model was trained on are training-set figures, not generalisation; the "
-        "cross-corpus matrix (and its speaker-independent diagonal) shows how the same recipe generalises."
-    )
+    note = args.note or " ".join(notes)
     (args.out / "README.md").write_text(
         summary_markdown(reports, cross and cross.to_dict(), command, model_name, note)
     )

@@ -296,6 +296,8 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
     labels = torch.tensor(data.labels[train_rows])
     validation_features = [data.raw[r] for r in rows["validation"]]
     validation_labels = data.labels[rows["validation"]]
+    test_features = [data.raw[r] for r in rows["test"]]
+    test_labels = data.labels[rows["test"]]
 
     def training_features(position: int) -> np.ndarray:
         row = train_rows[position]
@@ -306,12 +308,14 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
             return data.raw[row] if factor == 1.0 else data.speed[factor][row]
         return data.raw[row]
 
-    best_uar, best_state, best_epoch, history = -1.0, None, -1, []
+    best_uar, best_state, best_epoch, history, test_history, loss_history = -1.0, None, -1, [], [], []
+    args_trace_test = os.environ.get("SMALLBENCH_TRACE_TEST") == "1"
     for epoch in range(settings.epochs):
         model.train()
         if spec_augment is not None:
             spec_augment.train()
         order = rng.permutation(len(train_rows))
+        epoch_loss = 0.0
         for start in range(0, len(order), settings.batch_size):
             positions = order[start:start + settings.batch_size]
             inputs = batch_inputs(extractor, [training_features(p) for p in positions])
@@ -325,21 +329,25 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
             else:
                 loss = model(**inputs, labels=batch_labels).loss
             loss.backward()
+            epoch_loss += float(loss) * len(positions) / len(order)
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
         validation_uar = uar(validation_labels, predict(model, extractor, validation_features).argmax(-1))
         history.append(round(validation_uar, 4))
+        loss_history.append(round(epoch_loss, 4))
+        if args_trace_test:  # diagnostics only: never used for selection
+            test_history.append(round(uar(test_labels, predict(model, extractor, test_features).argmax(-1)), 4))
         if validation_uar > best_uar:  # strictly better, as Trainer's best-checkpoint tracking
             best_uar, best_epoch, best_state = validation_uar, epoch, copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
-    test_labels = data.labels[rows["test"]]
-    probabilities = predict(model, extractor, [data.raw[r] for r in rows["test"]])
+    probabilities = predict(model, extractor, test_features)
     metrics = classification_metrics(test_labels, probabilities.argmax(-1))
     return {
         "corpus": corpus, "model": model_name, "fold": fold, "seed": seed, "settings": asdict(settings),
-        "validation_uar": best_uar, "best_epoch": best_epoch, "validation_history": history,
+        "validation_uar": best_uar, "best_epoch": best_epoch, "validation_history": history, "test_history": test_history,
+        "loss_history": loss_history,
         "test": {k: float(v) for k, v in metrics.items()}, "test_labels": test_labels.tolist(),
         "test_probabilities": np.round(probabilities, 5).tolist(),
         "parameters": sum(p.numel() for p in model.parameters()), "seconds": time.perf_counter() - started,

@@ -317,8 +317,7 @@ def report(args: argparse.Namespace) -> int:
 
     Examples:
       hf-ser report --corpus emodb --data-dir data/emodb --out reports/emodb
-      hf-ser report --model ./my_checkpoint --corpus urdu --data-dir data/urdu --perturb noise,telephone \
-        --limit 100 --out my_report
+      hf-ser report --model ./ckpt --corpus urdu --data-dir data/urdu --perturb noise,telephone --out rep
     """
     from .evaluation.cli import run_report
 

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from pathlib import Path
@@ -139,7 +140,9 @@ def timeline_figure(segments: list[dict], labels: list[str], targets: list[str])
     return figure
 
 
-def attention_figure(audio: np.ndarray, sampling_rate: int, spans: list[tuple[float, float, np.ndarray]]) -> Any:
+def attention_figure(
+    audio: np.ndarray, sampling_rate: int, spans: list[tuple[float, float, np.ndarray]]
+) -> Any:
     """The waveform with the pooling attention over it; `spans` = `(start_s, end_s, frame_weights)`."""
     figure, ax = _figure(7.0, 2.6)
     step = max(1, len(audio) // 4000)
@@ -185,6 +188,7 @@ def _run(pipe: Any, audio: np.ndarray, chunk_length_s: Optional[float]) -> dict:
 
 def _summary(result: dict, duration: float, key: str) -> dict:
     """The JSON part of the API answer: everything but arrays."""
+
     def strip(values: dict) -> dict:
         return {k: v for k, v in values.items() if k not in ("frame_weights", "embedding", "segments")}
 
@@ -236,9 +240,15 @@ def predict(
     adv_plot = dimensions_figure({t: result[t] for t in targets}) if targets else None
     timeline = timeline_figure(segments, labels, targets) if segments else None
     if segments:
-        spans = [(s["start"], s["end"], _frame_weights(s["frame_weights"])) for s in segments if "frame_weights" in s]
+        spans = [
+            (s["start"], s["end"], _frame_weights(s["frame_weights"]))
+            for s in segments
+            if "frame_weights" in s
+        ]
     else:
-        spans = [(0.0, duration, _frame_weights(result["frame_weights"]))] if "frame_weights" in result else []
+        spans = (
+            [(0.0, duration, _frame_weights(result["frame_weights"]))] if "frame_weights" in result else []
+        )
     attention = attention_figure(audio, 16000, spans) if spans else None
     status = (
         f"**{result.get('label', 'dimensional model')}** · {name}, {duration:.1f} s"
@@ -320,14 +330,22 @@ def build_demo(
         )
         model_state = gr.State(initial_key)
         with gr.Accordion("Model", open=False):
-            model_choice = gr.Radio([BUILTIN_CHOICE, CUSTOM_CHOICE], label="Model",
-                                    value=BUILTIN_CHOICE if not initial_key else CUSTOM_CHOICE)
-            model_text = gr.Textbox(label="Hub id or local path", value=initial_key,
-                                    placeholder="user/ser-model or /path/to/checkpoint")
+            model_choice = gr.Radio(
+                [BUILTIN_CHOICE, CUSTOM_CHOICE],
+                label="Model",
+                value=BUILTIN_CHOICE if not initial_key else CUSTOM_CHOICE,
+            )
+            model_text = gr.Textbox(
+                label="Hub id or local path",
+                value=initial_key,
+                placeholder="user/ser-model or /path/to/checkpoint",
+            )
             load_button = gr.Button("Use this model")
         with gr.Row():
             with gr.Column(scale=1):
-                audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Speech", elem_id="audio")
+                audio = gr.Audio(
+                    sources=["upload", "microphone"], type="filepath", label="Speech", elem_id="audio"
+                )
                 analyse = gr.Button("Analyse", variant="primary", elem_id="analyse")
                 status = gr.Markdown(f"Using {_describe(initial_key)}.", elem_id="status")
                 if example_files:
@@ -343,8 +361,12 @@ def build_demo(
                 attention_plot = gr.Plot(label="Pooling attention", visible=False, elem_id="attention_plot")
                 with gr.Accordion("JSON", open=False):
                     summary = gr.JSON(label="Result")
-        load_button.click(choose_model, inputs=[model_choice, model_text], outputs=[model_state, status],
-                          api_visibility="private")
+        load_button.click(
+            choose_model,
+            inputs=[model_choice, model_text],
+            outputs=[model_state, status],
+            api_visibility="private",
+        )
         analyse.click(
             run,
             inputs=[audio, model_state],
@@ -356,10 +378,33 @@ def build_demo(
 
 
 def launch(host: str = "127.0.0.1", port: Optional[int] = None, model: Any = None, **kwargs: Any) -> Any:
-    """Build and serve the demo (used by `hf-ser demo`); blocks until stopped unless
-    `prevent_thread_lock=True` is passed. `port=None` takes `GRADIO_SERVER_PORT` or the first free port
-    from 7860."""
-    return build_demo(model).launch(server_name=host, server_port=port, **kwargs)
+    """Build and serve the demo (used by `hf-ser demo`) on `host` (loopback by default); return the Blocks.
+
+    `port=None` takes `GRADIO_SERVER_PORT`, else the first free port from 7860. Extra keyword arguments
+    go to `Blocks.launch`; it blocks until stopped unless `prevent_thread_lock=True` (then stop it with
+    `.close()` on the returned Blocks, whose `.local_url` is the address).
+    """
+    demo = build_demo(model)
+    demo.launch(server_name=host, server_port=port, **kwargs)
+    return demo
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `hf-ser demo` (mirrors :func:`launch`)."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to serve on (default: loopback only)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT or 7860+)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help=f"Hub id or checkpoint dir (default: ${MODEL_ENV_VARIABLE} or built-in)",
+    )
+    return parser
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """`hf-ser demo`: :func:`launch` with the parsed flags (blocks until interrupted)."""
+    launch(host=args.host, port=args.port, model=args.model)
+    return 0
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -50,7 +51,13 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".py", ".yaml", ".yml", ".png", ".txt", ".md")
 """Top-level files of a run directory that are uploaded (the card `README.md` is always re-rendered)."""
-SKIPPED_FILES = ("trainer_state.json", "README.md", "all_results.json", "train_results.json", "eval_results.json")
+SKIPPED_FILES = (
+    "trainer_state.json",
+    "README.md",
+    "all_results.json",
+    "train_results.json",
+    "eval_results.json",
+)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".npy", ".npz")
 """Never uploaded: these formats can execute code when loaded (hf_ser ships safetensors only)."""
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -92,7 +99,9 @@ class PublishResult:
 
 def _check_repo_id(repo_id: Any) -> str:
     if not isinstance(repo_id, str) or not _REPO_ID.match(repo_id) or ".." in repo_id:
-        raise ValueError(f"repo_id must look like 'user/name' (letters, digits, '-', '_', '.'), got {repo_id!r}.")
+        raise ValueError(
+            f"repo_id must look like 'user/name' (letters, digits, '-', '_', '.'), got {repo_id!r}."
+        )
     return repo_id
 
 
@@ -125,8 +134,9 @@ def _merge_adapter(run_dir: Path, stage: Path) -> None:
     base = json.loads((run_dir / "adapter_config.json").read_text()).get("base_model_name_or_path")
     if not base:
         raise ValueError(
-            f"{run_dir / 'adapter_config.json'} names no base_model_name_or_path, so the adapter cannot be merged; "
-            "save the merged model (peft_model.merge_and_unload().save_pretrained(run_dir)) and publish again."
+            f"{run_dir / 'adapter_config.json'} names no base_model_name_or_path, so the adapter cannot "
+            "be merged; save the merged model (peft_model.merge_and_unload().save_pretrained(run_dir)) "
+            "and publish again."
         )
     model = load_lora(AutoModelForAudioClassification.from_pretrained(base), run_dir).merge_and_unload()
     model.save_pretrained(stage)
@@ -135,7 +145,7 @@ def _merge_adapter(run_dir: Path, stage: Path) -> None:
 
 
 def _stage_model(run_dir: Path, stage: Path, include_onnx: bool) -> dict[str, str]:
-    """Copy (or, for adapter-only runs, merge) everything that is published; return skipped files + reasons."""
+    """Copy (adapter-only runs: merge) everything that is published; return skipped files + reasons."""
     skipped: dict[str, str] = {}
     adapter_dir = None
     if (run_dir / "adapter_config.json").is_file():
@@ -180,7 +190,9 @@ def _stage_model(run_dir: Path, stage: Path, include_onnx: bool) -> dict[str, st
 def _probe_audio() -> np.ndarray:
     """A deterministic 1 s test signal (two tones + a glide), identical in the checking subprocess."""
     t = np.arange(int(16000 * PROBE_SECONDS), dtype=np.float64) / 16000
-    return (0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * (500 + 300 * t) * t)).astype(np.float32)
+    return (0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * (500 + 300 * t) * t)).astype(
+        np.float32
+    )
 
 
 _REMOTE_CODE_CHECK = f"""
@@ -193,7 +205,9 @@ t = np.arange(int(16000 * {PROBE_SECONDS!r}), dtype=np.float64) / 16000
 audio = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * (500 + 300 * t) * t)).astype(np.float32)
 model = AutoModelForAudioClassification.from_pretrained(sys.argv[1], trust_remote_code=True).eval()
 extractor = AutoFeatureExtractor.from_pretrained(sys.argv[1], trust_remote_code=True)
-inputs = extractor([audio], sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt")
+inputs = extractor(
+    [audio], sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt"
+)
 with torch.no_grad():
     logits = model(**inputs).logits
 print(json.dumps({{"module": type(model).__module__, "logits": logits[0].tolist()}}))
@@ -210,8 +224,9 @@ def _run_model(folder: Path) -> tuple[np.ndarray, Any]:
     register_auto_classes()
     model = AutoModelForAudioClassification.from_pretrained(folder).eval()
     extractor = AutoFeatureExtractor.from_pretrained(folder)
-    inputs = extractor([_probe_audio()], sampling_rate=16000, padding=True, return_attention_mask=True,
-                       return_tensors="pt")
+    inputs = extractor(
+        [_probe_audio()], sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt"
+    )
     with torch.no_grad():
         logits = model(**inputs).logits
     return logits[0].float().numpy(), model.config
@@ -231,26 +246,40 @@ def check_model_folder(folder: PathLike) -> dict[str, str]:
     logits, config = _run_model(folder)
     expected = getattr(config, "num_labels", None)
     if not np.isfinite(logits).all() or (expected is not None and logits.shape[-1] != expected):
-        raise ValueError(f"{folder}: the model's output is not finite or has shape {logits.shape}, not ({expected},).")
-    checks["auto_classes"] = f"AutoModelForAudioClassification + AutoFeatureExtractor load it; {logits.shape[-1]} outputs"
+        raise ValueError(
+            f"{folder}: the model's output is not finite or has shape {logits.shape}, not ({expected},)."
+        )
+    checks["auto_classes"] = (
+        f"AutoModelForAudioClassification + AutoFeatureExtractor load it; {logits.shape[-1]} outputs"
+    )
 
     with tempfile.TemporaryDirectory() as modules_cache:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": modules_cache}
         process = subprocess.run(
             [sys.executable, "-c", _REMOTE_CODE_CHECK, str(folder.resolve())],
-            capture_output=True, text=True, env=env, cwd=modules_cache, timeout=300,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=modules_cache,
+            timeout=300,
         )
     if process.returncode != 0:
-        raise ValueError(f"{folder} does not load with trust_remote_code=True without hf_ser:\n{process.stderr[-3000:]}")
+        raise ValueError(
+            f"{folder} does not load with trust_remote_code=True without hf_ser:\n{process.stderr[-3000:]}"
+        )
     remote = json.loads(process.stdout.strip().splitlines()[-1])
     if not np.allclose(np.asarray(remote["logits"]), logits, atol=ATOL):
-        raise ValueError(f"trust_remote_code outputs {remote['logits']} differ from hf_ser's {logits.tolist()}.")
+        raise ValueError(
+            f"trust_remote_code outputs {remote['logits']} differ from hf_ser's {logits.tolist()}."
+        )
     checks["trust_remote_code"] = f"loads without hf_ser as {remote['module']}, same outputs (atol {ATOL})"
 
     if (folder / "onnx").is_dir():
         from .export import OnnxSERModel
 
-        onnx_logits = OnnxSERModel.from_pretrained(folder / "onnx").predict([_probe_audio()]).logits[0].numpy()
+        onnx_logits = (
+            OnnxSERModel.from_pretrained(folder / "onnx").predict([_probe_audio()]).logits[0].numpy()
+        )
         if not np.allclose(onnx_logits, logits, atol=ONNX_ATOL):
             raise ValueError(f"onnx/ outputs {onnx_logits.tolist()} differ from PyTorch's {logits.tolist()}.")
         checks["onnx"] = f"onnx/ runs in onnxruntime with PyTorch's outputs (atol {ONNX_ATOL})"
@@ -309,19 +338,29 @@ def publish(
         if (stage / "adapter").is_dir() and card_data.lora is None:
             adapter = json.loads((stage / "adapter" / "adapter_config.json").read_text())
             targets = adapter.get("target_modules") or []
-            card_data.lora = {"r": adapter.get("r"), "alpha": adapter.get("lora_alpha"),
-                              "target_modules": [targets] if isinstance(targets, str) else sorted(targets)}
+            card_data.lora = {
+                "r": adapter.get("r"),
+                "alpha": adapter.get("lora_alpha"),
+                "target_modules": [targets] if isinstance(targets, str) else sorted(targets),
+            }
         render_model_card(card_data).save(stage / "README.md")
         card_data.save(stage / "card_data.json")
-        result = PublishResult(repo_id=repo_id, folder=stage, files=_listing(stage), skipped=skipped,
-                               checks=check_model_folder(stage), dry_run=dry_run)
+        result = PublishResult(
+            repo_id=repo_id,
+            folder=stage,
+            files=_listing(stage),
+            skipped=skipped,
+            checks=check_model_folder(stage),
+            dry_run=dry_run,
+        )
         if not dry_run:
             from huggingface_hub import HfApi
 
             api = HfApi(token=token)
             api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-            commit = api.upload_folder(repo_id=repo_id, folder_path=stage, repo_type="model",
-                                       commit_message=commit_message)
+            commit = api.upload_folder(
+                repo_id=repo_id, folder_path=stage, repo_type="model", commit_message=commit_message
+            )
             result.url = getattr(commit, "commit_url", None) or str(commit)
     return result
 
@@ -347,7 +386,9 @@ def check_space_folder(folder: PathLike) -> dict[str, str]:
 
     folder = Path(folder)
     data = SpaceCard.load(folder / "README.md").data
-    problems = [f"{key} is missing" for key in ("title", "sdk", "sdk_version", "app_file") if not data.get(key)]
+    problems = [
+        f"{key} is missing" for key in ("title", "sdk", "sdk_version", "app_file") if not data.get(key)
+    ]
     if data.get("sdk") != "gradio":
         problems.append(f"sdk must be 'gradio', got {data.get('sdk')!r}")
     if data.get("app_file") and not (folder / data.app_file).is_file():
@@ -362,10 +403,21 @@ def check_space_folder(folder: PathLike) -> dict[str, str]:
         "assert hf_ser.__file__.startswith(sys.argv[1]), hf_ser.__file__; "
         "assert isinstance(app.demo, gradio.Blocks), type(app.demo); print('ok')"
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
     env.pop(SPACE_MODEL_VARIABLE, None)
-    process = subprocess.run([sys.executable, "-c", script, str(folder.resolve())], capture_output=True,
-                             text=True, env=env, cwd=folder, timeout=300)
+    process = subprocess.run(
+        [sys.executable, "-c", script, str(folder.resolve())],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=folder,
+        timeout=300,
+    )
     if process.returncode != 0:
         raise ValueError(f"The staged Space in {folder} does not build its demo:\n{process.stderr[-3000:]}")
     checks["app_builds"] = "app.py builds its Gradio Blocks with the hf_ser copy shipped in the Space"
@@ -418,11 +470,19 @@ def publish_space(
         readme = _space_readme((space_dir / "README.md").read_text(encoding="utf-8"), model)
         (stage / "README.md").write_text(readme, encoding="utf-8")
         if examples_dir.is_dir():
-            shutil.copytree(examples_dir, stage / "examples", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+            shutil.copytree(
+                examples_dir, stage / "examples", ignore=shutil.ignore_patterns("*.py", "__pycache__")
+            )
         shutil.copytree(package_dir, stage / "hf_ser", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         variables = {SPACE_MODEL_VARIABLE: model} if model is not None else {}
-        result = PublishResult(repo_id=repo_id, folder=stage, files=_listing(stage), dry_run=dry_run,
-                               checks=check_space_folder(stage), space_variables=variables)
+        result = PublishResult(
+            repo_id=repo_id,
+            folder=stage,
+            files=_listing(stage),
+            dry_run=dry_run,
+            checks=check_space_folder(stage),
+            space_variables=variables,
+        )
         if not dry_run:
             from huggingface_hub import HfApi
 
@@ -430,7 +490,65 @@ def publish_space(
             api.create_repo(repo_id, private=private, exist_ok=True, repo_type="space", space_sdk="gradio")
             for key, value in variables.items():
                 api.add_space_variable(repo_id, key, value, description="Model served by the hf_ser demo")
-            commit = api.upload_folder(repo_id=repo_id, folder_path=stage, repo_type="space",
-                                       commit_message="Upload hf_ser demo Space")
+            commit = api.upload_folder(
+                repo_id=repo_id,
+                folder_path=stage,
+                repo_type="space",
+                commit_message="Upload hf_ser demo Space",
+            )
             result.url = getattr(commit, "commit_url", None) or str(commit)
     return result
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line (`hf-ser publish`, `hf-ser publish-space`)
+# --------------------------------------------------------------------------------------------------
+def add_publish_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `hf-ser publish RUN_DIR REPO_ID` (mirrors :func:`publish`)."""
+    parser.add_argument("run_dir", help="run directory (save_pretrained model or LoRA adapter)")
+    parser.add_argument("repo_id", help="Hub model repo, user/name")
+    parser.add_argument("--private", action="store_true", help="create the repo private")
+    parser.add_argument("--dry-run", action="store_true", help="stage and check only (nothing is uploaded)")
+    parser.add_argument("--no-onnx", dest="include_onnx", action="store_false", help="do not ship onnx/")
+    parser.add_argument("--folder", default=None, help="staging folder (dry runs: RUN_DIR/hub_dry_run)")
+    parser.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
+    return parser
+
+
+def add_publish_space_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `hf-ser publish-space REPO_ID` (mirrors :func:`publish_space`)."""
+    parser.add_argument("repo_id", help="Hub Space repo, user/name")
+    parser.add_argument("--model", default=None, help="Hub model id to serve (default: built-in)")
+    parser.add_argument("--private", action="store_true", help="create the Space private")
+    parser.add_argument("--dry-run", action="store_true", help="stage and check only (nothing is uploaded)")
+    parser.add_argument("--folder", default=None, help="staging folder")
+    parser.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
+    return parser
+
+
+def _print_result(result: PublishResult) -> None:
+    action = "Dry run: staged" if result.dry_run else "Uploaded"
+    where = f" in {result.folder}" if result.dry_run else ""
+    print(f"{action} {len(result.files)} files for {result.repo_id}{where}")
+    for name, what in result.checks.items():
+        print(f"  ok {name}: {what}")
+    for name, why in result.skipped.items():
+        print(f"  skipped {name}: {why}")
+    for key, value in result.space_variables.items():
+        print(f"  Space variable {key}={value}")
+    if result.url:
+        print(result.url)
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    """`hf-ser publish`: :func:`publish` with the parsed flags; prints what was staged and checked."""
+    _print_result(publish(args.run_dir, args.repo_id, private=args.private, dry_run=args.dry_run,
+                          include_onnx=args.include_onnx, token=args.token, folder=args.folder))  # fmt: skip
+    return 0
+
+
+def run_publish_space(args: argparse.Namespace) -> int:
+    """`hf-ser publish-space`: :func:`publish_space` with the parsed flags."""
+    _print_result(publish_space(args.repo_id, args.model, private=args.private, dry_run=args.dry_run,
+                                token=args.token, folder=args.folder))  # fmt: skip
+    return 0

@@ -3,7 +3,7 @@
 ```python
 >>> from hf_ser import pipeline
 >>> classify = pipeline()                      # the built-in default model, no network needed
->>> classify("examples/calm_en.wav")           # doctest: +SKIP
+>>> classify("examples/cheerful_en.wav")       # doctest: +SKIP
 {'label': 'neutral', 'scores': {'neutral': 0.61, 'sadness': 0.22, ...}}
 ```
 
@@ -67,19 +67,31 @@ def resolve_device(device: Union[str, int, torch.device, None]) -> torch.device:
 def load_model(model: Union[str, os.PathLike], **kwargs: Any) -> tuple[Any, Any]:
     """Load ``(model, feature_extractor)`` from a checkpoint directory or Hub id of an audio classifier.
 
-    hf_ser checkpoints (and every transformers ``*ForAudioClassification`` checkpoint) load through
-    ``AutoModelForAudioClassification`` / ``AutoFeatureExtractor``; ``import hf_ser`` has registered the
-    hf_ser model family with those Auto classes.
+    hf_ser checkpoints load through ``AutoModelForAudioClassification`` / ``AutoFeatureExtractor`` (``import
+    hf_ser`` registers the family with those Auto classes). wav2vec2 / HuBERT / WavLM emotion checkpoints in
+    the transformers ``*ForSequenceClassification`` or audEERING ``*ForSpeechClassification`` layout go
+    through :func:`hf_ser.convert_checkpoint`, which keeps their outputs and adds embeddings and masks;
+    other audio classifiers load with the Auto classes as they are.
     """
-    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, PreTrainedConfig
 
-    from . import auto  # noqa: F401  (registers the hf_ser model family with the Auto classes)
+    from .auto import AUTO_CLASS_TABLE
+    from .convert import SEQUENCE_CLASSIFICATION_ARCHITECTURES, SPEECH_CLASSIFICATION_ARCHITECTURES
 
     name = os.fspath(model)
     if not os.path.isdir(name) and os.path.exists(name):
         raise ValueError(f"model={name!r} is a file; pass the checkpoint directory that holds config.json.")
+    convertible = (*SEQUENCE_CLASSIFICATION_ARCHITECTURES, *SPEECH_CLASSIFICATION_ARCHITECTURES)
     try:
-        loaded = AutoModelForAudioClassification.from_pretrained(name, **kwargs)
+        config, _ = PreTrainedConfig.get_config_dict(name)
+        if config.get("model_type") not in {row.config_class.model_type for row in AUTO_CLASS_TABLE} and set(
+            config.get("architectures") or []
+        ) & set(convertible):
+            from .convert import convert_checkpoint
+
+            loaded = convert_checkpoint(name)
+        else:
+            loaded = AutoModelForAudioClassification.from_pretrained(name, **kwargs)
         extractor = AutoFeatureExtractor.from_pretrained(name)
     except OSError as error:
         raise ValueError(

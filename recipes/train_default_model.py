@@ -6,8 +6,9 @@
 What it does (a few minutes on 2 CPU cores):
 
 1. loads EmoDB and URDU with ``hf_ser.data.load_corpus`` (canonical labels; the union of both label
-   sets, 7 classes) and turns every clip into MFCC + chroma frames once (``MfccChromaFeatureExtractor``,
-   per-utterance mean/variance normalisation, so the model does not depend on recording level);
+   sets, 7 classes) and turns every clip into MFCC + chroma frames once (``MfccChromaFeatureExtractor``);
+   ``--normalization global`` standardises them with mean/std fitted on the training clips of each fold
+   (keeps loudness and spectral-level cues), ``utterance`` per clip (level-independent);
 2. cross-validates: ``--folds`` speaker-independent folds per corpus (``hf_ser.data.speaker_folds``),
    fold k of the run = fold k of EmoDB + fold k of URDU, so no test speaker is ever seen in training;
    a fixed number of epochs (no early stopping, so the test folds never influence training); reports
@@ -69,20 +70,30 @@ def combined_folds(data: dict, n_folds: int, seed: int) -> list[tuple[np.ndarray
     return [(np.asarray(train), np.asarray(test)) for train, test in folds]
 
 
-def batches(data: dict, indices: np.ndarray, extractor, batch_size: int, rng=None):
-    """Padded ``(inputs, labels)`` batches; shuffled when ``rng`` is given."""
+def fit_stats(data: dict, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and std over all frames of the clips ``indices`` (global normalisation)."""
+    frames = np.concatenate([data["rows"]["features"][i] for i in indices])
+    return frames.mean(axis=0), np.maximum(frames.std(axis=0), 1e-5)
+
+
+def batches(data: dict, indices: np.ndarray, extractor, batch_size: int, rng=None, stats=None):
+    """Padded ``(inputs, labels)`` batches, normalised with ``stats`` when given; shuffled with ``rng``."""
     order = rng.permutation(indices) if rng is not None else indices
     for start in range(0, len(order), batch_size):
         chosen = order[start : start + batch_size]
-        features = BatchFeature({"input_values": [data["rows"]["features"][i] for i in chosen]})
+        clips = [data["rows"]["features"][i] for i in chosen]
+        if stats is not None:
+            clips = [((clip - stats[0]) / stats[1]).astype(np.float32) for clip in clips]
+        features = BatchFeature({"input_values": clips})
         inputs = extractor.pad(features, padding=True, return_attention_mask=True, return_tensors="pt")
         yield inputs, torch.as_tensor(data["rows"]["label"][chosen])
 
 
-def train(
-    data: dict, indices: np.ndarray, extractor, args: argparse.Namespace
-) -> LSTMSAForAudioClassification:
-    """Train a fresh ResLSTM-SA on ``indices`` for ``args.epochs`` epochs, class-weighted by frequency."""
+def train(data: dict, indices: np.ndarray, extractor, args: argparse.Namespace) -> tuple:
+    """Train a fresh ResLSTM-SA on ``indices`` for ``args.epochs`` epochs, class-weighted by frequency.
+
+    Returns ``(model, stats)``: ``stats`` are the global normalisation statistics (``None`` for utterance).
+    """
     labels = data["labels"]
     counts = np.bincount(data["rows"]["label"][indices], minlength=len(labels)).astype(np.float64)
     weights = (counts.sum() / np.maximum(counts, 1) / len(labels)).round(4).tolist()
@@ -96,27 +107,27 @@ def train(
         class_weights=weights,
     )
     model = LSTMSAForAudioClassification(config)
+    stats = fit_stats(data, indices) if args.normalization == "global" else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=1e-4)
     steps = args.epochs * int(np.ceil(len(indices) / args.batch_size))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.learning_rate, total_steps=steps)
     rng = np.random.default_rng(args.seed)
     model.train()
     for _ in range(args.epochs):
-        for inputs, targets in batches(data, indices, extractor, args.batch_size, rng):
+        for inputs, targets in batches(data, indices, extractor, args.batch_size, rng, stats):
             loss = model(**inputs, labels=targets).loss
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-    return model.eval()
+    return model.eval(), stats
 
 
 @torch.inference_mode()
-def predict(model, data: dict, indices: np.ndarray, extractor) -> np.ndarray:
-    return np.concatenate(
-        [model(**inputs).logits.argmax(-1).numpy() for inputs, _ in batches(data, indices, extractor, 64)]
-    )
+def predict(model, data: dict, indices: np.ndarray, extractor, stats=None) -> np.ndarray:
+    batched = batches(data, indices, extractor, 64, stats=stats)
+    return np.concatenate([model(**inputs).logits.argmax(-1).numpy() for inputs, _ in batched])
 
 
 def cross_validate(data: dict, extractor, args: argparse.Namespace) -> dict:
@@ -125,7 +136,8 @@ def cross_validate(data: dict, extractor, args: argparse.Namespace) -> dict:
     all_true, all_pred, all_corpus = [], [], []
     for k, (train_idx, test_idx) in enumerate(combined_folds(data, args.folds, args.seed)):
         start = time.perf_counter()
-        predictions = predict(train(data, train_idx, extractor, args), data, test_idx, extractor)
+        model, stats = train(data, train_idx, extractor, args)
+        predictions = predict(model, data, test_idx, extractor, stats)
         truth, corpus = rows["label"][test_idx], rows["corpus"][test_idx]
         row = {"fold": k, "uar": uar(truth, predictions)}
         for name in CORPORA:
@@ -158,7 +170,7 @@ def write_card(model, data: dict, cv: dict, args: argparse.Namespace, output_dir
         labels=data["labels"],
         architecture={
             "model": "ResLSTM-SA (Krasnoproshin & Vashkevich)",
-            "features": "34 MFCC + 12 chroma per 16 ms frame, per-utterance normalisation",
+            "features": f"34 MFCC + 12 chroma per 16 ms frame, {args.normalization} normalisation",
             "hidden_size": args.hidden_size,
         },
         num_parameters=sum(p.numel() for p in model.parameters()),
@@ -230,12 +242,15 @@ def main(argv=None) -> None:
     parser.add_argument("--learning_rate", type=float, default=3e-3)
     parser.add_argument("--hidden_size", type=int, default=64)
     parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--normalization", choices=("global", "utterance"), default="global")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    extractor = MfccChromaFeatureExtractor()
+    extractor = MfccChromaFeatureExtractor(
+        normalization="none" if args.normalization == "global" else "utterance"
+    )
     start = time.perf_counter()
     data = load_features(args.data_dir, extractor)
     elapsed = time.perf_counter() - start
@@ -243,7 +258,9 @@ def main(argv=None) -> None:
     cv = cross_validate(data, extractor, args) if args.folds else {}
     if cv:
         print(json.dumps(cv["summary"], indent=2))
-    model = train(data, np.arange(len(data["rows"]["label"])), extractor, args)
+    model, stats = train(data, np.arange(len(data["rows"]["label"])), extractor, args)
+    if stats is not None:  # the saved extractor applies the training-set statistics itself
+        extractor = MfccChromaFeatureExtractor(normalization="global", mean=stats[0], std=stats[1])
     args.output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.output_dir)
     extractor.save_pretrained(args.output_dir)

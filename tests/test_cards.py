@@ -1,4 +1,4 @@
-"""Model cards: card data, rendering with huggingface_hub's ModelCard, offline validation, the Trainer callback."""
+"""Model cards: card data, rendering with huggingface_hub's ModelCard, offline validation, callback."""
 
 from __future__ import annotations
 
@@ -29,17 +29,27 @@ EXAMPLE_CARD = REPO / "model_cards" / "example_model_card.md"
 
 def crossval_card_data() -> SERCardData:
     card_data = SERCardData(
-        model_id="me/ser-emodb", labels=["anger", "neutral", "sadness"], datasets=["emodb"], language=["de"],
-        base_model="facebook/wav2vec2-base", protocol="leave-one-speaker-out, 3 folds",
+        model_id="me/ser-emodb",
+        labels=["anger", "neutral", "sadness"],
+        datasets=["emodb"],
+        language=["de"],
+        base_model="facebook/wav2vec2-base",
+        protocol="leave-one-speaker-out, 3 folds",
         architecture={"model_type": "hf_ser", "backbone": "wav2vec2", "pooling": "attentive_stats"},
-        num_parameters=94_400_000, hyperparameters={"learning_rate": 3e-5, "seed": 0},
+        num_parameters=94_400_000,
+        hyperparameters={"learning_rate": 3e-5, "seed": 0},
     )
     for fold, (uar, wa) in enumerate([(0.70, 0.72), (0.74, 0.75), (0.69, 0.70)]):
-        card_data.add_fold_result({"eval_uar": uar, "eval_wa": wa, "eval_runtime": 3.0, "epoch": 2.0}, fold=fold, seed=0)
-    card_data.set_group_results("sex", {"female": {"uar": 0.72, "n": 100, "ci": {"uar": [0.6, 0.8]}},
-                                        "male": {"uar": 0.68, "n": 90}})
+        card_data.add_fold_result(
+            {"eval_uar": uar, "eval_wa": wa, "eval_runtime": 3.0, "epoch": 2.0}, fold=fold, seed=0
+        )
+    card_data.set_group_results(
+        "sex", {"female": {"uar": 0.72, "n": 100, "ci": {"uar": [0.6, 0.8]}}, "male": {"uar": 0.68, "n": 90}}
+    )
     card_data.set_group_results("speaker", {"03": {"uar": 0.81, "n": 49}, "08": {"uar": 0.55, "n": 58}})
-    card_data.eval_rows.append({"epoch": 1.0, "step": 10, "training_loss": 1.2, "validation_loss": 1.1, "uar": 0.5})
+    card_data.eval_rows.append(
+        {"epoch": 1.0, "step": 10, "training_loss": 1.2, "validation_loss": 1.1, "uar": 0.5}
+    )
     card_data.split_sizes = {"train": 400, "validation": 135}
     card_data.label_counts = {"train": {"anger": 100, "neutral": 150, "sadness": 150}}
     return card_data
@@ -66,22 +76,34 @@ def test_rendered_card_states_metadata_results_groups_and_usage() -> None:
     (index,) = metadata["model-index"]
     assert index["name"] == "me/ser-emodb"
     (result,) = index["results"]
-    assert result["dataset"] == {"name": "EmoDB (Berlin Database of Emotional Speech)", "type": "emodb",
-                                 "split": "leave-one-speaker-out, 3 folds"}
+    assert result["dataset"] == {
+        "name": "EmoDB (Berlin Database of Emotional Speech)",
+        "type": "emodb",
+        "split": "leave-one-speaker-out, 3 folds",
+    }
     uar = next(m for m in result["metrics"] if m["type"] == "recall")
     assert uar["value"] == 0.71 and uar["args"] == {"average": "macro"}
     assert "std 0.0265" in uar["name"]
     assert re.search(r"^# ser-emodb$", text, re.M)
-    assert re.search(r"fine-tuned from \[facebook/wav2vec2-base\]\(https://huggingface.co/facebook/wav2vec2-base\)", text)
+    assert re.search(
+        r"fine-tuned from \[facebook/wav2vec2-base\]\(https://huggingface.co/facebook/wav2vec2-base\)", text
+    )
     assert re.search(r'classifier = pipeline\("me/ser-emodb"\)', text)
     assert re.search(r'AutoModelForAudioClassification.from_pretrained\("me/ser-emodb"\)', text)
-    assert re.search(r"\| EmoDB \(Berlin Database of Emotional Speech\) \| leave-one-speaker-out, 3 folds \| "
-                     r"UAR \(unweighted average recall\) \| 0\.7100 ± 0\.0265 \|", text)
+    assert re.search(
+        r"\| EmoDB \(Berlin Database of Emotional Speech\) \| leave-one-speaker-out, 3 folds \| "
+        r"UAR \(unweighted average recall\) \| 0\.7100 ± 0\.0265 \|",
+        text,
+    )
     assert re.search(r"^### Cross-validation \(3 runs\)$", text, re.M)
     assert re.search(r"^\| fold \| seed \| uar \| wa \|$", text, re.M)
     assert re.search(r"^\| 1 \| 0 \| 0\.7400 \| 0\.7500 \|$", text, re.M)
-    assert re.search(r"^\| UAR \(unweighted average recall\) \| 0\.7100 ± 0\.0265 \| 0\.6900 \| 0\.7400 \|$", text, re.M)
-    assert re.search(r"^### Results per sex$\n\n^\| sex \| clips \| UAR \(unweighted average recall\) \|$", text, re.M)
+    assert re.search(
+        r"^\| UAR \(unweighted average recall\) \| 0\.7100 ± 0\.0265 \| 0\.6900 \| 0\.7400 \|$", text, re.M
+    )
+    assert re.search(
+        r"^### Results per sex$\n\n^\| sex \| clips \| UAR \(unweighted average recall\) \|$", text, re.M
+    )
     assert re.search(r"^\| female \| 100 \| 0\.7200 \|$", text, re.M)
     assert re.search(r"^\| 08 \| 58 \| 0\.5500 \|$", text, re.M)
     assert re.search(r"worst speaker: 0\.2600 UAR", text)
@@ -91,14 +113,24 @@ def test_rendered_card_states_metadata_results_groups_and_usage() -> None:
     assert re.search(r"^- transformers: \d+\.\d+", text, re.M)
     # the card loads back through huggingface_hub with its evaluation results
     reloaded = ModelCard(text)
-    assert [(r.metric_type, r.metric_value) for r in reloaded.data.eval_results] == [("recall", 0.71), ("accuracy", 0.7233)]
+    assert [(r.metric_type, r.metric_value) for r in reloaded.data.eval_results] == [
+        ("recall", 0.71),
+        ("accuracy", 0.7233),
+    ]
 
 
 def test_regression_card_uses_dimensional_wording_and_ccc() -> None:
-    card_data = SERCardData(model_id="me/adv", task="regression", regression_targets=["arousal", "dominance", "valence"],
-                            datasets=["msp_podcast"], language=["en"])
+    card_data = SERCardData(
+        model_id="me/adv",
+        task="regression",
+        regression_targets=["arousal", "dominance", "valence"],
+        datasets=["msp_podcast"],
+        language=["en"],
+    )
     card_data.add_result("ccc_valence", 0.638, dataset="msp_podcast", split="test1")
-    card_data.add_result("ccc_valence", 0.64, dataset="msp_podcast", split="test1")  # replaces, not duplicates
+    card_data.add_result(
+        "ccc_valence", 0.64, dataset="msp_podcast", split="test1"
+    )  # replaces, not duplicates
     text = str(render_model_card(card_data))
     validate_model_card(text)
     assert "predicts the dimensional emotion values arousal, dominance, valence" in text
@@ -122,15 +154,29 @@ def test_card_without_results_still_validates() -> None:
         (lambda m: m.update(license="my-license"), r"license 'my-license' is not a Hub license id"),
         (lambda m: m.update(license="other"), r"license 'other' needs `license_name` and `license_link`"),
         (lambda m: m.update(language=["German"]), r"language 'German' is not an ISO 639"),
-        (lambda m: m.update(pipeline_tag="text-classification"), r"pipeline_tag must be 'audio-classification'"),
+        (
+            lambda m: m.update(pipeline_tag="text-classification"),
+            r"pipeline_tag must be 'audio-classification'",
+        ),
         (lambda m: m.update(library_name="transformers"), r"library_name must be 'hf_ser'"),
-        (lambda m: m.update(base_model="not a repo id"), r"base_model entry 'not a repo id' is not a Hub repo id"),
+        (
+            lambda m: m.update(base_model="not a repo id"),
+            r"base_model entry 'not a repo id' is not a Hub repo id",
+        ),
         (lambda m: m.update(tags=["speech emotion"]), r"tag 'speech emotion' must be a non-empty string"),
         (lambda m: m["model-index"][0]["results"][0].update(metrics=[]), r"metrics must be a non-empty list"),
-        (lambda m: m["model-index"][0]["results"][0]["metrics"][0].update(value=None),
-         r"metrics\[0\]\.value must be a number or string"),
-        (lambda m: m["model-index"][0]["results"][0]["metrics"][0].update(value=float("nan")), r"must be finite"),
-        (lambda m: m["model-index"][0]["results"][0]["dataset"].pop("name"), r"rejects the metadata|needs string"),
+        (
+            lambda m: m["model-index"][0]["results"][0]["metrics"][0].update(value=None),
+            r"metrics\[0\]\.value must be a number or string",
+        ),
+        (
+            lambda m: m["model-index"][0]["results"][0]["metrics"][0].update(value=float("nan")),
+            r"must be finite",
+        ),
+        (
+            lambda m: m["model-index"][0]["results"][0]["dataset"].pop("name"),
+            r"rejects the metadata|needs string",
+        ),
         (lambda m: m["model-index"][0].pop("name"), r"rejects the metadata|needs a non-empty string `name`"),
     ],
 )
@@ -146,7 +192,9 @@ def test_validation_reports_each_metadata_problem(edit, problem) -> None:
 
 
 def test_validation_rejects_cards_without_metadata_block() -> None:
-    assert model_card_problems("# just text\n") == ["The card does not start with a `---` YAML metadata block."]
+    assert model_card_problems("# just text\n") == [
+        "The card does not start with a `---` YAML metadata block."
+    ]
     assert "not valid YAML" in model_card_problems("---\nkey: [unclosed\n---\ntext\n")[0]
 
 
@@ -156,7 +204,9 @@ def test_card_data_round_trips_and_rejects_bad_values(tmp_path: Path) -> None:
     assert SERCardData.load(card_data.save(tmp_path / "card.json")) == card_data
     with pytest.raises(ValueError, match=r"Unknown SERCardData field\(s\) \['colour'\]"):
         SERCardData.from_dict({"colour": "red"})
-    with pytest.raises(ValueError, match="Unknown task 'ranking'; choose one of classification, regression, multitask"):
+    with pytest.raises(
+        ValueError, match="Unknown task 'ranking'; choose one of classification, regression, multitask"
+    ):
         SERCardData(task="ranking")
     with pytest.raises(ValueError, match="must be a finite number"):
         card_data.add_result("uar", float("nan"), dataset="emodb")
@@ -173,12 +223,14 @@ def test_template_is_package_data_and_documented_copy_matches() -> None:
     template = load_template()
     assert "{{ card_data }}" in template
     assert (REPO / "model_cards" / "model_card.md").read_text(encoding="utf-8") == template
-    with pytest.raises(ValueError, match="Unknown card template 'missing.md'; available templates: model_card.md"):
+    with pytest.raises(
+        ValueError, match="Unknown card template 'missing.md'; available templates: model_card.md"
+    ):
         load_template("missing.md")
 
 
 def test_example_card_in_model_cards_is_up_to_date() -> None:
-    """model_cards/example_model_card.md is the rendering of example_card_data.json (regenerate: see README)."""
+    """model_cards/example_model_card.md renders example_card_data.json (regenerate: see its README)."""
     card = render_model_card(SERCardData.load(EXAMPLE_DATA))
     validate_model_card(card)
     assert str(card) == EXAMPLE_CARD.read_text(encoding="utf-8")
@@ -186,25 +238,68 @@ def test_example_card_in_model_cards_is_up_to_date() -> None:
 
 def test_card_data_from_run_reads_recipe_artifacts(tmp_path: Path, tiny_checkpoint_dir: Path) -> None:
     (tmp_path / "config.json").write_text((tiny_checkpoint_dir / "config.json").read_text())
-    (tmp_path / "train_config.yaml").write_text(yaml.safe_dump({
-        "corpus": "emodb", "backbone": "facebook/wav2vec2-base", "protocol": "speaker_folds", "folds": 5,
-        "learning_rate": 1e-4, "seed": 1, "lora": False, "max_steps": None}))
-    (tmp_path / "metrics.json").write_text(json.dumps({"train": {"uar": 0.99}, "validation": {"uar": 0.6, "loss": 1.0},
-                                                      "test": {"uar": 0.55, "macro_f1": 0.5}}))
-    (tmp_path / "summary.json").write_text(json.dumps({"metric": "uar", "mean": 0.6, "std": 0.1, "max": 0.7, "runs": [
-        {"fold": 0, "seed": 0, "uar": 0.5}, {"fold": 1, "seed": 0, "metrics": {"uar": 0.7}}]}))
+    (tmp_path / "train_config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "corpus": "emodb",
+                "backbone": "facebook/wav2vec2-base",
+                "protocol": "speaker_folds",
+                "folds": 5,
+                "learning_rate": 1e-4,
+                "seed": 1,
+                "lora": False,
+                "max_steps": None,
+            }
+        )
+    )
+    (tmp_path / "metrics.json").write_text(
+        json.dumps(
+            {
+                "train": {"uar": 0.99},
+                "validation": {"uar": 0.6, "loss": 1.0},
+                "test": {"uar": 0.55, "macro_f1": 0.5},
+            }
+        )
+    )
+    (tmp_path / "summary.json").write_text(
+        json.dumps(
+            {
+                "metric": "uar",
+                "mean": 0.6,
+                "std": 0.1,
+                "max": 0.7,
+                "runs": [{"fold": 0, "seed": 0, "uar": 0.5}, {"fold": 1, "seed": 0, "metrics": {"uar": 0.7}}],
+            }
+        )
+    )
     (tmp_path / "report").mkdir()
-    (tmp_path / "report" / "report.json").write_text(json.dumps({
-        "overall": {"uar": 0.55}, "by_sex": {"female": {"n": 10, "uar": 0.6}, "male": {"n": 8, "uar": 0.5}},
-        "by_speaker": {}}))
+    (tmp_path / "report" / "report.json").write_text(
+        json.dumps(
+            {
+                "overall": {"uar": 0.55},
+                "by_sex": {"female": {"n": 10, "uar": 0.6}, "male": {"n": 8, "uar": 0.5}},
+                "by_speaker": {},
+            }
+        )
+    )
     card_data = card_data_from_run(tmp_path)
     assert card_data.labels == ["anger", "happiness", "neutral", "sadness"]
-    assert card_data.architecture["backbone"] == "wav2vec2" and card_data.architecture["pooling"] == "attentive_stats"
-    assert (card_data.datasets, card_data.language, card_data.base_model) == (["emodb"], ["de"], "facebook/wav2vec2-base")
+    assert (
+        card_data.architecture["backbone"] == "wav2vec2"
+        and card_data.architecture["pooling"] == "attentive_stats"
+    )
+    assert (card_data.datasets, card_data.language, card_data.base_model) == (
+        ["emodb"],
+        ["de"],
+        "facebook/wav2vec2-base",
+    )
     assert card_data.protocol == "speaker-independent folds, 5 folds"
     assert card_data.hyperparameters == {"learning_rate": 1e-4, "seed": 1}
     assert sorted((r.split, r.metric, r.value) for r in card_data.results) == [
-        ("test", "macro_f1", 0.5), ("test", "uar", 0.55), ("validation", "uar", 0.6)]
+        ("test", "macro_f1", 0.5),
+        ("test", "uar", 0.55),
+        ("validation", "uar", 0.6),
+    ]
     assert card_data.fold_results == [{"fold": 0, "seed": 0, "uar": 0.5}, {"fold": 1, "seed": 0, "uar": 0.7}]
     assert card_data.group_results == {"sex": {"female": {"n": 10, "uar": 0.6}, "male": {"n": 8, "uar": 0.5}}}
     validate_model_card(render_model_card(card_data))
@@ -220,21 +315,42 @@ def test_callback_fills_card_data_during_training(tmp_path: Path, tiny_ser_model
 
     model = tiny_ser_model(pooling="mean")
     rng = np.random.default_rng(0)
-    rows = {"input_values": [rng.standard_normal(4000).astype(np.float32) for _ in range(6)],
-            "label": [0, 1, 2, 3, 0, 1]}
+    rows = {
+        "input_values": [rng.standard_normal(4000).astype(np.float32) for _ in range(6)],
+        "label": [0, 1, 2, 3, 0, 1],
+    }
     dataset = Dataset.from_dict(rows).with_format("torch")
 
     def collate(batch):
-        return {"input_values": torch.stack([b["input_values"] for b in batch]),
-                "labels": torch.stack([b["label"] for b in batch])}
+        return {
+            "input_values": torch.stack([b["input_values"] for b in batch]),
+            "labels": torch.stack([b["label"] for b in batch]),
+        }
 
     callback = SERModelCardCallback(SERCardData(datasets=["emodb"], language=["de"]))
-    args = TrainingArguments(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=3, learning_rate=1e-3,
-                             eval_strategy="steps", eval_steps=2, logging_steps=1, report_to=[], use_cpu=True,
-                             save_strategy="no", seed=3, disable_tqdm=True,
-                             label_names=["labels"])
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, eval_dataset=dataset, data_collator=collate,
-                      callbacks=[callback])
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        max_steps=2,
+        per_device_train_batch_size=3,
+        learning_rate=1e-3,
+        eval_strategy="steps",
+        eval_steps=2,
+        logging_steps=1,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        seed=3,
+        disable_tqdm=True,
+        label_names=["labels"],
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        eval_dataset=dataset,
+        data_collator=collate,
+        callbacks=[callback],
+    )
     trainer.train()
     card_data = callback.card_data
     assert card_data.labels == ["anger", "happiness", "neutral", "sadness"]
@@ -247,7 +363,11 @@ def test_callback_fills_card_data_during_training(tmp_path: Path, tiny_ser_model
     assert card_data.split_sizes == {"train": 6, "validation": 6}
     assert card_data.label_counts["train"] == {"anger": 2, "happiness": 2, "neutral": 1, "sadness": 1}
     (row,) = card_data.eval_rows
-    assert row["step"] == 2 and isinstance(row["training_loss"], float) and isinstance(row["validation_loss"], float)
+    assert (
+        row["step"] == 2
+        and isinstance(row["training_loss"], float)
+        and isinstance(row["validation_loss"], float)
+    )
     assert not any(key.endswith(("runtime", "per_second")) for key in row)
     text = str(render_model_card(card_data))
     validate_model_card(text)

@@ -170,3 +170,12 @@ def test_export_then_predict_with_onnx(tmp_path, clips, capsys):
     capsys.readouterr()
     assert main(["predict", clips[0], "--model", str(exported), "--backend", "onnx", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["label"] in TINY_LABELS.values()
+
+
+def test_readme_command_runs_the_default_model_on_the_examples(capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    examples = sorted(str(path) for path in (REPO / "examples").glob("*.wav"))
+    assert main(["predict", *examples]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["file", "label", "score"]
+    assert [line.split()[0] for line in table[1:]] == examples

@@ -24,6 +24,7 @@ from hf_ser.evaluation import (
     markdown_tables,
     metrics_from_confusion,
     restrict_to_labels,
+    score_predictions,
     write_report,
 )
 from hf_ser.evaluation.bootstrap import bootstrap_counts, confusion_counts, weighted_ccc
@@ -278,6 +279,11 @@ def test_label_alignment_keeps_shared_classes(predictor, urdu_subset):
     true = [urdu_subset.features["label"].names[i] for i in urdu_subset["label"]]
     assert result.overall["uar"] == pytest.approx(_hand_uar(true, restricted), abs=1e-12)
     assert "by_speaker" in result.to_dict() and result.to_dict()["dropped_labels"]["model_only"]
+    # Scoring a selection of the predictions == evaluating the selected clips.
+    predictions = predictor.predict(decode_audio_column(urdu_subset))
+    part = score_predictions(predictions.select(range(8)), urdu_subset.select(range(8)), bootstrap=0)
+    direct = evaluate_model(predictor, urdu_subset.select(range(8)), bootstrap=0, progress=False)
+    assert part.overall == direct.overall and part.groups == direct.groups
 
 
 def test_align_labels_aliases_and_errors():
@@ -434,7 +440,7 @@ def test_recipe_trainer_trains_with_the_finetune_recipe(tmp_path, urdu_subset):
     checkpoint = train_fn(subset)
     assert checkpoint == str(tmp_path / "run-00") and (tmp_path / "run-00" / "model.safetensors").is_file()
     result = evaluate_model(checkpoint, subset, bootstrap=0, progress=False)
-    assert result.labels == ["anger", "sadness"] and result.label_alignment.model_only == []
+    assert result.labels == ["sadness", "anger"] and result.label_alignment.model_only == []
     assert train_fn(subset) == str(tmp_path / "run-01")
 
 

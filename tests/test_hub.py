@@ -1,4 +1,4 @@
-"""Publishing to the Hub: dry runs end to end (staging, loading checks, card), LoRA runs, the upload wrapper."""
+"""Publishing to the Hub: dry runs end to end (staging, loading checks, card), LoRA runs, upload."""
 
 from __future__ import annotations
 
@@ -25,10 +25,22 @@ def run_dir(tmp_path: Path, tiny_checkpoint_dir: Path) -> Path:
     """A finished recipe run: checkpoint + metrics, config, a plot, and things that must not be uploaded."""
     run = tmp_path / "run"
     shutil.copytree(tiny_checkpoint_dir, run)
-    (run / "metrics.json").write_text(json.dumps({"validation": {"uar": 0.41, "wa": 0.45, "loss": 1.3},
-                                                  "test": {"uar": 0.38, "macro_f1": 0.33}}))
-    (run / "train_config.yaml").write_text(yaml.safe_dump({"corpus": "emodb", "backbone": "./tiny", "seed": 0,
-                                                           "learning_rate": 1e-4, "protocol": "speaker_folds"}))
+    (run / "metrics.json").write_text(
+        json.dumps(
+            {"validation": {"uar": 0.41, "wa": 0.45, "loss": 1.3}, "test": {"uar": 0.38, "macro_f1": 0.33}}
+        )
+    )
+    (run / "train_config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "corpus": "emodb",
+                "backbone": "./tiny",
+                "seed": 0,
+                "learning_rate": 1e-4,
+                "protocol": "speaker_folds",
+            }
+        )
+    )
     (run / "confusion_matrix.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (run / "training_args.bin").write_bytes(b"pickle")
     (run / "checkpoint-2").mkdir()
@@ -57,15 +69,30 @@ def test_dry_run_stages_exactly_the_model_checks_it_and_writes_a_valid_card(
     result = publish(run_dir, REPO_ID, dry_run=True)
     assert isinstance(result, PublishResult) and result.dry_run and result.url is None
     assert result.folder == run_dir / "hub_dry_run"
-    assert result.files == sorted(str(p.relative_to(result.folder)) for p in result.folder.rglob("*") if p.is_file())
-    expected = {"README.md", "card_data.json", "config.json", "model.safetensors", "preprocessor_config.json",
-                "modeling_ser.py", "configuration_ser.py", "metrics.json", "train_config.yaml",
-                "confusion_matrix.png", "onnx/model.onnx", "onnx/config.json"}
+    assert result.files == sorted(
+        str(p.relative_to(result.folder)) for p in result.folder.rglob("*") if p.is_file()
+    )
+    expected = {
+        "README.md",
+        "card_data.json",
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "modeling_ser.py",
+        "configuration_ser.py",
+        "metrics.json",
+        "train_config.yaml",
+        "confusion_matrix.png",
+        "onnx/model.onnx",
+        "onnx/config.json",
+    }
     assert expected <= set(result.files)
     assert not [f for f in result.files if f.endswith((".bin", ".pt")) or f.startswith("checkpoint")]
     assert "stale.txt" not in result.files  # the default dry-run folder is replaced
-    assert result.skipped == {"checkpoint-2/": "directory not published (checkpoints, logs, staging)",
-                              "training_args.bin": "pickle-based format, never uploaded (safetensors only)"}
+    assert result.skipped == {
+        "checkpoint-2/": "directory not published (checkpoints, logs, staging)",
+        "training_args.bin": "pickle-based format, never uploaded (safetensors only)",
+    }
     assert sorted(result.checks) == ["auto_classes", "model_card", "no_pickles", "onnx", "trust_remote_code"]
     assert "transformers_modules" in result.checks["trust_remote_code"]
 
@@ -75,7 +102,11 @@ def test_dry_run_stages_exactly_the_model_checks_it_and_writes_a_valid_card(
     assert data.library_name == "hf_ser" and data.pipeline_tag == "audio-classification"
     assert data.model_name == REPO_ID and data.language == ["de"] and "onnx" in data.tags
     assert {(r.dataset_split, r.metric_type, r.metric_value) for r in data.eval_results} == {
-        ("validation", "recall", 0.41), ("validation", "accuracy", 0.45), ("test", "recall", 0.38), ("test", "f1", 0.33)}
+        ("validation", "recall", 0.41),
+        ("validation", "accuracy", 0.45),
+        ("test", "recall", 0.38),
+        ("test", "f1", 0.33),
+    }
     assert re.search(r"^- \*\*ONNX:\*\* an export for onnxruntime is in `onnx/`\.$", card, re.M)
     assert re.search(r"^- \*\*Labels:\*\* anger, happiness, neutral, sadness$", card, re.M)
     assert "base_model" not in data.to_dict()  # a local backbone path is not a Hub id
@@ -99,7 +130,9 @@ def test_dry_run_stages_exactly_the_model_checks_it_and_writes_a_valid_card(
         check_model_folder(result.folder)
 
 
-def test_dry_run_of_a_lora_adapter_run_merges_it_and_ships_the_adapter(tmp_path: Path, tiny_checkpoint_dir: Path) -> None:
+def test_dry_run_of_a_lora_adapter_run_merges_it_and_ships_the_adapter(
+    tmp_path: Path, tiny_checkpoint_dir: Path
+) -> None:
     import torch
     from transformers import AutoModelForAudioClassification
 
@@ -115,11 +148,19 @@ def test_dry_run_of_a_lora_adapter_run_merges_it_and_ships_the_adapter(tmp_path:
     run = tmp_path / "lora_run"
     peft_model.save_pretrained(run)
     shutil.copy2(tiny_checkpoint_dir / "preprocessor_config.json", run)
-    assert json.loads((run / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_checkpoint_dir)
+    assert json.loads((run / "adapter_config.json").read_text())["base_model_name_or_path"] == str(
+        tiny_checkpoint_dir
+    )
 
     result = publish(run, REPO_ID, dry_run=True, include_onnx=False, folder=tmp_path / "staged")
-    assert {"adapter/adapter_config.json", "adapter/adapter_model.safetensors", "config.json", "model.safetensors",
-            "preprocessor_config.json", "README.md"} <= set(result.files)
+    assert {
+        "adapter/adapter_config.json",
+        "adapter/adapter_model.safetensors",
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "README.md",
+    } <= set(result.files)
     assert "adapter_config.json" not in result.files and "trust_remote_code" in result.checks
     merged = AutoModelForAudioClassification.from_pretrained(result.folder).eval()
     reference = peft_model.merge_and_unload().eval()
@@ -146,7 +187,9 @@ class RecordingHfApi:
         folder = Path(kwargs["folder_path"])
         files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
         self.calls.append(("upload_folder", {**kwargs, "files": files}))
-        return type("CommitInfo", (), {"commit_url": f"https://huggingface.co/{kwargs['repo_id']}/commit/abc"})()
+        return type(
+            "CommitInfo", (), {"commit_url": f"https://huggingface.co/{kwargs['repo_id']}/commit/abc"}
+        )()
 
 
 def test_real_publish_creates_the_repo_and_uploads_the_checked_folder(
@@ -160,19 +203,35 @@ def test_real_publish_creates_the_repo_and_uploads_the_checked_folder(
     monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHfApi)
 
     def recording_check(folder: Path) -> dict[str, str]:  # the checks themselves are tested by the dry runs
-        RecordingHfApi.calls.append(("check_model_folder", {"files": sorted(p.name for p in Path(folder).iterdir())}))
+        RecordingHfApi.calls.append(
+            ("check_model_folder", {"files": sorted(p.name for p in Path(folder).iterdir())})
+        )
         return {"recorded": "check ran on the staged folder"}
 
     monkeypatch.setattr(hf_ser.hub, "check_model_folder", recording_check)
     result = publish(run_dir, REPO_ID, private=True, include_onnx=False, token="hf_test")
     assert not result.dry_run and result.url == f"https://huggingface.co/{REPO_ID}/commit/abc"
     names = [name for name, _ in RecordingHfApi.calls]
-    assert names == ["check_model_folder", "init", "create_repo", "upload_folder"]  # checked before any upload
+    assert names == [
+        "check_model_folder",
+        "init",
+        "create_repo",
+        "upload_folder",
+    ]  # checked before any upload
     assert RecordingHfApi.calls[1][1] == {"token": "hf_test"}
-    assert RecordingHfApi.calls[2][1] == {"repo_id": REPO_ID, "private": True, "exist_ok": True, "repo_type": "model"}
+    assert RecordingHfApi.calls[2][1] == {
+        "repo_id": REPO_ID,
+        "private": True,
+        "exist_ok": True,
+        "repo_type": "model",
+    }
     upload = RecordingHfApi.calls[3][1]
     assert upload["repo_id"] == REPO_ID and upload["repo_type"] == "model"
-    assert upload["files"] == result.files and "README.md" in upload["files"] and "model.safetensors" in upload["files"]
+    assert (
+        upload["files"] == result.files
+        and "README.md" in upload["files"]
+        and "model.safetensors" in upload["files"]
+    )
     assert RecordingHfApi.calls[0][1]["files"] == sorted({f.split("/")[0] for f in result.files})
     assert result.checks == {"recorded": "check ran on the staged folder"}
     assert not (run_dir / "hub_dry_run").exists()  # a real publish stages in a temporary folder
@@ -197,3 +256,38 @@ def test_publish_rejects_bad_inputs_with_clear_messages(run_dir: Path, tmp_path:
     with pytest.raises(ValueError, match="Staging folder .* is not empty"):
         publish(run_dir, REPO_ID, dry_run=True, folder=busy)
     assert (busy / "keep.txt").read_text() == "user file"
+
+
+def test_command_line_glue_passes_every_flag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    import argparse
+
+    import hf_ser.hub
+    from hf_ser.demo import add_demo_arguments
+    from hf_ser.hub import add_publish_arguments, add_publish_space_arguments, run_publish, run_publish_space
+
+    calls = []
+
+    def fake(name):
+        def record(*args, **kwargs):
+            calls.append((name, args, kwargs))
+            return PublishResult(
+                repo_id="me/x", folder=tmp_path, files=["README.md"], checks={"model_card": "valid"}
+            )
+
+        return record
+
+    monkeypatch.setattr(hf_ser.hub, "publish", fake("publish"))
+    monkeypatch.setattr(hf_ser.hub, "publish_space", fake("publish_space"))
+    args = add_publish_arguments(argparse.ArgumentParser()).parse_args(
+        ["runs/x", REPO_ID, "--dry-run", "--no-onnx", "--private", "--token", "t"]
+    )
+    assert run_publish(args) == 0
+    expected = {"private": True, "dry_run": True, "include_onnx": False, "token": "t", "folder": None}
+    assert calls[-1] == ("publish", ("runs/x", REPO_ID), expected)
+    args = add_publish_space_arguments(argparse.ArgumentParser()).parse_args(["me/space", "--model", REPO_ID])
+    assert run_publish_space(args) == 0
+    expected = {"private": False, "dry_run": False, "token": None, "folder": None}
+    assert calls[-1] == ("publish_space", ("me/space", REPO_ID), expected)
+    assert "ok model_card: valid" in capsys.readouterr().out
+    demo_args = add_demo_arguments(argparse.ArgumentParser()).parse_args(["--port", "7861"])
+    assert (demo_args.host, demo_args.port, demo_args.model) == ("127.0.0.1", 7861, None)

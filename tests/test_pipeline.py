@@ -199,7 +199,10 @@ def test_transformers_models_and_pipeline_agree_with_ours(tmp_path, feature_extr
     torch.manual_seed(0)
     config = Wav2Vec2Config(**{**TINY_BACKBONE_KWARGS, **COARSE_FRAMES}, num_labels=3)
     directory = _save(Wav2Vec2ForSequenceClassification(config).eval(), feature_extractor, tmp_path)
-    ours = pipeline(str(directory), dtype="float32")(emodb_clips[0], sampling_rate=16000)
+    converted = pipeline(str(directory), dtype="float32")  # goes through hf_ser.convert_checkpoint
+    assert type(converted.model).__name__ == "SERModelForAudioClassification"
+    ours = converted(emodb_clips[0], sampling_rate=16000, return_embeddings=True)
+    assert ours["embedding"].shape == (32,)  # masked mean of the 32-dim frames
     theirs = hf_pipeline("audio-classification", model=str(directory), top_k=None)(emodb_clips[0])
     assert ours["label"] == theirs[0]["label"]
     for row in theirs:

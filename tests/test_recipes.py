@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,24 +33,22 @@ EMODB = DATA_DIR / "emodb"
 
 # Small, fast runs: 16 clips, 4 speaker folds, 1 s crops, batch 4, a few steps.
 FAST_SETTINGS = {
-    "max_samples": "16",
-    "folds": "4",
-    "per_device_train_batch_size": "4",
-    "per_device_eval_batch_size": "8",
-    "max_train_seconds": "1",
-    "max_eval_seconds": "1",
-    "logging_steps": "1",
-    "disable_tqdm": "true",
-}
+    "corpus": "emodb", "data_dir": str(EMODB), "max_samples": 16, "folds": 4,
+    "per_device_train_batch_size": 4, "per_device_eval_batch_size": 8, "max_train_seconds": 1,
+    "max_eval_seconds": 1, "logging_steps": 1, "disable_tqdm": "true",
+}  # fmt: skip
 
 
-def fast(**changes: str) -> list[str]:
-    """The fast-run flags, with some changed (value None drops the flag)."""
-    settings = {**FAST_SETTINGS, **changes}
-    return [item for key, value in settings.items() if value is not None for item in (f"--{key}", value)]
+def flags(settings: dict | None = None, **changes) -> list[str]:
+    """Command-line flags for a fast run: FAST_SETTINGS updated by ``settings`` / ``changes`` (None drops a
+    flag; ``settings`` allows dotted keys such as ``model.classifier_dropout``)."""
+    merged = {**FAST_SETTINGS, **(settings or {}), **changes}
+    return [item for key, value in merged.items() if value is not None for item in (f"--{key}", str(value))]
 
 
-FAST = fast()
+def config(name: str) -> str:
+    return str(REPO / "recipes" / "configs" / f"{name}.yaml")
+
 
 # SYNTHETIC (valence, arousal, dominance) per IEMOCAP class code, for the regression tests only.
 SYNTHETIC_ADV = {
@@ -151,42 +150,14 @@ def test_finetune_categorical_emodb_writes_everything_inside_output_dir(tiny_bac
 
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
-    results = run_recipe(
-        "finetune",
-        [
-            "--backbone",
-            tiny_backbone,
-            "--corpus",
-            "emodb",
-            "--data_dir",
-            str(EMODB),
-            "--output_dir",
-            str(out),
-            "--max_steps",
-            "4",
-            "--class_weights",
-            "true",
-            "--freeze_backbone_steps",
-            "2",
-            "--backbone_learning_rate",
-            "1e-5",
-            "--eval_strategy",
-            "steps",
-            "--eval_steps",
-            "2",
-            *FAST,
-        ],
-    )
+    results = run_recipe("finetune", flags(
+        {"backbone_config.mask_time_prob": 0.05},
+        backbone=tiny_backbone, output_dir=out, max_steps=4, class_weights="true", freeze_backbone_steps=2,
+        backbone_learning_rate=1e-5, eval_strategy="steps", eval_steps=2, early_stopping_patience=3,
+    ))  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "a run wrote outside its output_dir"
-    for name in (
-        "model.safetensors",
-        "config.json",
-        "preprocessor_config.json",
-        "metrics.json",
-        "confusion_matrix.png",
-        "train_config.yaml",
-        "README.md",
-    ):
+    for name in ("model.safetensors", "config.json", "preprocessor_config.json", "metrics.json",
+                 "confusion_matrix.png", "train_config.yaml", "README.md"):  # fmt: skip
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"validation", "test"} and 0.0 <= metrics["test"]["uar"] <= 1.0
@@ -202,6 +173,7 @@ def test_finetune_categorical_emodb_writes_everything_inside_output_dir(tiny_bac
         assert section in card
     model = AutoModelForAudioClassification.from_pretrained(out)
     assert model.config.classification_loss == "weighted_ce" and len(model.config.class_weights) == 7
+    assert model.config.backbone_config.mask_time_prob == 0.05
     assert AutoFeatureExtractor.from_pretrained(out).return_attention_mask
     assert parse_config(["--config", str(out / "train_config.yaml")]).max_steps == 4  # re-runnable config
     # freeze_backbone_steps=2: the backbone is untouched at step 2 (checkpoint-2) and trained by step 4.
@@ -214,7 +186,7 @@ def test_finetune_categorical_emodb_writes_everything_inside_output_dir(tiny_bac
     assert not torch.equal(original[name], at_step_4[f"backbone.{name}"])
 
 
-def test_finetune_lora_saves_adapter_and_merged_model(tiny_backbone, tmp_path):
+def test_finetune_lora_with_augmentation_saves_adapter_and_merged_model(tiny_backbone, tmp_path):
     from transformers import AutoModelForAudioClassification
 
     import hf_ser  # noqa: F401
@@ -224,51 +196,22 @@ def test_finetune_lora_saves_adapter_and_merged_model(tiny_backbone, tmp_path):
         "finetune",
         [
             "--config",
-            str(REPO / "recipes" / "configs" / "hubert_lora.yaml"),
-            "--backbone",
-            tiny_backbone,
-            "--corpus",
-            "emodb",
-            "--data_dir",
-            str(EMODB),
-            "--output_dir",
-            str(out),
-            "--max_steps",
-            "2",
-            "--lora_r",
-            "2",
-            *FAST,
+            config("hubert_lora"),
+            *flags(backbone=tiny_backbone, output_dir=out, max_steps=2, lora_r=2, augment="light"),
         ],
     )
     assert (out / "lora_adapter" / "adapter_model.safetensors").is_file()
     model = AutoModelForAudioClassification.from_pretrained(out)
     assert not any("lora" in name for name, _ in model.named_parameters())
+    assert "lora: `True`" in (out / "README.md").read_text()
 
 
 def test_regression_ccc_on_dimensional_labels(tiny_backbone, iemocap_like, tmp_path):
     out = tmp_path / "adv"
-    results = run_recipe(
-        "finetune",
-        [
-            "--config",
-            str(REPO / "recipes" / "configs" / "msp_podcast_adv_ccc.yaml"),
-            "--backbone",
-            tiny_backbone,
-            "--corpus",
-            "iemocap",
-            "--data_dir",
-            str(iemocap_like),
-            "--output_dir",
-            str(out),
-            "--max_steps",
-            "2",
-            "--protocol",
-            "speaker_folds",
-            "--group",
-            "speaker",
-            *FAST,
-        ],
-    )
+    results = run_recipe("finetune", ["--config", config("msp_podcast_adv_ccc"), *flags(
+        backbone=tiny_backbone, corpus="iemocap", data_dir=iemocap_like, output_dir=out, max_steps=2,
+        protocol="speaker_folds", group="speaker", eval_strategy="epoch",
+    )])  # fmt: skip
     assert {"ccc", "ccc_arousal", "ccc_valence", "ccc_dominance"} <= set(results["test"])
     assert (out / "regression_scatter.png").is_file()
     assert json.loads((out / "config.json").read_text())["task"] == "regression"
@@ -281,40 +224,21 @@ def test_multitask_ctc_vocab_and_head_saved(tiny_backbone, iemocap_like, tmp_pat
     from hf_ser.training import load_ctc_head, transcribe
 
     out = tmp_path / "ctc"
-    results = run_recipe(
-        "finetune",
-        [
-            "--config",
-            str(REPO / "recipes" / "configs" / "ctc_multitask.yaml"),
-            "--backbone",
-            tiny_backbone,
-            "--corpus",
-            "iemocap",
-            "--group",
-            "speaker",
-            "--data_dir",
-            str(iemocap_like),
-            "--output_dir",
-            str(out),
-            "--max_steps",
-            "2",
-            *fast(max_train_seconds=None),
-        ],
-    )  # no crop: transcript stays aligned
+    results = run_recipe("finetune", ["--config", config("ctc_multitask"), *flags(
+        backbone=tiny_backbone, corpus="iemocap", group="speaker", data_dir=iemocap_like, output_dir=out,
+        max_steps=2, max_train_seconds=None,  # no crop: the transcript stays aligned with the audio
+    )])  # fmt: skip
     assert "uar" in results["test"]
     vocab = json.loads((out / "ctc_vocab.json").read_text())["tokens"]
     assert vocab[:2] == ["<blank>", "<unk>"] and "|" in vocab and "ü" in vocab
     model = AutoModelForAudioClassification.from_pretrained(out).eval()
     model, char_vocab = load_ctc_head(model, out)
     extractor = Wav2Vec2FeatureExtractor(return_attention_mask=True, do_normalize=True)
-    inputs = extractor(
-        [np.zeros(8000, np.float32), np.ones(16000, np.float32) * 0.1],
-        sampling_rate=16000,
-        padding=True,
-        return_attention_mask=True,
-        return_tensors="pt",
+    clips = [np.zeros(8000, np.float32), np.ones(16000, np.float32) * 0.1]
+    inputs = dict(
+        extractor(clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt")
     )
-    texts = transcribe(model, char_vocab, dict(inputs))
+    texts = transcribe(model, char_vocab, inputs)
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
     with torch.no_grad():  # the head adds alpha * CTC to the loss when ctc_labels are given
         plain = model(**inputs, labels=torch.tensor([0, 1])).loss
@@ -325,24 +249,10 @@ def test_multitask_ctc_vocab_and_head_saved(tiny_backbone, iemocap_like, tmp_pat
 
 
 def test_multitask_emotion_and_dimensions(tiny_backbone, iemocap_like, tmp_path):
-    results = run_recipe(
-        "finetune",
-        [
-            "--config",
-            str(REPO / "recipes" / "configs" / "multitask.yaml"),
-            "--backbone",
-            tiny_backbone,
-            "--group",
-            "speaker",
-            "--data_dir",
-            str(iemocap_like),
-            "--output_dir",
-            str(tmp_path / "mt"),
-            "--max_steps",
-            "2",
-            *FAST,
-        ],
-    )
+    results = run_recipe("finetune", ["--config", config("multitask"), *flags(
+        backbone=tiny_backbone, corpus="iemocap", group="speaker", data_dir=iemocap_like,
+        output_dir=tmp_path / "mt", max_steps=2, gradient_accumulation_steps=2,
+    )])  # fmt: skip
     assert {"uar", "ccc", "ccc_valence"} <= set(results["test"]) and {"uar", "ccc"} <= set(
         results["validation"]
     )
@@ -350,25 +260,8 @@ def test_multitask_emotion_and_dimensions(tiny_backbone, iemocap_like, tmp_path)
 
 def test_crossval_summary_and_resume(tiny_backbone, tmp_path, capsys):
     out = tmp_path / "cv"
-    argv = [
-        "--backbone",
-        tiny_backbone,
-        "--corpus",
-        "emodb",
-        "--data_dir",
-        str(EMODB),
-        "--output_dir",
-        str(out),
-        "--max_steps",
-        "2",
-        "--seeds",
-        "2",
-        "--use_validation",
-        "false",
-        "--save_model",
-        "false",
-        *fast(folds="2"),
-    ]
+    argv = flags(backbone=tiny_backbone, output_dir=out, max_steps=2, seeds=2, folds=2,
+                 use_validation="false", save_model="false")  # fmt: skip
     summary = run_recipe("crossval", argv)
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["metric"] == "uar" and len(on_disk["runs"]) == 4 and on_disk["complete"]
@@ -391,25 +284,9 @@ def test_hpo_two_trials_resumable_and_best_config_runs_in_crossval(tiny_backbone
     from hf_ser.training import parse_config
 
     out = tmp_path / "hpo"
-    argv = [
-        "--backbone",
-        tiny_backbone,
-        "--corpus",
-        "emodb",
-        "--data_dir",
-        str(EMODB),
-        "--output_dir",
-        str(out),
-        "--max_steps",
-        "2",
-        "--eval_strategy",
-        "steps",
-        "--eval_steps",
-        "1",
-        "--n_trials",
-        "2",
-        *FAST,
-    ]
+    argv = flags(
+        backbone=tiny_backbone, output_dir=out, max_steps=2, eval_strategy="steps", eval_steps=1, n_trials=2
+    )
     # A previous process died inside a trial: the study holds a RUNNING trial.
     out.mkdir()
     study = optuna.create_study(
@@ -419,41 +296,90 @@ def test_hpo_two_trials_resumable_and_best_config_runs_in_crossval(tiny_backbone
     summary = run_recipe("hpo", argv)
     assert summary["n_complete"] + summary["n_pruned"] == 2 and summary["metric"] == "uar"
     states = [t["state"] for t in summary["trials"]]
-    assert states == ["FAIL", "COMPLETE", "COMPLETE"] or "PRUNED" in states
+    assert states[0] == "FAIL" and len(states) == 3
     # the stale trial is marked failed and its parameters are tried again by the next trial
     assert summary["trials"][1]["params"]["learning_rate"] == pytest.approx(stale.params["learning_rate"])
     best = parse_config(["--config", str(out / "best_config.yaml")])
     assert best.learning_rate == pytest.approx(summary["best_params"]["learning_rate"])
-    assert best.restart_period_epochs in (1, 2, 3, 5, 10)
+    assert best.restart_period_epochs in (1, 2, 3, 5, 10) and best.output_dir.endswith("best_crossval")
     again = run_recipe("hpo", argv)  # finished study: nothing re-run
     assert len(again["trials"]) == 3
+
+
+def test_trainer_parameter_groups_and_backbone_gate(tiny_backbone, tmp_path):
+    """Backbone and head get their own learning rates; the gate keeps the backbone at lr 0 for N steps."""
+    from transformers import TrainingArguments
+
+    from hf_ser import SERModelForAudioClassification
+    from hf_ser.training import SERTrainer
+
+    model = SERModelForAudioClassification.from_backbone(tiny_backbone, id2label={0: "anger", 1: "neutral"})
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        learning_rate=1e-3,
+        lr_scheduler_type="constant",
+        use_cpu=True,
+        report_to="none",
+    )
+    trainer = SERTrainer(model=model, args=args, backbone_learning_rate=1e-5, freeze_backbone_steps=3)
+    assert trainer.args.remove_unused_columns is False and trainer.args.label_names == ["labels"]
+    trainer.create_optimizer_and_scheduler(num_training_steps=10)
+    groups = trainer.optimizer.param_groups
+    names = {id(p): n for n, p in model.named_parameters()}
+    for group in groups:
+        in_backbone = {names[id(p)].startswith("backbone.") for p in group["params"]}
+        assert in_backbone == {group["is_backbone"]}
+    assert not any(
+        n.startswith("backbone.feature_extractor")
+        for g in groups
+        for n in map(names.get, map(id, g["params"]))
+    )
+    lrs = lambda: {g["is_backbone"]: g["lr"] for g in groups}  # noqa: E731
+    assert lrs() == {True: 0.0, False: 1e-3}
+    for _ in range(3):
+        trainer.optimizer.step()
+        trainer.lr_scheduler.step()
+    assert lrs() == {True: pytest.approx(1e-5), False: pytest.approx(1e-3)}
+
+
+def test_unknown_backbone_option_rejected(tiny_backbone):
+    from hf_ser.training import parse_config
+    from hf_ser.training.models import check_backbone_options
+
+    with pytest.raises(
+        ValueError, match=r"Unknown `backbone_config` option\(s\) \['mask_prob'\] for the wav2vec2"
+    ):
+        check_backbone_options(
+            parse_config(["--backbone", tiny_backbone, "--backbone_config.mask_prob", "0.1"])
+        )
+
+
+def test_pruning_callback_stops_a_bad_trial():
+    from transformers import TrainerControl, TrainerState
+
+    from hf_ser.training.hpo import OptunaPruningCallback
+
+    class Trial:
+        reported: list = []
+
+        def report(self, value, step):
+            self.reported.append((value, step))
+
+        def should_prune(self):
+            return True
+
+    callback, control = OptunaPruningCallback(Trial(), "uar"), TrainerControl()
+    callback.on_evaluate(None, TrainerState(global_step=5), control, metrics={"eval_uar": 0.1})
+    assert Trial.reported == [(0.1, 5)] and control.should_training_stop and callback.pruned
 
 
 @pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted_run(tiny_backbone, tmp_path, capsys):
     """KILL -9 a real run after a mid-epoch checkpoint, --resume it, compare with an uninterrupted run."""
     # 12 training clips, batch 2: 6 steps per epoch, checkpoints every 4 steps (mid-epoch), 10 steps.
-    common = [
-        "--backbone",
-        tiny_backbone,
-        "--corpus",
-        "emodb",
-        "--data_dir",
-        str(EMODB),
-        "--max_steps",
-        "10",
-        "--save_steps",
-        "4",
-        "--use_validation",
-        "false",
-        "--save_total_limit",
-        "5",
-        "--seed",
-        "7",
-        "--model.classifier_dropout",
-        "0.2",
-        *fast(per_device_train_batch_size="2"),
-    ]
+    common = flags({"model.classifier_dropout": 0.2}, backbone=tiny_backbone, max_steps=10, save_steps=4,
+                   use_validation="false", save_total_limit=5, seed=7,
+                   per_device_train_batch_size=2)  # fmt: skip
     killed = tmp_path / "killed"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
@@ -462,21 +388,29 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_backbone, tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 150
-    while not (killed / "checkpoint-4" / "trainer_state.json").is_file():
-        assert process.poll() is None, process.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "no checkpoint within the time limit"
-        time.sleep(0.02)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL and not (killed / "metrics.json").exists()
+
+    def kill_after_first_checkpoint() -> None:
+        deadline = time.monotonic() + 150
+        while process.poll() is None and time.monotonic() < deadline:
+            if (killed / "checkpoint-4" / "trainer_state.json").is_file():
+                os.kill(process.pid, signal.SIGKILL)
+                return
+            time.sleep(0.02)
+
+    # The watcher kills the subprocess while this process runs the uninterrupted reference (saves time).
+    watcher = threading.Thread(target=kill_after_first_checkpoint)
+    watcher.start()
+    reference = run_recipe("finetune", [*common, "--output_dir", str(tmp_path / "reference")])
+    watcher.join()
+    process.wait(timeout=150)
+    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()[-2000:]
+    assert not (killed / "metrics.json").exists()
     last = max(int(p.name.split("-")[1]) for p in killed.glob("checkpoint-*"))
     assert last < 10, "the run finished before it was killed"
     capsys.readouterr()
     resumed = run_recipe("finetune", [*common, "--output_dir", str(killed), "--resume"])
     assert f"--resume: continuing from {killed / f'checkpoint-{last}'}" in capsys.readouterr().out
     assert json.loads((killed / "checkpoint-10" / "trainer_state.json").read_text())["global_step"] == 10
-    reference = run_recipe("finetune", [*common, "--output_dir", str(tmp_path / "reference")])
     for key in ("loss", "uar", "wa"):
         assert resumed["test"][key] == pytest.approx(reference["test"][key], rel=1e-5, abs=1e-6), key
 
@@ -488,32 +422,10 @@ def test_accelerate_launch_two_cpu_processes(tiny_backbone, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     # On a machine without GPUs, `--multi_gpu` makes accelerate start torchrun workers that use gloo on CPU
     # (`--cpu --num_processes 2` would start a single process).
-    command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        str(REPO / "recipes" / "finetune.py"),
-        "--backbone",
-        tiny_backbone,
-        "--corpus",
-        "emodb",
-        "--data_dir",
-        str(EMODB),
-        "--output_dir",
-        str(out),
-        "--max_steps",
-        "3",
-        *FAST,
-    ]
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]  # fmt: skip
+    command = [*launcher, str(REPO / "recipes" / "finetune.py"),
+               *flags(backbone=tiny_backbone, output_dir=out, max_steps=3)]  # fmt: skip
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())

@@ -100,14 +100,24 @@ class SERModelCardCallback(TrainerCallback):
         self.card_data.num_trainable_parameters = sum(p.numel() for p in parameters if p.requires_grad)
 
     def on_init_end(
-        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model: Any = None,
+        **kwargs,
     ) -> None:
         if model is not None:
             self._record_model(model)
 
     # -- hyper-parameters and data -----------------------------------------------------------------
     def on_train_begin(
-        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model: Any = None,
+        **kwargs,
     ) -> None:
         if model is not None:
             self._record_model(model)  # trainable counts can change after init (freezing, LoRA)
@@ -133,7 +143,9 @@ class SERModelCardCallback(TrainerCallback):
         if dataset is None or split in self.card_data.split_sizes:
             return
         self.card_data.split_sizes[split] = len(dataset)
-        id2label = {int(k): v for k, v in (getattr(getattr(model, "config", None), "id2label", None) or {}).items()}
+        id2label = {
+            int(k): v for k, v in (getattr(getattr(model, "config", None), "id2label", None) or {}).items()
+        }
         counts = _label_counts(dataset, id2label)
         if counts and self.card_data.task != "regression":
             self.card_data.label_counts[split] = counts
@@ -143,13 +155,23 @@ class SERModelCardCallback(TrainerCallback):
 
     # -- training log ------------------------------------------------------------------------------
     def on_log(
-        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs: Any = None, **kwargs
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: Any = None,
+        **kwargs,
     ) -> None:
         if logs and _is_number(logs.get("loss")):
             self._last_train_loss = float(logs["loss"])
 
     def on_evaluate(
-        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, metrics: Any = None, **kwargs
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics: Any = None,
+        **kwargs,
     ) -> None:
         self._record_data("validation", kwargs.get("eval_dataloader"), kwargs.get("model"))
         if not metrics:

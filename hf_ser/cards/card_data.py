@@ -52,20 +52,49 @@ METRICS: dict[str, dict[str, Any]] = {
 
 CORPORA: dict[str, dict[str, Any]] = {
     # Corpora hf_ser reads: pretty name, language, style and where they come from (for the card text).
-    "emodb": {"name": "EmoDB (Berlin Database of Emotional Speech)", "language": "de", "style": "acted",
-              "url": "http://emodb.bilderbar.info/"},
-    "urdu": {"name": "URDU-Dataset", "language": "ur", "style": "spontaneous (talk shows)",
-             "url": "https://github.com/siddiquelatif/URDU-Dataset"},
-    "ravdess": {"name": "RAVDESS", "language": "en", "style": "acted", "url": "https://zenodo.org/record/1188976"},
-    "crema_d": {"name": "CREMA-D", "language": "en", "style": "acted",
-                "url": "https://github.com/CheyneyComputerScience/CREMA-D"},
+    "emodb": {
+        "name": "EmoDB (Berlin Database of Emotional Speech)",
+        "language": "de",
+        "style": "acted",
+        "url": "http://emodb.bilderbar.info/",
+    },
+    "urdu": {
+        "name": "URDU-Dataset",
+        "language": "ur",
+        "style": "spontaneous (talk shows)",
+        "url": "https://github.com/siddiquelatif/URDU-Dataset",
+    },
+    "ravdess": {
+        "name": "RAVDESS",
+        "language": "en",
+        "style": "acted",
+        "url": "https://zenodo.org/record/1188976",
+    },
+    "crema_d": {
+        "name": "CREMA-D",
+        "language": "en",
+        "style": "acted",
+        "url": "https://github.com/CheyneyComputerScience/CREMA-D",
+    },
     "tess": {"name": "TESS", "language": "en", "style": "acted", "url": "https://tspace.library.utoronto.ca"},
-    "iemocap": {"name": "IEMOCAP", "language": "en", "style": "acted and improvised dialogues",
-                "url": "https://sail.usc.edu/iemocap/"},
-    "msp_podcast": {"name": "MSP-Podcast", "language": "en", "style": "natural (podcasts)",
-                    "url": "https://ecs.utdallas.edu/research/researchgroups/msp/MSP-Podcast.html"},
-    "turev_db": {"name": "TurEV-DB", "language": "tr", "style": "acted",
-                 "url": "https://github.com/Xeonen/TurEV-DB"},
+    "iemocap": {
+        "name": "IEMOCAP",
+        "language": "en",
+        "style": "acted and improvised dialogues",
+        "url": "https://sail.usc.edu/iemocap/",
+    },
+    "msp_podcast": {
+        "name": "MSP-Podcast",
+        "language": "en",
+        "style": "natural (podcasts)",
+        "url": "https://ecs.utdallas.edu/research/researchgroups/msp/MSP-Podcast.html",
+    },
+    "turev_db": {
+        "name": "TurEV-DB",
+        "language": "tr",
+        "style": "acted",
+        "url": "https://github.com/Xeonen/TurEV-DB",
+    },
 }
 
 DEFAULT_LIMITATIONS = (
@@ -113,7 +142,12 @@ _HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 def is_hub_repo_id(value: Any) -> bool:
     """Whether `value` looks like a Hub repo id (`"name"` or `"owner/name"`) and is not a local path."""
-    return isinstance(value, str) and bool(_HUB_REPO_ID.match(value)) and ".." not in value and not Path(value).exists()
+    return (
+        isinstance(value, str)
+        and bool(_HUB_REPO_ID.match(value))
+        and ".." not in value
+        and not Path(value).exists()
+    )
 
 
 def _is_number(value: Any) -> bool:
@@ -150,7 +184,9 @@ class ResultRow:
 
     def __post_init__(self) -> None:
         if not _is_number(self.value):
-            raise ValueError(f"Result value for metric {self.metric!r} must be a finite number, got {self.value!r}.")
+            raise ValueError(
+                f"Result value for metric {self.metric!r} must be a finite number, got {self.value!r}."
+            )
         self.value = float(self.value)
 
 
@@ -159,7 +195,7 @@ class SERCardData:
     """Everything an hf_ser model card states. All fields are optional; the card leaves out what is unknown.
 
     Args:
-        model_id (`str`, *optional*): Hub repo id (`"user/name"`) used in the usage snippet and the model-index.
+        model_id (`str`, *optional*): Hub repo id (`"user/name"`), used in the usage snippet and model-index.
         model_name (`str`, *optional*): display name; defaults to the last part of `model_id`.
         base_model (`str`, *optional*): Hub id of the pretrained backbone (e.g. `"facebook/wav2vec2-base"`).
         language (`list[str]`): ISO 639 codes of the training speech.
@@ -169,7 +205,7 @@ class SERCardData:
         task (`str`, defaults to `"classification"`): `"classification"`, `"regression"` or `"multitask"`.
         labels (`list[str]`): class names in `id2label` order.
         regression_targets (`list[str]`): names of the dimensional outputs (regression / multitask).
-        architecture (`dict[str, Any]`): short facts about the model (backbone, pooling, layer weighting, ...).
+        architecture (`dict[str, Any]`): short facts about the model (backbone, pooling, layer mix, ...).
         num_parameters (`int`, *optional*) / num_trainable_parameters (`int`, *optional*): parameter counts.
         sampling_rate (`int`, defaults to 16000): expected input rate.
         lora (`dict`, *optional*): LoRA settings (`r`, `alpha`, `target_modules`) for adapter runs.
@@ -243,8 +279,10 @@ class SERCardData:
         ]
         self.results.append(row)
 
-    def add_fold_result(self, metrics: dict[str, Any], *, fold: Any = None, seed: Optional[int] = None) -> None:
-        """Add one cross-validation run; timings and non-numbers are dropped, prefixes like `eval_` removed."""
+    def add_fold_result(
+        self, metrics: dict[str, Any], *, fold: Any = None, seed: Optional[int] = None
+    ) -> None:
+        """Add one cross-validation run; timings and non-numbers are dropped, `eval_` prefixes removed."""
         row: dict[str, Any] = {}
         if fold is not None:
             row["fold"] = fold
@@ -306,17 +344,22 @@ class SERCardData:
         keys: list[str] = []
         for row in self.fold_results:
             keys.extend(k for k in row if k not in ("fold", "seed") and k not in keys)
-        return sorted(keys, key=lambda k: (k not in METRICS, list(METRICS).index(k) if k in METRICS else 0, k))
+        return sorted(
+            keys, key=lambda k: (k not in METRICS, list(METRICS).index(k) if k in METRICS else 0, k)
+        )
 
     def fold_summary(self) -> dict[str, dict[str, float]]:
-        """Per metric over the fold/seed runs: `mean`, `std` (sample), `min`, `max` and `n` (rounded to 6 places)."""
+        """Per metric over the fold/seed runs: `mean`, `std` (sample), `min`, `max`, `n` (6 decimals)."""
         summary = {}
         for key in self.metric_keys():
             values = [row[key] for row in self.fold_results if key in row]
             mean, std = _mean_std(values)
             summary[key] = {
-                "mean": round(mean, 6), "std": round(std, 6),
-                "min": round(min(values), 6), "max": round(max(values), 6), "n": len(values),
+                "mean": round(mean, 6),
+                "std": round(std, 6),
+                "min": round(min(values), 6),
+                "max": round(max(values), 6),
+                "n": len(values),
             }
         return summary
 
@@ -337,13 +380,17 @@ class SERCardData:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"Unknown SERCardData field(s) {unknown}; known fields: {', '.join(sorted(known))}.")
+            raise ValueError(
+                f"Unknown SERCardData field(s) {unknown}; known fields: {', '.join(sorted(known))}."
+            )
         return cls(**data)
 
     def save(self, path: Union[str, Path]) -> Path:
         """Write :meth:`to_dict` as JSON (the `card_data.json` kept next to a checkpoint)."""
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+        path.write_text(
+            json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8"
+        )
         return path
 
     @classmethod
@@ -356,5 +403,5 @@ def _strip_prefix(key: str) -> str:
     """`eval_uar` / `test_uar` -> `uar`: Trainer prefixes metric names with the split."""
     for prefix in ("eval_", "test_", "validation_"):
         if key.startswith(prefix):
-            return key[len(prefix):]
+            return key[len(prefix) :]
     return key

@@ -168,6 +168,7 @@ def _table(rows: list[dict[str, Any]], first: list[str]) -> Optional[dict[str, A
     header = [c for c in first if any(c in r for r in rows)]
     for row in rows:
         header.extend(k for k in row if k not in header)
+
     def cell(column: str, value: Any) -> str:
         return f"{value:.2f}" if column == "epoch" and isinstance(value, float) else _fmt(value)
 
@@ -193,8 +194,14 @@ def _group_tables(card_data: SERCardData) -> list[dict[str, Any]]:
         if main and len(groups) > 1:
             values = [v[main] for v in groups.values() if main in v]
             gap = f"{_fmt(max(values) - min(values))} {_metric_name(main)}"
-        tables.append({"column": column, "header": [_metric_name(h) if h in METRICS else h for h in header],
-                       "rows": rows, "gap": gap})
+        tables.append(
+            {
+                "column": column,
+                "header": [_metric_name(h) if h in METRICS else h for h in header],
+                "rows": rows,
+                "gap": gap,
+            }
+        )
     return tables
 
 
@@ -202,14 +209,18 @@ def template_kwargs(card_data: SERCardData) -> dict[str, Any]:
     """Everything the template shows, pre-formatted (tables as header + rows of strings)."""
     summary = card_data.fold_summary()
     split_rows = []
-    for split in sorted(set(card_data.split_sizes) | set(card_data.label_counts) | set(card_data.num_speakers)):
+    for split in sorted(
+        set(card_data.split_sizes) | set(card_data.label_counts) | set(card_data.num_speakers)
+    ):
         counts = card_data.label_counts.get(split, {})
-        split_rows.append({
-            "split": split,
-            "clips": card_data.split_sizes.get(split, sum(counts.values()) if counts else "-"),
-            "speakers": card_data.num_speakers.get(split, "-"),
-            "labels": ", ".join(f"{k}: {v}" for k, v in counts.items()) or "-",
-        })
+        split_rows.append(
+            {
+                "split": split,
+                "clips": card_data.split_sizes.get(split, sum(counts.values()) if counts else "-"),
+                "speakers": card_data.num_speakers.get(split, "-"),
+                "labels": ", ".join(f"{k}: {v}" for k, v in counts.items()) or "-",
+            }
+        )
     result_rows = [
         {
             "dataset": _dataset_name(r.dataset) if "+" not in r.dataset else r.dataset,
@@ -228,25 +239,34 @@ def template_kwargs(card_data: SERCardData) -> dict[str, Any]:
         "base_model": card_data.base_model,
         "corpora": card_data.corpus_info(),
         "architecture": card_data.architecture,
-        "architecture_rows": [(k.replace("_", " ").capitalize(), _fmt(v))
-                              for k, v in card_data.architecture.items() if k != "model_type"],
+        "architecture_rows": [
+            (k.replace("_", " ").capitalize(), _fmt(v))
+            for k, v in card_data.architecture.items()
+            if k != "model_type"
+        ],
         "num_parameters": f"{card_data.num_parameters:,}" if card_data.num_parameters else None,
-        "num_trainable_parameters": (f"{card_data.num_trainable_parameters:,}"
-                                     if card_data.num_trainable_parameters else None),
+        "num_trainable_parameters": (
+            f"{card_data.num_trainable_parameters:,}" if card_data.num_trainable_parameters else None
+        ),
         "sampling_rate": card_data.sampling_rate,
         "lora": card_data.lora,
         "has_onnx": card_data.has_onnx,
         "license": card_data.license,
         "protocol": card_data.protocol,
         "split_rows": split_rows,
-        "hyperparameter_rows": [(k, f"{v:g}" if isinstance(v, float) else _fmt(v))
-                                for k, v in card_data.hyperparameters.items()],
+        "hyperparameter_rows": [
+            (k, f"{v:g}" if isinstance(v, float) else _fmt(v)) for k, v in card_data.hyperparameters.items()
+        ],
         "eval_table": _table(card_data.eval_rows, ["epoch", "step", "training_loss", "validation_loss"]),
         "result_rows": result_rows,
         "fold_table": _table(card_data.fold_results, ["fold", "seed"]),
         "fold_summary_rows": [
-            {"metric": _metric_name(k), "mean_std": f"{_fmt(s['mean'])} ± {_fmt(s['std'])}",
-             "min": _fmt(s["min"]), "max": _fmt(s["max"])}
+            {
+                "metric": _metric_name(k),
+                "mean_std": f"{_fmt(s['mean'])} ± {_fmt(s['std'])}",
+                "min": _fmt(s["min"]),
+                "max": _fmt(s["max"]),
+            }
             for k, s in summary.items()
         ],
         "group_tables": _group_tables(card_data),
@@ -256,7 +276,9 @@ def template_kwargs(card_data: SERCardData) -> dict[str, Any]:
     }
 
 
-def render_model_card(card_data: SERCardData, *, template_path: Optional[Union[str, Path]] = None) -> ModelCard:
+def render_model_card(
+    card_data: SERCardData, *, template_path: Optional[Union[str, Path]] = None
+) -> ModelCard:
     """Render the card: metadata from :func:`build_model_card_data`, body from the Jinja template.
 
     Args:
@@ -308,7 +330,9 @@ def _check_model_index(model_index: Any) -> list[str]:
             task, dataset, metrics = result.get("task"), result.get("dataset"), result.get("metrics")
             if not isinstance(task, dict) or not isinstance(task.get("type"), str):
                 problems.append(f"{where_r}.task needs a string `type`.")
-            if not isinstance(dataset, dict) or not all(isinstance(dataset.get(k), str) for k in ("type", "name")):
+            if not isinstance(dataset, dict) or not all(
+                isinstance(dataset.get(k), str) for k in ("type", "name")
+            ):
                 problems.append(f"{where_r}.dataset needs string `type` and `name`.")
             elif "split" in dataset and not isinstance(dataset["split"], str):
                 problems.append(f"{where_r}.dataset.split must be a string, got {dataset['split']!r}.")

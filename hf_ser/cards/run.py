@@ -20,9 +20,21 @@ from .card_data import CORPORA, METRICS, SERCardData, is_hub_repo_id
 from .render import CARD_DATA_FILENAME
 
 TRAIN_CONFIG_HYPERPARAMETERS = (
-    "learning_rate", "backbone_learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",
-    "num_train_epochs", "max_steps", "weight_decay", "warmup_ratio", "lr_scheduler_type", "seed",
-    "augment", "max_duration_s", "freeze_backbone_steps", "loss", "ctc_alpha",
+    "learning_rate",
+    "backbone_learning_rate",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_train_epochs",
+    "max_steps",
+    "weight_decay",
+    "warmup_ratio",
+    "lr_scheduler_type",
+    "seed",
+    "augment",
+    "max_duration_s",
+    "freeze_backbone_steps",
+    "loss",
+    "ctc_alpha",
 )
 """`train_config.yaml` keys stated on the card when present (and not null)."""
 
@@ -71,8 +83,11 @@ def card_data_from_run(run_dir: Union[str, Path]) -> SERCardData:
             k: train_config[k] for k in TRAIN_CONFIG_HYPERPARAMETERS if train_config.get(k) is not None
         }
     if train_config.get("lora") and not card_data.lora:
-        card_data.lora = {"r": train_config.get("lora_r"), "alpha": train_config.get("lora_alpha"),
-                          "target_modules": train_config.get("lora_target_modules") or []}
+        card_data.lora = {
+            "r": train_config.get("lora_r"),
+            "alpha": train_config.get("lora_alpha"),
+            "target_modules": train_config.get("lora_target_modules") or [],
+        }
     if not card_data.protocol and train_config.get("protocol") in PROTOCOL_NAMES:
         folds = train_config.get("folds")
         card_data.protocol = PROTOCOL_NAMES[train_config["protocol"]] + (f", {folds} folds" if folds else "")
@@ -93,7 +108,8 @@ def card_data_from_run(run_dir: Union[str, Path]) -> SERCardData:
                 metrics = run.get("metrics", run)
                 card_data.add_fold_result(
                     {k: v for k, v in metrics.items() if k not in ("fold", "seed")},
-                    fold=run.get("fold"), seed=run.get("seed"),
+                    fold=run.get("fold"),
+                    seed=run.get("seed"),
                 )
 
     report_path = _find(run_dir, "report.json")
@@ -101,5 +117,5 @@ def card_data_from_run(run_dir: Union[str, Path]) -> SERCardData:
         report = _read_json(report_path)
         for key, groups in report.items():
             if key.startswith("by_") and isinstance(groups, dict) and groups:
-                card_data.set_group_results(key[len("by_"):], groups)
+                card_data.set_group_results(key[len("by_") :], groups)
     return card_data

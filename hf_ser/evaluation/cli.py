@@ -22,7 +22,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     from .perturbations import PERTURBATION_FAMILIES
 
     parser.add_argument(
-        "--model", default=None, help="Model directory, Hub id or ONNX export (default: built-in)."
+        "--model", default=None, help="Checkpoint directory or Hub id (default: the built-in model)."
     )
     parser.add_argument(
         "--corpus", required=True, help="Corpus name, as for hf_ser.data.load_corpus (e.g. emodb)."

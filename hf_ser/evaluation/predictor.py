@@ -37,6 +37,15 @@ class Predictions:
     scores: Optional[np.ndarray] = None
     regression: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def select(self, rows: Sequence[int]) -> Predictions:
+        """The predictions of some clips (``rows`` index the clips), e.g. for a subset of the dataset."""
+        rows = np.asarray(rows, dtype=int)
+        return Predictions(
+            labels=list(self.labels),
+            scores=None if self.scores is None else self.scores[rows],
+            regression={target: values[rows] for target, values in self.regression.items()},
+        )
+
     def __len__(self) -> int:
         if self.scores is not None:
             return int(self.scores.shape[0])

@@ -244,7 +244,6 @@ def _plot_groups(report: dict, column: str, path: Path) -> None:
         report["overall"][primary],
         color="tab:red",
         linestyle="--",
-        label=f"overall {report['overall'][primary]:.3f}",
     )
     ax.set_xticks(
         range(len(names)),
@@ -254,8 +253,11 @@ def _plot_groups(report: dict, column: str, path: Path) -> None:
     )
     ax.set_ylabel(_metric_name(primary))
     ax.set_ylim(min(0.0, float(values.min()) - 0.05), 1.0)
-    ax.set_title(f"{_metric_name(primary)} per {column} (95% bootstrap CI)")
-    ax.legend(loc="lower right")
+    ax.set_title(
+        f"{_metric_name(primary)} per {column}, 95% bootstrap CI "
+        f"(dashed: overall {report['overall'][primary]:.3f})",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -300,7 +302,7 @@ def _plot_cross_corpus(report: dict, path: Path) -> None:
     cross = report["cross_corpus"]
     matrix = np.asarray([[np.nan if v is None else v for v in row] for row in cross["matrix"]], dtype=float)
     names = cross["corpora"]
-    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(names), 1.2 + 1.1 * len(names)))
+    fig, ax = plt.subplots(figsize=(3.0 + 1.3 * len(names), 1.2 + 1.1 * len(names)))
     image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
     for (i, j), value in np.ndenumerate(matrix):
         ax.text(j, i, _fmt(float(value)), ha="center", va="center", color="white" if value < 0.6 else "black")

@@ -118,7 +118,8 @@ def to_onnx(
         out_dir: directory to write `model.onnx`, `config.json` and `preprocessor_config.json` to.
         quantize: `None` (float32) or `"int8"`: additionally write `model_quantized.onnx` with onnxruntime
             dynamic quantisation (int8 weights of MatMul/Gemm/LSTM/Conv, activations quantised at run time;
-            the student's log-mel front-end stays float32) and return its path.
+            audio front-ends, i.e. the student's log-mel and the SSL conv feature encoder, stay float32)
+            and return its path.
         feature_extractor: the model's feature extractor; loaded from the checkpoint or the family default
             when `None`.
         opset: ONNX opset version.

@@ -8,7 +8,6 @@ feature extractor's output returns a :class:`~hf_ser.models.outputs.SERModelOutp
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -140,5 +139,5 @@ class OnnxSERModel:
         return self.config.id2label
 
     def __repr__(self) -> str:
-        path = json.dumps([node.name for node in self.session.get_inputs()])
-        return f"{type(self).__name__}(task={self.config.task!r}, inputs={path}, outputs={self.output_names})"
+        name = type(self).__name__
+        return f"{name}(task={self.config.task!r}, inputs={self.input_names}, outputs={self.output_names})"

@@ -54,7 +54,10 @@ def load_pretrained_backbone(
 
     Works for base-model checkpoints and for checkpoints saved with a head (e.g. ``facebook/wav2vec2-base``
     stores ``wav2vec2.*`` weights of a pre-training model): transformers strips the base-model prefix.
+    Only safetensors weights are read by default (no pickle loading); pass ``use_safetensors=False``
+    explicitly to accept a trusted ``pytorch_model.bin``.
     """
+    kwargs.setdefault("use_safetensors", True)
     if config is None:
         config = AutoConfig.from_pretrained(pretrained_model_name_or_path)
     return backbone_class(config.model_type).from_pretrained(

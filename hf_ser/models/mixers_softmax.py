@@ -33,8 +33,8 @@ class SoftmaxAttentionMixer(TokenMixer):
 
     def project(self, hidden_states: torch.Tensor, mask: Optional[torch.Tensor]) -> dict:
         query, key, value = map(self.split_heads, self.qkv_proj(hidden_states).chunk(3, dim=-1))
-        # all-True masks are dropped so SDPA can use its mask-free fused kernel
-        key_mask = None if mask is None or bool(mask.all()) else mask.bool()[:, None, None, :]
+        # a (batch, 1, 1, frames) key mask keeps SDPA on its fused kernel (no frames x frames mask)
+        key_mask = None if mask is None else mask.bool()[:, None, None, :]
         return {"query": query, "key": key, "value": value, "key_mask": key_mask}
 
     def core(

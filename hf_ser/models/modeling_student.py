@@ -16,7 +16,8 @@ Data flow (shapes for a batch of ``B`` clips of ``N`` samples):
    pooling over real frames -> dropout -> linear heads (classification and/or A/D/V).
 
 A clip therefore gets the same output alone or padded inside a batch (in eval mode, where batch norm
-uses its running statistics).
+uses its running statistics). In training mode the batch statistics also see the (zero) padded
+positions; length-grouped batches (``group_by_length``) keep that effect small.
 """
 
 from __future__ import annotations

@@ -57,6 +57,9 @@ class TrainConfig:
             `layer_weighting`, `projector_size`, `classifier_dropout`, `classification_loss` (`"ce"`,
             `"focal"`), `regression_loss` (`"ccc"`, `"mse"`, `"ccc+mse"`), `multitask_weight` for SSL
             models; `hidden_size`, `residual` for LSTM-SA.
+        backbone_config (`dict`, *optional*):
+            Overrides of the pretrained backbone's config for `"ser"` models, e.g. `{"layerdrop": 0.0,
+            "mask_time_prob": 0.05}` (wav2vec2's SpecAugment-style masking during training).
         freeze_feature_encoder (`bool`, *optional*, defaults to `True`):
             Keep the convolutional feature encoder of SSL backbones frozen for the whole run.
         freeze_backbone_steps (`int`, *optional*, defaults to 0):
@@ -130,7 +133,6 @@ class TrainConfig:
         search_space (`dict`, *optional*):
             hpo: `{key: {"type": "float"|"int"|"categorical", "low", "high", "log", "choices"}}` over
             config keys (dotted for `model.*`); `None` = the ResLSTM-SA paper's space.
-        hpo_epochs_per_report (`int`, *optional*, defaults to 1): hpo: evaluations between pruning checks.
     """
 
     # model
@@ -139,6 +141,7 @@ class TrainConfig:
     task: str = "classification"
     pooling: Optional[str] = "attentive_stats"
     model: dict = field(default_factory=dict)
+    backbone_config: dict = field(default_factory=dict)
     freeze_feature_encoder: bool = True
     freeze_backbone_steps: int = 0
     backbone_learning_rate: Optional[float] = None
@@ -193,7 +196,6 @@ class TrainConfig:
     # hpo
     n_trials: int = 20
     search_space: Optional[dict] = None
-    hpo_epochs_per_report: int = 1
 
     def __post_init__(self) -> None:
         self.validate()
@@ -213,7 +215,6 @@ class TrainConfig:
             "n_trials",
             "logging_steps",
             "lora_r",
-            "hpo_epochs_per_report",
         )
         for name in positive:
             if getattr(self, name) < 1:
@@ -427,6 +428,7 @@ def usage() -> str:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         lines.append(f"  --{f.name} (default: {default!r})")
     lines.append("  --model.KEY VALUE  set one key of the `model` mapping (model config argument)")
+    lines.append("  --backbone_config.KEY VALUE  set one option of the pretrained backbone's config")
     return "\n".join(lines)
 
 

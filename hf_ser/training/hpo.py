@@ -36,9 +36,11 @@ DEFAULT_SEARCH_SPACE: dict[str, dict[str, Any]] = {
 SPACE_TYPES = ("float", "int", "categorical")
 
 
-def check_search_space(space: dict[str, dict[str, Any]]) -> None:
-    """Validate a search space: known config keys, known types, bounds present."""
-    probe = TrainConfig()
+def check_search_space(space: dict[str, dict[str, Any]], cfg: TrainConfig) -> None:
+    """Validate a search space before any trial: known config (and model) keys, known types, bounds."""
+    from .models import check_model_options
+
+    probe = cfg
     for key, spec in space.items():
         if not isinstance(spec, dict) or spec.get("type") not in SPACE_TYPES:
             raise ValueError(f"search_space[{key!r}] needs type in {list(SPACE_TYPES)}, got {spec!r}.")
@@ -47,7 +49,8 @@ def check_search_space(space: dict[str, dict[str, Any]]) -> None:
         if spec["type"] != "categorical" and ("low" not in spec or "high" not in spec):
             raise ValueError(f"search_space[{key!r}] ({spec['type']}) needs `low` and `high`.")
         sample = spec["choices"][0] if spec["type"] == "categorical" else spec["low"]
-        probe.replace(**{key: sample})  # raises for unknown keys or values of the wrong type
+        probe = probe.replace(**{key: sample})  # raises for unknown keys or values of the wrong type
+    check_model_options(probe)
 
 
 def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -100,13 +103,14 @@ def run_hpo(cfg: TrainConfig) -> dict[str, Any]:
     """Run or continue the study; return ``{"metric", "best_value", "best_params", ...}``."""
     import optuna
 
-    from .models import check_model_options
-
     space = cfg.search_space if cfg.search_space is not None else DEFAULT_SEARCH_SPACE
-    check_search_space(space)
-    check_model_options(cfg)
+    check_search_space(space, cfg)
     if not cfg.use_validation:
         raise ValueError("hpo optimises the validation metric: set use_validation: true.")
+    from accelerate import PartialState
+
+    if PartialState().num_processes > 1:
+        raise ValueError("Run hpo in a single process (python recipes/hpo.py); trials are not distributed.")
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     data = split_data(cfg, load_dataset_for(cfg))

@@ -9,6 +9,7 @@ same family (training continues from it).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Optional
@@ -44,11 +45,16 @@ def family_classes(model_type: str) -> tuple[type[PreTrainedConfig], type[PreTra
 
 
 def config_keys(config_class: type[PreTrainedConfig]) -> set[str]:
-    """Every keyword the config class accepts (its annotated fields and those of its bases)."""
-    keys: set[str] = set()
-    for klass in config_class.__mro__:
-        keys.update(getattr(klass, "__annotations__", {}))
-    return {key for key in keys if not key.startswith("_")}
+    """Keyword options the config class accepts (its dataclass init fields, minus bookkeeping ones)."""
+    internal = {
+        "architectures", "transformers_version", "dtype", "chunk_size_feed_forward",
+        "is_encoder_decoder", "return_dict", "output_hidden_states", "problem_type", "label2id",
+    }  # fmt: skip
+    if dataclasses.is_dataclass(config_class):
+        names = {field.name for field in dataclasses.fields(config_class) if field.init}
+    else:
+        names = {key for klass in config_class.__mro__ for key in getattr(klass, "__annotations__", {})}
+    return {name for name in names if not name.startswith("_")} - internal
 
 
 def _checkpoint_model_type(path: str) -> Optional[str]:
@@ -72,6 +78,10 @@ def check_model_options(cfg: TrainConfig) -> None:
     duplicated = sorted(set(cfg.model) & set(FORWARDED_KEYS))
     if duplicated:
         raise ValueError(f"Set {duplicated} as top-level keys, not inside `model:`.")
+    if cfg.backbone_config and cfg.model_type != "ser":
+        raise ValueError(
+            f"`backbone_config` applies to SSL backbones (model_type 'ser'), not {cfg.model_type!r}."
+        )
     if cfg.model_type == "ser":
         source_type = _checkpoint_model_type(cfg.backbone)
         if Path(cfg.backbone).exists() and source_type is None:
@@ -120,7 +130,10 @@ def build_model(
 
         return model, AutoFeatureExtractor.from_pretrained(cfg.backbone)
     if cfg.model_type == "ser":
-        model = model_class.from_backbone(cfg.backbone, **kwargs)
+        check_backbone_options(cfg)
+        model = model_class.from_backbone(
+            cfg.backbone, backbone_config_kwargs=dict(cfg.backbone_config), **kwargs
+        )
         extractor = Wav2Vec2FeatureExtractor(
             feature_size=1,
             sampling_rate=16000,
@@ -133,6 +146,21 @@ def build_model(
     if extractor_class is None:
         raise ValueError(f"model_type {cfg.model_type!r} has no registered feature extractor.")
     return model, extractor_class()
+
+
+def check_backbone_options(cfg: TrainConfig) -> None:
+    """Reject ``backbone_config`` keys the pretrained backbone's config does not have."""
+    if not cfg.backbone_config:
+        return
+    from transformers import AutoConfig
+
+    backbone_config = AutoConfig.from_pretrained(cfg.backbone)
+    unknown = sorted(key for key in cfg.backbone_config if not hasattr(backbone_config, key))
+    if unknown:
+        raise ValueError(
+            f"Unknown `backbone_config` option(s) {unknown} for the {backbone_config.model_type} backbone "
+            f"{cfg.backbone!r}."
+        )
 
 
 def _continue_from_checkpoint(cfg: TrainConfig, model_class: type, kwargs: dict) -> PreTrainedModel:
