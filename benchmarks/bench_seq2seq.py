@@ -62,9 +62,28 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
 
 
+def _import_seq2seq():
+    """Import ``hf_ser/models/seq2seq.py`` and its siblings as a stand-alone package.
+
+    The modelling modules use relative imports of torch-only siblings, so they load without running
+    ``hf_ser/__init__`` (which imports transformers and datasets: a minute per worker on a loaded
+    machine). The code measured is the same file.
+    """
+    import importlib
+    import types
+
+    name = "_hf_ser_models_standalone"
+    if name not in sys.modules:
+        package = types.ModuleType(name)
+        package.__path__ = [str(ROOT / "hf_ser" / "models")]
+        sys.modules[name] = package
+    return importlib.import_module(f"{name}.seq2seq")
+
+
 def _build(level: str, mechanism: str, frames: int):
     """Return a zero-argument callable running one configuration on `frames` frames."""
-    from hf_ser.models.seq2seq import Seq2SeqBlock, build_token_mixer
+    seq2seq = _import_seq2seq()
+    Seq2SeqBlock, build_token_mixer = seq2seq.Seq2SeqBlock, seq2seq.build_token_mixer  # noqa: N806
 
     generator = torch.Generator().manual_seed(0)
     hidden = torch.randn(1, frames, HIDDEN, generator=generator)
@@ -124,7 +143,8 @@ def run_all(args: argparse.Namespace) -> list[dict]:
     jobs = []
     for level in ("mixer", "block"):
         for mechanism in args.mechanisms:
-            if (level == "mixer" and mechanism == "none") or (level == "block" and mechanism == "softmax_naive"):
+            skipped = "none" if level == "mixer" else "softmax_naive"  # identity mixer / mixer-only
+            if mechanism == skipped:
                 continue
             jobs += [(level, mechanism, seconds) for seconds in args.seconds]
     records = []
@@ -223,7 +243,7 @@ def plot(records: list[dict], path: Path) -> None:
                 continue
             timed = [(s, t) for s, t, _ in points if t is not None]
             if timed:
-                axes[0, column].plot(*zip(*timed), marker="o", label=mechanism)
+                axes[0, column].plot(*zip(*timed, strict=True), marker="o", label=mechanism)
             axes[1, column].plot(
                 [s for s, _, _ in points], [max(m, 1.0) for _, _, m in points], marker="o", label=mechanism
             )
@@ -244,7 +264,7 @@ def plot(records: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worker", nargs=3, metavar=("LEVEL", "MECHANISM", "SECONDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=3, metavar=("LEVEL", "MECHANISM", "SEC"), help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, nargs="+", default=[10, 50, 100, 200, 400])
     parser.add_argument("--mechanisms", nargs="+", default=list(MECHANISMS), choices=MECHANISMS)
     parser.add_argument("--threads", type=int, default=1)

@@ -9,9 +9,9 @@ Model (identical except for the token mixer): 64 log-mel bands at 50 Hz (25 ms w
 16 kHz) -> Conv1d(64 -> 64, kernel 3) + GELU (local context; no positional encoding otherwise) ->
 ``Seq2SeqEncoder(mechanism, 64, 4 heads, 2 layers, dropout 0.1)`` -> soft attention pooling ->
 linear classifier over the 7 EmoDB emotions. Training: AdamW (lr 1e-3, weight decay 1e-2), cosine
-schedule, class-weighted cross-entropy, batch 32, ``--epochs`` epochs (20, as paper 000), seed 0, no early stopping
-(the score is the last epoch's, on the held-out speakers). Features are standardised per mel band
-with training-fold statistics. EmoDB's clips are all 2.0 s (100 frames), so there is no padding.
+schedule, class-weighted cross-entropy, batch 32, ``--epochs`` epochs (20, as paper 000), seed 0, no
+early stopping (the score is the last epoch's, on the held-out speakers). Features are standardised
+per mel band with training-fold statistics. EmoDB's clips are all 2.0 s (100 frames), so there is no padding.
 
 Usage::
 
@@ -124,7 +124,9 @@ def block_latencies() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mechanisms", nargs="+", default=list(SEQ2SEQ_MECHANISMS), choices=SEQ2SEQ_MECHANISMS)
+    parser.add_argument(
+        "--mechanisms", nargs="+", default=list(SEQ2SEQ_MECHANISMS), choices=SEQ2SEQ_MECHANISMS
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
@@ -143,7 +145,8 @@ def main() -> None:
     for mechanism in args.mechanisms:
         scores = []
         for train_idx, test_idx in folds:
-            scores.append(train_and_score(mechanism, features, labels, train_idx, test_idx, num_labels, args.epochs))
+            score = train_and_score(mechanism, features, labels, train_idx, test_idx, num_labels, args.epochs)
+            scores.append(score)
         results[mechanism] = scores
         print(f"{mechanism:10s} UAR {statistics.mean(scores):.4f} ± {statistics.stdev(scores):.4f}  {scores}")
 
@@ -159,7 +162,8 @@ def main() -> None:
     ]
     for mechanism, scores in results.items():
         cells = "".join(f" {latencies.get(mechanism, {}).get(c, float('nan')):.3f} |" for c in columns)
-        lines.append(f"| {mechanism} | {statistics.mean(scores):.4f} ± {statistics.stdev(scores):.4f} |" + cells)
+        summary = f"{statistics.mean(scores):.4f} ± {statistics.stdev(scores):.4f}"
+        lines.append(f"| {mechanism} | {summary} |" + cells)
     table = "\n".join(lines)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(

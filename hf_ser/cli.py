@@ -11,7 +11,7 @@ is a single decorated function (heavy imports go inside it so that ``hf-ser --he
 
 ``passthrough=True`` hands the command-line words the subcommand does not declare to the function
 (``args.rest``), for subcommands that wrap a recipe with its own flags (``hf-ser train --config x.yaml``);
-such a subcommand without declared arguments passes ``--help`` on too, so the recipe's help shows.
+``--help`` is passed on too, so the recipe's own help shows.
 
 Errors (bad audio, missing files, bad options) are printed to stderr as one line, with exit code 2 and no
 traceback; ``hf-ser --debug ...`` shows the traceback.
@@ -23,7 +23,6 @@ import argparse
 import inspect
 import json
 import os
-import runpy
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,65 +262,28 @@ def hpo(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------------
 # demo
 # ----------------------------------------------------------------------------------------------------
-def find_demo_app(path: Optional[str]) -> Path:
-    """The Gradio app to run: ``path``, else ``spaces/app.py`` in the current directory or the source tree."""
-    candidates = (
-        [Path(path)]
-        if path
-        else [Path("spaces/app.py"), Path(__file__).resolve().parents[1] / "spaces/app.py"]
-    )
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise CLIError(
-        f"Gradio app not found (looked for {', '.join(map(str, candidates))}); run from a source checkout or "
-        "pass --app PATH."
-    )
-
-
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--app", default=None, help="app file to run (default: spaces/app.py)")
+    parser.add_argument(
+        "--model", default=None, help="checkpoint directory or Hub id (default: built-in model)"
+    )
+    parser.add_argument("--host", default=None, help="address to listen on (Gradio's default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (Gradio's default: 7860)")
+    parser.add_argument("--share", action="store_true", help="also create a public gradio.live link")
 
 
-@command(
-    "demo", help="Run the Gradio demo (spaces/app.py) locally.", arguments=_demo_arguments, passthrough=True
-)
+@command("demo", help="Run the Gradio demo (the Space's app) locally.", arguments=_demo_arguments)
 def demo(args: argparse.Namespace) -> int:
-    """Run the Space's Gradio app locally, exactly as `python spaces/app.py ARGS...` would.
+    """Run the Gradio app of the Space (hf_ser.demo.build_demo, also used by spaces/app.py) locally.
 
-    Arguments other than --app are passed to the app.
+    Needs the gradio extra: pip install "hf_ser[gradio]".
+
+    Example:
+      hf-ser demo --model ./my_checkpoint --port 7861
     """
-    app = find_demo_app(args.app)
-    saved_argv = sys.argv
-    sys.argv = [str(app), *args.rest]
-    try:
-        runpy.run_path(str(app), run_name="__main__")
-    finally:
-        sys.argv = saved_argv
+    from .demo import build_demo
+
+    build_demo(args.model).launch(server_name=args.host, server_port=args.port, share=args.share)
     return 0
-
-
-# ----------------------------------------------------------------------------------------------------
-# report (hf_ser.evaluation)
-# ----------------------------------------------------------------------------------------------------
-def _report_arguments(parser: argparse.ArgumentParser) -> None:
-    from .evaluation.cli import add_report_arguments
-
-    add_report_arguments(parser)
-
-
-@command("report", help="Evaluate a model: per-sex/per-speaker, robustness; report.json/.md/.html.",
-         arguments=_report_arguments)  # fmt: skip
-def report(args: argparse.Namespace) -> int:
-    """Evaluate a model on a corpus and write report.json, report.md, report.html and figures.
-
-    Examples:
-      hf-ser report --corpus emodb --data-dir data/emodb --out reports/emodb
-      hf-ser report --model ./ckpt --corpus urdu --data-dir data/urdu --perturb noise,telephone --out rep
-    """
-    from .evaluation.cli import run_report
-
-    return run_report(args)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -342,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=spec.help,
             description=spec.description or spec.help,
             formatter_class=argparse.RawDescriptionHelpFormatter,
-            add_help=not spec.passthrough or spec.arguments is not None,
+            add_help=not spec.passthrough,
         )
         if spec.arguments is not None:
             spec.arguments(sub)

@@ -329,18 +329,20 @@ def build_demo(
             f"{window_s:g} s are also analysed window by window."
         )
         model_state = gr.State(initial_key)
-        with gr.Accordion("Model", open=False):
+        with gr.Accordion("Model", open=False, elem_id="model_panel"):
             model_choice = gr.Radio(
                 [BUILTIN_CHOICE, CUSTOM_CHOICE],
-                label="Model",
+                label="Serve",
                 value=BUILTIN_CHOICE if not initial_key else CUSTOM_CHOICE,
+                elem_id="model_choice",
             )
             model_text = gr.Textbox(
-                label="Hub id or local path",
+                label="Model id or checkpoint directory",
                 value=initial_key,
                 placeholder="user/ser-model or /path/to/checkpoint",
+                elem_id="model_text",
             )
-            load_button = gr.Button("Use this model")
+            load_button = gr.Button("Use this model", elem_id="load_model")
         with gr.Row():
             with gr.Column(scale=1):
                 audio = gr.Audio(

@@ -61,6 +61,8 @@ SKIPPED_FILES = (
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".npy", ".npz")
 """Never uploaded: these formats can execute code when loaded (hf_ser ships safetensors only)."""
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+ADAPTER_DIRS = ("adapter", "lora_adapter")
+"""Where a run keeps the LoRA adapter next to its merged model (hf_ser's recipes write `lora_adapter/`)."""
 REPORT_DIR = "report"
 DRY_RUN_DIR = "hub_dry_run"
 SPACE_FILES = ("app.py", "README.md", "requirements.txt")
@@ -151,8 +153,10 @@ def _stage_model(run_dir: Path, stage: Path, include_onnx: bool) -> dict[str, st
     if (run_dir / "adapter_config.json").is_file():
         adapter_dir = run_dir
         _merge_adapter(run_dir, stage)
-    elif (run_dir / "adapter" / "adapter_config.json").is_file():
-        adapter_dir = run_dir / "adapter"
+    else:
+        adapter_dir = next(
+            (run_dir / d for d in ADAPTER_DIRS if (run_dir / d / "adapter_config.json").is_file()), None
+        )
     for path in sorted(run_dir.iterdir()):
         name = path.name
         if path.is_dir():
@@ -160,7 +164,7 @@ def _stage_model(run_dir: Path, stage: Path, include_onnx: bool) -> dict[str, st
                 shutil.copytree(path, stage / "onnx")
             elif name == REPORT_DIR:
                 shutil.copytree(path, stage / REPORT_DIR, ignore=shutil.ignore_patterns("*.html"))
-            elif name not in ("adapter", "onnx") and path.resolve() != stage.resolve():
+            elif name not in (*ADAPTER_DIRS, "onnx") and path.resolve() != stage.resolve():
                 skipped[name + "/"] = "directory not published (checkpoints, logs, staging)"
             continue
         if name.endswith(PICKLE_SUFFIXES):
@@ -304,8 +308,9 @@ def publish(
 
     Args:
         run_dir (`str` or `Path`): a run directory (see :func:`hf_ser.cards.card_data_from_run`): a model
-            saved with `save_pretrained` (+ feature extractor), or a LoRA adapter directory whose base
-            model is reachable (merged here; the adapter is uploaded too, under `adapter/`).
+            saved with `save_pretrained` (+ feature extractor; a LoRA adapter in `lora_adapter/` or
+            `adapter/` is uploaded too, as `adapter/`), or a LoRA adapter directory whose base model is
+            reachable (merged here; the adapter is uploaded as `adapter/`).
         repo_id (`str`): `"user/name"`.
         private (`bool`, defaults to `False`): create the repo private.
         dry_run (`bool`, defaults to `False`): stage and check only; nothing is uploaded.

@@ -1,9 +1,10 @@
 """LoRA fine-tuning of hf_ser models with peft.
 
 :func:`add_lora` wraps the backbone's attention projections (optionally also its feed-forward layers) with
-low-rank adapters, while everything SER-specific on top (learned layer mix, seq2seq encoder, pooling and
-heads) stays fully trainable and is saved with the adapter through peft's ``modules_to_save``. The
-adapter directory is therefore small and self-sufficient: base checkpoint + adapter = trained model.
+low-rank adapters, while everything SER-specific on top (learned layer mix, seq2seq encoder, pooling,
+heads and the optional CTC character head) stays fully trainable and is saved with the adapter through
+peft's ``modules_to_save``. The adapter directory is therefore small and self-sufficient: base checkpoint
++ adapter = trained model.
 
 Example:
 
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
 FEED_FORWARD_PROJECTIONS = ("intermediate_dense", "output_dense")
 # Top-level modules trained in full and saved with the adapter (when present and holding parameters).
-FULLY_TRAINED_MODULES = ("layer_mix", "seq2seq", "pooling", "classifier", "regressor")
+FULLY_TRAINED_MODULES = ("layer_mix", "seq2seq", "pooling", "classifier", "regressor", "ctc_head")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from .models.linear_attention import (
 from .models.mixers_softmax import forgetting_attention
 from .models.seq2seq import (
     LINEAR_MECHANISMS,
+    ONNX_EXPORTABLE,
     SEQ2SEQ_MECHANISMS,
     Seq2SeqBlock,
     Seq2SeqEncoder,
@@ -17,6 +18,7 @@ from .models.seq2seq import (
 
 __all__ = [
     "LINEAR_MECHANISMS",
+    "ONNX_EXPORTABLE",
     "SEQ2SEQ_MECHANISMS",
     "Seq2SeqBlock",
     "Seq2SeqEncoder",

@@ -14,6 +14,7 @@ import pytest
 
 from hf_ser.data.corpora import load_corpus
 from hf_ser.evaluation import (
+    CrossCorpusResult,
     align_labels,
     as_predictor,
     cross_corpus_matrix,
@@ -424,7 +425,9 @@ def test_cross_corpus_matrix_by_hand(emodb_subset, urdu_subset):
     true = [names[i] for i in dataset["label"]]
     assert result.matrix[0, 0] == pytest.approx(_hand_uar(true, pooled), abs=1e-12)
     assert len(log) == 2 * (1 + 2)  # one model per corpus + one per fold
-    assert json.loads(json.dumps(result.to_dict()))["matrix"][0][1] == pytest.approx(result.matrix[0, 1])
+    restored = CrossCorpusResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    np.testing.assert_array_equal(restored.matrix, result.matrix)
+    assert restored.cells == result.cells and restored.labels == shared
 
 
 def test_recipe_trainer_trains_with_the_finetune_recipe(tmp_path, urdu_subset):

@@ -32,7 +32,9 @@ def build(family: str, tiny_ser_model):
     if family == "lstm_sa":
         model = LSTMSAForAudioClassification(LSTMSAConfig(hidden_size=32, num_labels=7))
         return model.eval(), MfccChromaFeatureExtractor()
-    model = Wav2SmallForAudioClassification(Wav2SmallConfig(task="multitask", num_labels=7))
+    task = "regression" if family == "wav2small_regression" else "multitask"
+    labels = {} if task == "regression" else {"num_labels": 7}
+    model = Wav2SmallForAudioClassification(Wav2SmallConfig(task=task, **labels))
     return model.eval(), Wav2Vec2FeatureExtractor(do_normalize=False, return_attention_mask=True)
 
 
@@ -67,7 +69,7 @@ def test_fp32_and_int8_match_pytorch(family, tiny_ser_model, emodb_clips, tmp_pa
     assert quantized_path.stat().st_size < (tmp_path / "model.onnx").stat().st_size
 
 
-@pytest.mark.parametrize("family", ["lstm_sa", "wav2small"])
+@pytest.mark.parametrize("family", ["lstm_sa", "wav2small_regression"])
 def test_dynamic_batch_and_time_axes(family, tiny_ser_model, emodb_clips, tmp_path):
     model, extractor = build(family, tiny_ser_model)
     to_onnx(model, tmp_path, feature_extractor=extractor)
@@ -78,8 +80,11 @@ def test_dynamic_batch_and_time_axes(family, tiny_ser_model, emodb_clips, tmp_pa
             clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt"
         )
         with torch.no_grad():
-            expected = model(**inputs).logits
-        assert torch.allclose(runner.predict(clips).logits, expected, atol=1e-4, rtol=0)
+            expected = model(**inputs)
+        output = runner.predict(clips)
+        assert torch.allclose(output.logits, expected.logits, atol=1e-4, rtol=0)
+        if model.config.task == "regression":  # regression values come back in both fields, as in torch
+            assert output.regression is output.logits and output.logits.shape == (len(clips), 3)
 
 
 def test_export_from_checkpoint_directory(tiny_checkpoint_dir, emodb_clips, tmp_path):

@@ -209,6 +209,9 @@ def test_real_publish_creates_the_repo_and_uploads_the_checked_folder(
         return {"recorded": "check ran on the staged folder"}
 
     monkeypatch.setattr(hf_ser.hub, "check_model_folder", recording_check)
+    (run_dir / "lora_adapter").mkdir()  # the recipes' LoRA layout: merged model + adapter beside it
+    for name in ("adapter_config.json", "adapter_model.safetensors", "README.md"):
+        (run_dir / "lora_adapter" / name).write_text("{}")
     result = publish(run_dir, REPO_ID, private=True, include_onnx=False, token="hf_test")
     assert not result.dry_run and result.url == f"https://huggingface.co/{REPO_ID}/commit/abc"
     names = [name for name, _ in RecordingHfApi.calls]
@@ -233,6 +236,10 @@ def test_real_publish_creates_the_repo_and_uploads_the_checked_folder(
         and "model.safetensors" in upload["files"]
     )
     assert RecordingHfApi.calls[0][1]["files"] == sorted({f.split("/")[0] for f in result.files})
+    assert [f for f in result.files if "adapter" in f] == [
+        "adapter/adapter_config.json",
+        "adapter/adapter_model.safetensors",
+    ]
     assert result.checks == {"recorded": "check ran on the staged folder"}
     assert not (run_dir / "hub_dry_run").exists()  # a real publish stages in a temporary folder
 

@@ -16,6 +16,7 @@ from hf_ser.models.losses import (
     ccc_loss,
     classification_loss,
     concordance_correlation,
+    ctc_loss,
     focal_loss,
     multitask_loss,
     regression_loss,
@@ -251,10 +252,10 @@ def test_multitask_loss_weighting(tiny_ser_model, feature_extractor, emodb_clips
     torch.testing.assert_close(out.loss, expected)
 
 
-def test_trainer_sees_both_label_names_and_scales_loss_itself():
+def test_trainer_sees_all_label_names_and_scales_loss_itself():
     from transformers.utils import find_labels
 
-    assert find_labels(SERModelForAudioClassification) == ["labels", "regression_labels"]
+    assert find_labels(SERModelForAudioClassification) == ["labels", "regression_labels", "ctc_labels"]
     assert SERModelForAudioClassification.accepts_loss_kwargs is False
 
 
@@ -412,3 +413,149 @@ def test_from_pretrained_on_bare_backbone_points_to_from_backbone(tiny_wav2vec2_
     Wav2Vec2Model(tiny_wav2vec2_config).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match=r"bare wav2vec2 checkpoint.*from_backbone"):
         SERModelForAudioClassification.from_pretrained(tmp_path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Multitask emotion + CTC head (Cai et al., 2021)
+# --------------------------------------------------------------------------------------------------
+CTC_VOCAB = ["<blank>", "<unk>", "a", "e", "n", "|"]
+CTC_LABELS = torch.tensor([[4, 3, 5, 2], [2, 4, -100, -100], [3, -100, -100, -100]])
+
+
+def frame_lengths(model, inputs):
+    return model.backbone._get_feat_extract_output_lengths(inputs["attention_mask"].sum(-1))
+
+
+def test_ctc_config_round_trip_and_default_off(tiny_wav2vec2_config, tmp_path):
+    config = SERConfig(backbone_config=tiny_wav2vec2_config, num_labels=2, ctc_vocab=CTC_VOCAB, ctc_alpha=0.3)
+    assert config.ctc_vocab_size == len(CTC_VOCAB) and config.has_ctc_head
+    config.save_pretrained(tmp_path)
+    loaded = SERConfig.from_pretrained(tmp_path)
+    assert loaded.ctc_vocab == CTC_VOCAB and loaded.ctc_vocab_size == 6 and loaded.ctc_alpha == 0.3
+    plain = SERConfig(backbone_config=tiny_wav2vec2_config, num_labels=2)
+    assert plain.ctc_vocab_size is None and not plain.has_ctc_head and plain.ctc_alpha == 0.1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"ctc_vocab_size": 1}, r"ctc_vocab_size must be None \(no CTC head\) or >= 2"),
+        ({"ctc_vocab": ["<blank>", "a", "a"]}, r"ctc_vocab tokens must be unique; repeated: \['a'\]"),
+        ({"ctc_vocab": ["<blank>", ""]}, r"ctc_vocab must be a list of non-empty strings"),
+        ({"ctc_vocab": ["<blank>", "a", "b"], "ctc_vocab_size": 4}, r"ctc_vocab_size=4 but ctc_vocab has 3"),
+        ({"ctc_vocab_size": 3, "ctc_blank_id": 3}, r"ctc_blank_id must be in \[0, 3\)"),
+        ({"ctc_vocab_size": 3, "ctc_alpha": -0.5}, r"ctc_alpha must be >= 0, got -0.5"),
+    ],
+)
+def test_ctc_config_errors(tiny_wav2vec2_config, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SERConfig(backbone_config=tiny_wav2vec2_config, num_labels=2, **kwargs)
+
+
+def test_ctc_loss_matches_torch_mean_and_skips_rows_without_text():
+    torch.manual_seed(0)
+    logits, lengths = torch.randn(3, 12, 6), torch.tensor([12, 9, 7])
+    labels = torch.tensor([[4, 3, 5, 2], [2, 4, -100, -100], [3, 3, -100, -100]])
+    reference = torch.nn.functional.ctc_loss(
+        logits.log_softmax(-1).transpose(0, 1), labels[labels >= 0], lengths, (labels >= 0).sum(-1)
+    )
+    torch.testing.assert_close(ctc_loss(logits, lengths, labels), reference)
+    # A row with no transcript (all -100) adds nothing: same loss as the other rows alone.
+    no_text = labels.clone()
+    no_text[1] = -100
+    torch.testing.assert_close(
+        ctc_loss(logits, lengths, no_text), ctc_loss(logits[[0, 2]], lengths[[0, 2]], labels[[0, 2]])
+    )
+    assert ctc_loss(logits, lengths, torch.full((3, 2), -100)) == 0
+    # More characters than frames: zero_infinity keeps the loss finite.
+    assert torch.isfinite(ctc_loss(logits[:1, :2], torch.tensor([2]), labels[:1]))
+
+
+def test_no_ctc_head_by_default(tiny_ser_model, feature_extractor, emodb_clips):
+    model = tiny_ser_model(pooling="mean")
+    inputs = batch(feature_extractor, emodb_clips[:2])
+    with torch.no_grad():
+        assert model.ctc_head is None and model(**inputs).ctc_logits is None
+    with pytest.raises(ValueError, match="ctc_labels were given but the model has no CTC head"):
+        model(**inputs, ctc_labels=CTC_LABELS[:2])
+
+
+def test_ctc_loss_added_with_alpha_and_gradients_flow(tiny_ser_model, feature_extractor, emodb_clips):
+    model = tiny_ser_model(pooling="attentive_stats", layer_weighting="weighted", ctc_vocab=CTC_VOCAB,
+                           ctc_alpha=0.25)  # fmt: skip
+    inputs = batch(feature_extractor, emodb_clips[:3])
+    labels = torch.tensor([0, 1, 2])
+    out = model(**inputs, labels=labels, ctc_labels=CTC_LABELS)
+    assert out.ctc_logits.shape == (3, out.ctc_logits.shape[1], len(CTC_VOCAB)) and torch.isfinite(out.loss)
+    expected = classification_loss("ce", out.logits, labels) + 0.25 * ctc_loss(
+        out.ctc_logits, frame_lengths(model, inputs), CTC_LABELS
+    )
+    torch.testing.assert_close(out.loss, expected)
+    # CTC alone trains the head and the shared transformer, not the emotion path (layer mix, pooling).
+    ctc_only = model(**inputs, ctc_labels=CTC_LABELS).loss
+    ctc_only.backward()
+    assert model.ctc_head.proj.weight.grad.abs().sum() > 0
+    assert model.backbone.encoder.layers[0].attention.q_proj.weight.grad.abs().sum() > 0
+    assert model.layer_mix.layer_weights.grad is None and model.classifier.out_proj.weight.grad is None
+    model.zero_grad()
+    out.loss.backward()
+    assert (
+        model.layer_mix.layer_weights.grad.abs().sum() > 0 and model.ctc_head.proj.bias.grad.abs().sum() > 0
+    )
+
+
+def test_ctc_label_errors(tiny_ser_model, feature_extractor, emodb_clips):
+    model = tiny_ser_model(pooling="mean", ctc_vocab=CTC_VOCAB)
+    inputs = batch(feature_extractor, emodb_clips[:2])
+    with pytest.raises(ValueError, match=r"character ids in \[0, 6\) other than the blank \(0\).*\[2, 6\]"):
+        model(**inputs, ctc_labels=torch.tensor([[2, 6], [-100, -100]]))
+    with pytest.raises(ValueError, match=r"other than the blank"):
+        model(**inputs, ctc_labels=torch.tensor([[0, 2], [2, -100]]))
+    with pytest.raises(ValueError, match=r"shape \(batch=2, characters\)"):
+        model(**inputs, ctc_labels=torch.tensor([2, 3]))
+
+
+def test_ctc_logits_padding_invariant_on_real_frames(tiny_ser_model, feature_extractor, emodb_clips):
+    model = tiny_ser_model(pooling="soft_attention", ctc_vocab=CTC_VOCAB)
+    clips = emodb_clips[:3]
+    inputs = batch(feature_extractor, clips)
+    with torch.no_grad():
+        batched = model(**inputs, ctc_labels=CTC_LABELS)
+        lengths = frame_lengths(model, inputs)
+        for index, clip in enumerate(clips):
+            alone = model(**batch(feature_extractor, [clip]))
+            assert alone.ctc_logits.shape[1] == lengths[index]
+            torch.testing.assert_close(
+                batched.ctc_logits[index, : lengths[index]], alone.ctc_logits[0], atol=1e-5, rtol=0
+            )
+        # The CTC term ignores padded frames: a clip's loss is the same batched or alone.
+        first = model(**batch(feature_extractor, clips[:1]), ctc_labels=CTC_LABELS[:1]).loss
+        with_padding = model(**inputs, ctc_labels=torch.cat([CTC_LABELS[:1], torch.full((2, 4), -100)])).loss
+    torch.testing.assert_close(with_padding, first, atol=1e-5, rtol=0)
+
+
+def test_ctc_head_saved_and_loaded_without_warning(tiny_ser_model, feature_extractor, emodb_clips, tmp_path):
+    from transformers import AutoModelForAudioClassification
+    from transformers.testing_utils import CaptureLogger
+    from transformers.utils import logging
+
+    model = tiny_ser_model(task="multitask", pooling="attentive_stats", ctc_vocab=CTC_VOCAB, ctc_alpha=0.2)
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["ctc_vocab"] == CTC_VOCAB
+    with CaptureLogger(logging.get_logger("transformers")) as captured:
+        loaded, info = SERModelForAudioClassification.from_pretrained(tmp_path, output_loading_info=True)
+    assert not info["unexpected_keys"] and not info["missing_keys"]
+    assert "UNEXPECTED" not in captured.out and "MISSING" not in captured.out
+    inputs = batch(feature_extractor, emodb_clips[:2])
+    with torch.no_grad():
+        expected = model(**inputs, labels=torch.tensor([0, 1]), ctc_labels=CTC_LABELS[:2])
+        for reloaded in (loaded.eval(), AutoModelForAudioClassification.from_pretrained(tmp_path).eval()):
+            actual = reloaded(**inputs, labels=torch.tensor([0, 1]), ctc_labels=CTC_LABELS[:2])
+            for field in ("loss", "logits", "regression", "ctc_logits"):
+                torch.testing.assert_close(getattr(actual, field), getattr(expected, field), atol=0, rtol=0)
+    # The check above can fail: a model without the head reports the saved ctc_head weights.
+    with CaptureLogger(logging.get_logger("transformers")) as captured:
+        SERModelForAudioClassification.from_pretrained(
+            tmp_path, config=SERConfig.from_pretrained(tmp_path, ctc_vocab=None, ctc_vocab_size=None)
+        )
+    assert "ctc_head.proj.weight" in captured.out and "UNEXPECTED" in captured.out

@@ -221,7 +221,7 @@ def test_multitask_ctc_vocab_and_head_saved(tiny_backbone, iemocap_like, tmp_pat
     import torch
     from transformers import AutoModelForAudioClassification, Wav2Vec2FeatureExtractor
 
-    from hf_ser.training import load_ctc_head, transcribe
+    from hf_ser.training import transcribe
 
     out = tmp_path / "ctc"
     results = run_recipe("finetune", ["--config", config("ctc_multitask"), *flags(
@@ -229,16 +229,20 @@ def test_multitask_ctc_vocab_and_head_saved(tiny_backbone, iemocap_like, tmp_pat
         max_steps=2, max_train_seconds=None,  # no crop: the transcript stays aligned with the audio
     )])  # fmt: skip
     assert "uar" in results["test"]
-    vocab = json.loads((out / "ctc_vocab.json").read_text())["tokens"]
+    saved = json.loads((out / "config.json").read_text())
+    vocab = saved["ctc_vocab"]  # the vocabulary lives in config.json, nowhere else
     assert vocab[:2] == ["<blank>", "<unk>"] and "|" in vocab and "ü" in vocab
+    assert saved["ctc_vocab_size"] == len(vocab) and saved["ctc_alpha"] == 0.1
+    assert not (out / "ctc_vocab.json").exists()
+    # Plain from_pretrained restores the head (no hooks, no extra loader).
     model = AutoModelForAudioClassification.from_pretrained(out).eval()
-    model, char_vocab = load_ctc_head(model, out)
+    assert model.ctc_head is not None and model.ctc_head.proj.out_features == len(vocab)
     extractor = Wav2Vec2FeatureExtractor(return_attention_mask=True, do_normalize=True)
     clips = [np.zeros(8000, np.float32), np.ones(16000, np.float32) * 0.1]
     inputs = dict(
         extractor(clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt")
     )
-    texts = transcribe(model, char_vocab, inputs)
+    texts = transcribe(model, inputs)
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
     with torch.no_grad():  # the head adds alpha * CTC to the loss when ctc_labels are given
         plain = model(**inputs, labels=torch.tensor([0, 1])).loss

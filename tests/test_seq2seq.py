@@ -51,7 +51,7 @@ def test_invalid_arguments_raise(kwargs, message):
     arguments = {"mechanism": "gla", "hidden_size": HIDDEN, "num_heads": HEADS, "num_layers": 1}
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
-        Seq2SeqEncoder(**arguments)(torch.randn(1, 10, HIDDEN))
+        Seq2SeqEncoder(**arguments)
 
 
 def test_invalid_mode_and_shapes_raise():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from pathlib import Path
@@ -200,3 +201,45 @@ def test_publish_space_dry_run_stages_a_self_contained_space(tmp_path: Path) -> 
     assert sorted(result.checks) == ["app_builds", "space_card"]
     with pytest.raises(ValueError, match="must be a Hub model id"):
         publish_space("me/hf-ser-demo", model=str(tmp_path), dry_run=True)
+
+
+@pytest.mark.parametrize("task", ["regression", "multitask"])
+def test_dimensional_models_get_an_adv_chart_and_adv_over_time(
+    task: str, tiny_ser_model, feature_extractor, tmp_path: Path, long_wav: Path
+) -> None:
+    from matplotlib.figure import Figure
+
+    from hf_ser.demo import ModelCache, predict
+
+    tiny_ser_model(task=task, pooling="soft_attention").save_pretrained(tmp_path)
+    feature_extractor.save_pretrained(tmp_path)
+    label, scores, adv, timeline, attention, result, status = predict(
+        ModelCache(), str(long_wav), str(tmp_path)
+    )
+    assert {"arousal", "dominance", "valence"} <= set(result) and isinstance(adv, Figure)
+    assert [ax.get_title() for ax in adv.axes] == ["Arousal / dominance / valence"]
+    titles = [ax.get_title() for ax in timeline.axes]
+    assert titles[-1] == "Arousal / dominance / valence over time"
+    assert all({"arousal", "dominance", "valence"} <= set(s) for s in result["segments"])
+    assert isinstance(attention, Figure)
+    if task == "regression":
+        assert label is None and scores is None and "label" not in result and len(titles) == 1
+        assert status.startswith("**dimensional model**")
+    else:
+        assert set(label) == LABELS and isinstance(scores, Figure) and titles[0] == "Emotion over time"
+
+
+def test_without_a_model_the_app_serves_the_built_in_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradio as gr
+
+    from hf_ser.demo import BUILTIN_CHOICE, MODEL_ENV_VARIABLE, ModelCache, build_demo, predict
+    from hf_ser.pipeline import DEFAULT_MODEL_DIR
+
+    monkeypatch.delenv(MODEL_ENV_VARIABLE, raising=False)
+    demo = build_demo()
+    assert [b.value for b in demo.blocks.values() if isinstance(b, gr.State)] == [""]
+    assert [b.value for b in demo.blocks.values() if isinstance(b, gr.Radio)] == [BUILTIN_CHOICE]
+    label, *_, result, status = predict(ModelCache(), str(REPO / "examples" / "stern_de.wav"), "")
+    default_labels = set(json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())["id2label"].values())
+    assert result["label"] in default_labels and set(label) == default_labels
+    assert result["model"] == "built-in default" and "the built-in default model" in status

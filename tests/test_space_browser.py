@@ -109,3 +109,17 @@ def test_upload_analyse_shows_label_and_charts_and_survives_a_corrupt_file(
     upload(page, second)
     status = analyse_and_wait_for_status(page, second.name)
     assert re.search(rf"({'|'.join(LABELS)}) · urdu_sad\.wav, \d+\.\d s", status)
+
+    # The model chooser: a path that is no model gives a readable error; the built-in default then serves.
+    page.click("#model_panel button")
+    page.locator("#model_choice").get_by_text("Hub id or local path").click()
+    page.locator("#model_text textarea, #model_text input").first.fill(str(tmp_path / "no-such-model"))
+    page.click("#load_model")
+    page.get_by_text(re.compile(r"could not be loaded")).first.wait_for(state="visible")
+    page.locator("#model_choice").get_by_text("Built-in default model").click()
+    page.click("#load_model")
+    page.locator("#status").filter(has_text="Using the built-in default model.").wait_for()
+    page.click("#analyse")
+    page.locator("#status").filter(
+        has_text=re.compile(r"urdu_sad\.wav.*the built-in default model")
+    ).wait_for()

@@ -20,25 +20,21 @@ from .card_data import CORPORA, METRICS, SERCardData, is_hub_repo_id
 from .render import CARD_DATA_FILENAME
 
 TRAIN_CONFIG_HYPERPARAMETERS = (
-    "learning_rate",
-    "backbone_learning_rate",
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "num_train_epochs",
-    "max_steps",
-    "weight_decay",
-    "warmup_ratio",
-    "lr_scheduler_type",
-    "seed",
-    "augment",
-    "max_duration_s",
-    "freeze_backbone_steps",
-    "loss",
+    "model_type", "pooling", "learning_rate", "backbone_learning_rate", "per_device_train_batch_size",
+    "gradient_accumulation_steps", "num_train_epochs", "max_steps", "weight_decay", "warmup_ratio",
+    "lr_scheduler_type", "seed", "augment", "class_weights", "max_train_seconds", "freeze_backbone_steps",
     "ctc_alpha",
-)
+)  # fmt: skip
 """`train_config.yaml` keys stated on the card when present (and not null)."""
 
 PROTOCOL_NAMES = {"speaker_folds": "speaker-independent folds", "official": "official splits"}
+
+
+def _is_set(key: str, value: Any) -> bool:
+    """A setting worth stating: not unset/off (`None`, `False`, `max_steps=-1`, `ctc_alpha=0`, ...)."""
+    if value is None or value is False:
+        return False
+    return not (key in ("max_steps", "ctc_alpha", "freeze_backbone_steps") and value <= 0)
 
 
 def _read_json(path: Path) -> Any:
@@ -80,7 +76,7 @@ def card_data_from_run(run_dir: Union[str, Path]) -> SERCardData:
         card_data.base_model = backbone
     if not card_data.hyperparameters:
         card_data.hyperparameters = {
-            k: train_config[k] for k in TRAIN_CONFIG_HYPERPARAMETERS if train_config.get(k) is not None
+            k: train_config[k] for k in TRAIN_CONFIG_HYPERPARAMETERS if _is_set(k, train_config.get(k))
         }
     if train_config.get("lora") and not card_data.lora:
         card_data.lora = {

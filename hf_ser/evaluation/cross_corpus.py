@@ -146,6 +146,17 @@ class CrossCorpusResult:
     cells: dict[str, dict] = field(default_factory=dict)
     in_corpus_folds: Optional[int] = None
 
+    @classmethod
+    def from_dict(cls, data: dict) -> CrossCorpusResult:
+        """Rebuild a result from :meth:`to_dict` output (e.g. a saved ``report.json`` section)."""
+        matrix = np.asarray(
+            [[np.nan if v is None else v for v in row] for row in data["matrix"]], dtype=float
+        )
+        return cls(
+            corpora=list(data["corpora"]), labels=list(data["labels"]), metric=data["metric"], matrix=matrix,
+            cells=dict(data["cells"]), in_corpus_folds=data["in_corpus_folds"],
+        )  # fmt: skip
+
     def to_dict(self) -> dict:
         """JSON-ready; ``matrix`` rows are training corpora (``null`` for a skipped cell)."""
         return {

@@ -145,8 +145,8 @@ class EvaluationResult:
         overall_ci (`dict[str, list[float]]`): their bootstrap intervals ``[low, high]``.
         groups (`dict[str, dict[str, dict]]`): per column, per group value: ``n``, the metrics and
             ``ci`` (interval of the primary metric).
-        fairness (`dict[str, dict]`): per column: best/worst group, ``gap`` (best - worst), ``std``
-            over groups (population std), and their intervals.
+        fairness (`dict[str, dict]`): per column with at least two groups: best/worst group, ``gap``
+            (best - worst), ``std`` over groups (population std), and their intervals.
         label_alignment (`LabelAlignment`, *optional*): class matching; ``None`` for regression only.
         confusion_matrix (`np.ndarray`, *optional*): counts, rows = true class, over ``labels``.
         row_indices (`np.ndarray`): dataset rows evaluated, in order.
@@ -371,6 +371,8 @@ def score_predictions(
                 replicate_primary.append(group_reps[primary])
             per_group[name] = entry
         groups[column] = per_group
+        if len(names) < 2:
+            continue  # one group: nothing to compare
         scores = np.asarray([per_group[n][primary] for n in names])
         best, worst = int(np.argmax(scores)), int(np.argmin(scores))
         summary: dict[str, Any] = {

@@ -252,7 +252,7 @@ def _plot_groups(report: dict, column: str, path: Path) -> None:
         ha="right" if len(names) > 6 else "center",
     )
     ax.set_ylabel(_metric_name(primary))
-    ax.set_ylim(min(0.0, float(values.min()) - 0.05), 1.0)
+    ax.set_ylim(min(0.0, float(values.min()) - 0.05), 1.05)
     ax.set_title(
         f"{_metric_name(primary)} per {column}, 95% bootstrap CI "
         f"(dashed: overall {report['overall'][primary]:.3f})",

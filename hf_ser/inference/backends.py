@@ -125,9 +125,8 @@ class TorchBackend:
             if weights is None:
                 pooling = getattr(self.config, "pooling", None)
                 raise ValueError(
-                    f"return_frame_weights=True needs an attention pooling; this model's pooling "
-                    f"({pooling!r}) "
-                    "learns no frame weights."
+                    "return_frame_weights=True needs an attention pooling; this model's pooling "
+                    f"({pooling!r}) learns no frame weights."
                 )
             result["frame_weights"] = _to_numpy(weights)
             result["frame_lengths"] = self._frame_lengths(inputs, weights.shape[1], weights.shape[0])

@@ -32,7 +32,8 @@ def _check_choice(name: str, value: Any, allowed: tuple) -> None:
 
 class SERConfig(PreTrainedConfig):
     r"""Configuration for :class:`SERModelForAudioClassification`: SSL backbone -> layer mix ->
-    optional seq2seq encoder -> masked pooling -> classification and/or regression heads.
+    optional seq2seq encoder -> masked pooling -> classification and/or regression heads, plus an optional
+    CTC character head on the backbone's frames.
 
     Args:
         backbone_config (`dict` or `PreTrainedConfig`, *optional*):
@@ -91,6 +92,20 @@ class SERConfig(PreTrainedConfig):
             One weight per regression target (normalised to sum to 1); uniform when `None`.
         multitask_weight (`float`, *optional*, defaults to 0.5):
             For `task="multitask"`: `loss = (1 - w) * classification_loss + w * regression_loss`.
+        ctc_vocab (`list[str]`, *optional*):
+            Character vocabulary of the auxiliary CTC head (multitask emotion + CTC, Cai et al., 2021), saved
+            in `config.json` so a checkpoint carries its own vocabulary. Index `ctc_blank_id` is the CTC
+            blank. Setting it sets `ctc_vocab_size`. `None` (default): no vocabulary.
+        ctc_vocab_size (`int`, *optional*):
+            Size of the CTC head's output (blank included). `None` (default) = no CTC head. Derived from
+            `ctc_vocab` when that is given (the two must agree); set it alone for a head whose labels come
+            from your own tokeniser.
+        ctc_alpha (`float`, *optional*, defaults to 0.1):
+            Weight of the CTC loss: `loss = emotion loss + ctc_alpha * CTC loss` when `ctc_labels` are passed.
+            The default 0.1 (also the `ctc_multitask` recipe's) keeps CTC an auxiliary signal: much larger
+            weights let the character task dominate the shared backbone.
+        ctc_blank_id (`int`, *optional*, defaults to 0):
+            Index of the CTC blank token.
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialiser of the head weights.
 
@@ -135,6 +150,10 @@ class SERConfig(PreTrainedConfig):
     regression_loss: str = "ccc"
     regression_loss_weights: Optional[list[Union[float, int]]] = None
     multitask_weight: Union[float, int] = 0.5
+    ctc_vocab: Optional[list[str]] = None
+    ctc_vocab_size: Optional[int] = None
+    ctc_alpha: Union[float, int] = 0.1
+    ctc_blank_id: int = 0
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs: Any) -> None:
@@ -145,6 +164,7 @@ class SERConfig(PreTrainedConfig):
         self._validate_choices()
         self._validate_task(labels_given)
         self._validate_losses()
+        self._validate_ctc()
 
     @staticmethod
     def _build_backbone_config(backbone_config: Union[dict, PreTrainedConfig, None]) -> PreTrainedConfig:
@@ -232,6 +252,49 @@ class SERConfig(PreTrainedConfig):
             )
         if not 0.0 <= self.multitask_weight <= 1.0:
             raise ValueError(f"multitask_weight must be in [0, 1], got {self.multitask_weight}.")
+
+    def _validate_ctc(self) -> None:
+        if self.ctc_vocab is not None:
+            tokens = list(self.ctc_vocab)
+            if not all(isinstance(token, str) and token for token in tokens):
+                raise ValueError(f"ctc_vocab must be a list of non-empty strings, got {self.ctc_vocab!r}.")
+            if len(set(tokens)) != len(tokens):
+                duplicates = sorted({token for token in tokens if tokens.count(token) > 1})
+                raise ValueError(f"ctc_vocab tokens must be unique; repeated: {duplicates}.")
+            if self.ctc_vocab_size is not None and self.ctc_vocab_size != len(tokens):
+                raise ValueError(
+                    f"ctc_vocab_size={self.ctc_vocab_size} but ctc_vocab has {len(tokens)} tokens; "
+                    "give only ctc_vocab (the size follows from it)."
+                )
+            self.ctc_vocab = tokens
+            self.ctc_vocab_size = len(tokens)
+        if self.ctc_vocab_size is not None:
+            if self.ctc_vocab_size < 2:
+                raise ValueError(
+                    f"ctc_vocab_size must be None (no CTC head) or >= 2 (blank + characters), "
+                    f"got {self.ctc_vocab_size}."
+                )
+            if not 0 <= self.ctc_blank_id < self.ctc_vocab_size:
+                raise ValueError(
+                    f"ctc_blank_id must be in [0, {self.ctc_vocab_size}) (the CTC vocabulary), "
+                    f"got {self.ctc_blank_id}."
+                )
+        if self.ctc_alpha < 0:
+            raise ValueError(f"ctc_alpha must be >= 0, got {self.ctc_alpha}.")
+
+    def to_diff_dict(self) -> dict[str, Any]:
+        """Like transformers', but a classifier always keeps its ``id2label`` / ``label2id``: transformers
+        drops the default 2-label map (``LABEL_0``, ``LABEL_1``), and a config without labels is refused."""
+        diff = super().to_diff_dict()
+        if self.task != "regression":
+            full = self.to_dict()
+            diff["id2label"], diff["label2id"] = full["id2label"], full["label2id"]
+        return diff
+
+    @property
+    def has_ctc_head(self) -> bool:
+        """Whether the model has the auxiliary CTC character head (``ctc_vocab_size`` is set)."""
+        return self.ctc_vocab_size is not None
 
     @property
     def hidden_size(self) -> int:

@@ -1,8 +1,10 @@
-"""Output heads: map the pooled utterance vector to class logits or regression values.
+"""Output heads: map the pooled utterance vector to class logits or regression values, and the frames to
+CTC character logits.
 
-One head shape covers the layouts users already have: ``dropout -> dense -> activation -> dropout ->
-out_proj``, which is the audEERING A/D/V head (``classifier.dense`` / ``classifier.out_proj`` with tanh)
+One utterance head shape covers the layouts users already have: ``dropout -> dense -> activation -> dropout
+-> out_proj``, which is the audEERING A/D/V head (``classifier.dense`` / ``classifier.out_proj`` with tanh)
 and, with ``activation="identity"`` and no dropout, transformers' ``projector`` + ``classifier``.
+:class:`CTCHead` is the frame-level ``dropout -> linear`` head of transformers' ``Wav2Vec2ForCTC``.
 """
 
 from __future__ import annotations
@@ -60,3 +62,22 @@ class SERHead(nn.Module):
         if self.dense is not None:
             hidden = self.dropout(self.activation(self.dense(hidden)))
         return self.out_proj(hidden)
+
+
+class CTCHead(nn.Module):
+    """``dropout -> proj``: backbone frames ``(batch, frames, hidden)`` to character logits
+    ``(batch, frames, vocab)`` for the auxiliary CTC loss (Cai et al., 2021) and greedy transcription.
+
+    Args:
+        hidden_size: size of the backbone frames.
+        vocab_size: number of CTC tokens, blank included.
+        dropout: dropout probability on the frames.
+    """
+
+    def __init__(self, hidden_size: int, vocab_size: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.proj = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.dropout(hidden_states))

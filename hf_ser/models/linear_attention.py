@@ -52,7 +52,8 @@ def _scan_states(
     return entering.permute(1, 2, 0, 3, 4), state
 
 
-def _check_chunk_size(chunk_size: int) -> None:
+def check_chunk_size(chunk_size: int) -> None:
+    """Raise a `ValueError` unless ``1 <= chunk_size <= MAX_CHUNK_SIZE``."""
     if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError(f"chunk_size must be in [1, {MAX_CHUNK_SIZE}], got {chunk_size}.")
 
@@ -100,11 +101,12 @@ def chunk_linear_attention(
     Returns:
         `(output, final_state)`: `(batch, heads, frames, dv)` and `(batch, heads, dk, dv)`.
     """
-    _check_chunk_size(chunk_size)
+    check_chunk_size(chunk_size)
     if initial_state is None:
         initial_state = query.new_zeros(query.shape[0], query.shape[1], query.shape[-1], value.shape[-1])
     tensors = [query, key, value, log_decay]
-    return _full_chunks_then_tail(_linear_attention_chunks, tensors, chunk_size, initial_state.to(query.dtype))
+    initial_state = initial_state.to(query.dtype)
+    return _full_chunks_then_tail(_linear_attention_chunks, tensors, chunk_size, initial_state)
 
 
 def _linear_attention_chunks(
@@ -207,7 +209,7 @@ def chunk_gated_delta_rule(
     Returns:
         `(output, final_state)`.
     """
-    _check_chunk_size(chunk_size)
+    check_chunk_size(chunk_size)
     if initial_state is None:
         initial_state = query.new_zeros(query.shape[0], query.shape[1], query.shape[-1], value.shape[-1])
     tensors = [query, key, value, log_decay, beta]

@@ -4,9 +4,12 @@ Classification: cross-entropy (``"ce"``), class-weighted cross-entropy (``"weigh
 imbalanced corpora) and focal cross-entropy (``"focal"``, Lin et al. 2017, gamma = 2 in SER papers).
 Regression: ``"ccc"`` = 1 - concordance correlation coefficient averaged over targets (the MSP-Podcast
 challenge objective), ``"mse"`` and ``"ccc+mse"``. Multitask combines both with one weight.
+Auxiliary: :func:`ctc_loss`, the character CTC loss of the optional CTC head (multitask emotion + CTC,
+Cai et al., 2021), added to the emotion loss with weight ``ctc_alpha``.
 
 Conventions: class labels equal to ``-100`` are ignored (as in transformers); regression labels that are
-NaN are ignored per target, so a batch can mix clips with and without dimensional annotations.
+NaN are ignored per target, so a batch can mix clips with and without dimensional annotations; CTC labels
+are right-padded with ``-100`` and a row without any character (no transcript) is left out of the CTC loss.
 """
 
 from __future__ import annotations
@@ -148,6 +151,40 @@ def multitask_loss(
     if class_loss is None:
         return weight * reg_loss
     return (1.0 - weight) * class_loss + weight * reg_loss
+
+
+def ctc_loss(
+    logits: torch.Tensor, frame_lengths: torch.Tensor, ctc_labels: torch.Tensor, blank: int = 0
+) -> torch.Tensor:
+    """CTC loss of ``(batch, frames, vocab)`` logits against ``(batch, chars)`` labels padded with -100.
+
+    Each row's loss is divided by its number of characters and averaged over the rows that have
+    characters (``reduction="mean"`` of ``torch.nn.functional.ctc_loss``, minus rows without a transcript,
+    which add 0 but stay in the graph so every parameter gets a gradient). Computed in float32;
+    impossible alignments (more characters than frames) give 0 (``zero_infinity=True``).
+
+    Args:
+        logits: character logits of every frame.
+        frame_lengths: ``(batch,)`` number of real (unpadded) frames per row.
+        ctc_labels: character ids; ``-100`` (any negative value) = padding.
+        blank: id of the CTC blank.
+    """
+    log_probs = F.log_softmax(logits, dim=-1, dtype=torch.float32).transpose(0, 1)
+    valid = ctc_labels >= 0
+    target_lengths = valid.sum(-1)
+    with torch.backends.cudnn.flags(enabled=False):
+        per_row = F.ctc_loss(
+            log_probs,
+            ctc_labels[valid],
+            frame_lengths.long(),
+            target_lengths,
+            blank=blank,
+            reduction="none",
+            zero_infinity=True,
+        )
+    has_text = (target_lengths > 0).to(per_row.dtype)
+    per_row = per_row / target_lengths.clamp(min=1).to(per_row.dtype) * has_text
+    return per_row.sum() / has_text.sum().clamp(min=1.0)
 
 
 def route_labels(

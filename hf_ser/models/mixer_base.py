@@ -79,9 +79,7 @@ class TokenMixer(nn.Module):
     def __init__(self, hidden_size: int, num_heads: int, bidirectional: bool = True) -> None:
         super().__init__()
         if hidden_size % num_heads != 0:
-            raise ValueError(
-                f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})."
-            )
+            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads}).")
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.head_dim = hidden_size // num_heads

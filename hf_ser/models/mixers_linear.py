@@ -17,6 +17,7 @@ from torch import nn
 
 from .linear_attention import (
     GLA_MIN_LOG_DECAY,
+    check_chunk_size,
     chunk_gated_delta_rule,
     chunk_linear_attention,
     recurrent_gated_delta_rule,
@@ -39,6 +40,7 @@ class LinearMixer(TokenMixer):
         self, hidden_size: int, num_heads: int, bidirectional: bool = True, chunk_size: int = 64
     ) -> None:
         super().__init__(hidden_size, num_heads, bidirectional)
+        check_chunk_size(chunk_size)
         self.qkv_proj = nn.Linear(hidden_size, 3 * hidden_size)
         self.norm = HeadRMSNorm(self.head_dim)
         self.chunk_size = chunk_size

@@ -25,8 +25,7 @@ from transformers import initialization as init
 
 from .configuration_lstm_sa import LSTMSAConfig
 from .heads import SERHead
-from .losses import classification_loss, multitask_loss, regression_loss
-from .modeling_ser import SERModelForAudioClassification
+from .losses import route_labels, ser_loss
 from .outputs import SERModelOutput
 from .pooling import PoolingOutput, SoftAttentionPooling
 
@@ -58,35 +57,15 @@ class SmallSERModelMixin:
         return_dict: Optional[bool],
     ) -> Union[SERModelOutput, tuple]:
         config = self.config
-        labels, regression_labels = SERModelForAudioClassification._check_labels(
-            self, labels, regression_labels
+        labels, regression_labels = route_labels(
+            config.task, len(config.regression_targets), labels, regression_labels
         )
         pooled = pooling_output.pooled
         class_logits = self.classifier(pooled) if self.classifier is not None else None
         regression = self.regressor(pooled) if self.regressor is not None else None
-        logits = class_logits if class_logits is not None else regression
-
-        class_loss = (
-            classification_loss(
-                config.classification_loss, class_logits, labels, config.class_weights, config.focal_gamma
-            )
-            if labels is not None
-            else None
-        )
-        reg_loss = (
-            regression_loss(
-                config.regression_loss, regression, regression_labels, config.regression_loss_weights
-            )
-            if regression_labels is not None
-            else None
-        )
-        if config.task == "multitask":
-            loss = multitask_loss(class_loss, reg_loss, config.multitask_weight)
-        else:
-            loss = class_loss if class_loss is not None else reg_loss
         output = SERModelOutput(
-            loss=loss,
-            logits=logits,
+            loss=ser_loss(config, class_logits, regression, labels, regression_labels),
+            logits=class_logits if class_logits is not None else regression,
             regression=regression,
             pooled=pooled,
             frame_weights=pooling_output.weights,

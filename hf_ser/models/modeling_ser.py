@@ -1,4 +1,4 @@
-"""SER model: SSL backbone -> layer mix -> seq2seq (optional) -> masked pooling -> heads.
+"""SER model: SSL backbone -> layer mix -> seq2seq (optional) -> masked pooling -> heads (+ CTC head).
 
 :class:`SERModelForAudioClassification` behaves like any transformers audio classifier (Auto classes,
 ``pipeline("audio-classification")``, Trainer, ``save_pretrained``/``from_pretrained``) and adds what SER
@@ -27,9 +27,9 @@ from .backbone import (
     set_requires_grad,
 )
 from .configuration_ser import SERConfig
-from .heads import SERHead
+from .heads import CTCHead, SERHead
 from .layer_mix import LayerMix
-from .losses import route_labels, ser_loss
+from .losses import ctc_loss, route_labels, ser_loss
 from .outputs import SERModelOutput
 from .pooling import build_pooling
 from .seq2seq import Seq2SeqEncoder
@@ -75,6 +75,13 @@ class SERModelForAudioClassification(SERPreTrainedModel):
     HuBERT-base) normalise the first convolution over the whole padded input, a limitation of the
     backbone itself: feed them unpadded clips (one at a time) when exact batched = single results matter.
 
+    Multitask emotion + CTC (Cai et al., 2021): with ``config.ctc_vocab`` (or ``ctc_vocab_size``) the model
+    has a ``ctc_head`` (dropout + linear) on the backbone's *last hidden state*, before layer mix, seq2seq
+    and pooling. That is where Cai et al. put it and it keeps the emotion path emotion-specific: the
+    character task trains the shared transformer, while the learned layer mix (which may favour middle
+    layers), the seq2seq encoder and the pooling get only the emotion loss. ``ctc_logits`` are returned for
+    every forward; passing ``ctc_labels`` adds ``config.ctc_alpha * CTC`` to ``loss``.
+
     Example:
 
     ```python
@@ -117,6 +124,11 @@ class SERModelForAudioClassification(SERPreTrainedModel):
         self.regressor = (
             SERHead(output_size=len(config.regression_targets), **head_kwargs)
             if config.task != "classification"
+            else None
+        )
+        self.ctc_head = (
+            CTCHead(config.hidden_size, config.ctc_vocab_size, config.classifier_dropout)
+            if config.has_ctc_head
             else None
         )
         self.post_init()
@@ -254,6 +266,7 @@ class SERModelForAudioClassification(SERPreTrainedModel):
         attention_mask: Optional[torch.Tensor] = None,
         labels: Optional[torch.Tensor] = None,
         regression_labels: Optional[torch.Tensor] = None,
+        ctc_labels: Optional[torch.Tensor] = None,
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
@@ -271,13 +284,16 @@ class SERModelForAudioClassification(SERPreTrainedModel):
                 `(batch, targets)` tensor here is used as `regression_labels` (Trainer's default label name).
             regression_labels (`torch.FloatTensor` of shape `(batch, targets)`, *optional*):
                 Regression targets in `config.regression_targets` order (NaN = missing).
+            ctc_labels (`torch.LongTensor` of shape `(batch, characters)`, *optional*):
+                Character ids of the transcripts for the CTC head, right-padded with -100 (a row of only
+                -100 = no transcript, left out of the CTC loss). Needs `config.ctc_vocab_size`.
             output_attentions (`bool`, *optional*): return backbone attentions (needs eager attention).
             output_hidden_states (`bool`, *optional*): return all backbone hidden states.
             return_dict (`bool`, *optional*): return a `SERModelOutput` (default) or a tuple.
 
         Returns:
             `SERModelOutput` with `loss`, `logits`, `regression`, `pooled`, `frame_weights`, `hidden_states`,
-            `attentions`.
+            `attentions`, `ctc_logits`.
         """
         config = self.config
         return_dict = config.return_dict if return_dict is None else return_dict
@@ -286,6 +302,7 @@ class SERModelForAudioClassification(SERPreTrainedModel):
         )
         output_attentions = bool(output_attentions)
         labels, regression_labels = self._check_labels(labels, regression_labels)
+        self._check_ctc_labels(ctc_labels, input_values.shape[0])
 
         backbone_outputs = self.backbone(
             input_values,
@@ -296,6 +313,7 @@ class SERModelForAudioClassification(SERPreTrainedModel):
         )
         hidden = self.layer_mix(backbone_outputs.last_hidden_state, backbone_outputs.hidden_states)
         mask = frame_mask(self.backbone, attention_mask, hidden.shape[1])
+        ctc_logits = self.ctc_head(backbone_outputs.last_hidden_state) if self.ctc_head is not None else None
         if self.seq2seq is not None:
             hidden = self.seq2seq(hidden, attention_mask=mask)
         pooling_output = self.pooling(hidden, mask if config.mask_pooling else None)
@@ -306,6 +324,16 @@ class SERModelForAudioClassification(SERPreTrainedModel):
         logits = class_logits if class_logits is not None else regression
 
         loss = ser_loss(config, class_logits, regression, labels, regression_labels)
+        if ctc_labels is not None:
+            frame_lengths = (
+                mask.sum(-1)
+                if mask is not None
+                else torch.full((ctc_logits.shape[0],), ctc_logits.shape[1], device=ctc_logits.device)
+            )
+            ctc_term = config.ctc_alpha * ctc_loss(
+                ctc_logits, frame_lengths, ctc_labels.to(ctc_logits.device), config.ctc_blank_id
+            )
+            loss = ctc_term if loss is None else loss + ctc_term
 
         output = SERModelOutput(
             loss=loss,
@@ -315,6 +343,7 @@ class SERModelForAudioClassification(SERPreTrainedModel):
             frame_weights=pooling_output.weights,
             hidden_states=backbone_outputs.hidden_states if output_hidden_states else None,
             attentions=backbone_outputs.attentions if output_attentions else None,
+            ctc_logits=ctc_logits,
         )
         return output if return_dict else output.to_tuple()
 
@@ -323,3 +352,26 @@ class SERModelForAudioClassification(SERPreTrainedModel):
     ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """Route and validate label tensors for the configured task (see ``losses.route_labels``)."""
         return route_labels(self.config.task, len(self.config.regression_targets), labels, regression_labels)
+
+    def _check_ctc_labels(self, ctc_labels: Optional[torch.Tensor], batch_size: int) -> None:
+        """Reject ``ctc_labels`` the CTC head cannot use (no head, wrong shape, ids outside the vocab)."""
+        if ctc_labels is None:
+            return
+        if self.ctc_head is None:
+            raise ValueError(
+                "ctc_labels were given but the model has no CTC head: build it with "
+                "SERConfig(ctc_vocab=[...]) (or ctc_vocab_size=N)."
+            )
+        if ctc_labels.dim() != 2 or ctc_labels.shape[0] != batch_size or ctc_labels.is_floating_point():
+            raise ValueError(
+                f"ctc_labels must be an integer tensor of shape (batch={batch_size}, characters) padded with "
+                f"-100, got {ctc_labels.dtype} {tuple(ctc_labels.shape)}."
+            )
+        real = ctc_labels[ctc_labels >= 0]
+        if real.numel() and (
+            int(real.max()) >= self.config.ctc_vocab_size or bool((real == self.config.ctc_blank_id).any())
+        ):
+            raise ValueError(
+                f"ctc_labels must be character ids in [0, {self.config.ctc_vocab_size}) other than the blank "
+                f"({self.config.ctc_blank_id}), or -100 for padding; got values {sorted(set(real.tolist()))}."
+            )

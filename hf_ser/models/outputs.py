@@ -19,8 +19,8 @@ class SERModelOutput(ModelOutput):
 
     Args:
         loss (`torch.FloatTensor` of shape `()`, *optional*):
-            Training loss, returned when `labels` and/or `regression_labels` are given (for
-            `task="multitask"` the weighted sum of both task losses).
+            Training loss, returned when `labels`, `regression_labels` and/or `ctc_labels` are given (for
+            `task="multitask"` the weighted sum of both task losses; plus `ctc_alpha` times the CTC loss).
         logits (`torch.FloatTensor` of shape `(batch, num_labels)`):
             Class logits. For `task="regression"` this holds the regression values (`(batch, targets)`),
             as the community arousal/dominance/valence checkpoints do.
@@ -38,6 +38,10 @@ class SERModelOutput(ModelOutput):
         attentions (`tuple(torch.FloatTensor)`, *optional*):
             Backbone self-attention weights, each `(batch, heads, frames, frames)`, when
             `output_attentions=True`.
+        ctc_logits (`torch.FloatTensor` of shape `(batch, frames, ctc_vocab_size)`, *optional*):
+            Character logits of the auxiliary CTC head for every backbone frame (padded frames included;
+            the frame mask / attention mask tells which are real), for models with `config.ctc_vocab_size`;
+            `None` otherwise. Greedy decoding: `hf_ser.training.transcribe`.
     """
 
     loss: Optional[torch.FloatTensor] = None
@@ -47,3 +51,4 @@ class SERModelOutput(ModelOutput):
     frame_weights: Optional[torch.FloatTensor] = None
     hidden_states: Optional[tuple[torch.FloatTensor, ...]] = None
     attentions: Optional[tuple[torch.FloatTensor, ...]] = None
+    ctc_logits: Optional[torch.FloatTensor] = None

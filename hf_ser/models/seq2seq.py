@@ -33,9 +33,15 @@ Example:
 >>> mask[1, 80:] = False
 >>> encoder(frames, attention_mask=mask).shape
 torch.Size([2, 120, 64])
+
 ```
 
-ONNX export (``torch.onnx.export``, tested on tiny encoders): see ``ONNX_EXPORTABLE``.
+ONNX export (``torch.onnx.export`` of a tiny encoder with dynamic batch and frame axes, checked
+against onnxruntime at two lengths; torch 2.13): ``ONNX_EXPORTABLE`` lists the mechanisms that
+export. ``retention`` and ``gla`` do not: their chunkwise kernels loop in Python over a number of
+chunks that depends on the input length, which ``torch.export`` cannot trace with a dynamic frame
+axis (the legacy TorchScript exporter unrolls the loop for the example length only). ``delta`` also
+needs ``torch.linalg.solve_triangular``, which has no ONNX operator.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from .mixers_softmax import ForgettingAttentionMixer, SoftmaxAttentionMixer
 
 SEQ2SEQ_MECHANISMS = ("none", "softmax", "retention", "gla", "forgetting", "delta")
 LINEAR_MECHANISMS = ("retention", "gla", "delta")
+ONNX_EXPORTABLE = ("none", "softmax", "forgetting")
 
 
 class IdentityMixer(TokenMixer):

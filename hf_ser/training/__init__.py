@@ -9,14 +9,14 @@ from .artifacts import CardData, write_model_card
 from .callbacks import CardDataCallback, CropEpochCallback, EpochSummaryCallback
 from .config import TrainConfig, known_keys, load_yaml, parse_config
 from .crossval import run_crossval, summarize
-from .ctc import CharVocab, CTCHead, attach_ctc_head, load_ctc_head, transcribe
+from .ctc import CharVocab, CTCLabelCollator, transcribe
 from .finetune import build_training_arguments, run_finetune
 from .hpo import DEFAULT_SEARCH_SPACE, run_hpo
 from .trainer import SERTrainer
 
 __all__ = [
     "DEFAULT_SEARCH_SPACE",
-    "CTCHead",
+    "CTCLabelCollator",
     "CardData",
     "CardDataCallback",
     "CharVocab",
@@ -24,10 +24,8 @@ __all__ = [
     "EpochSummaryCallback",
     "SERTrainer",
     "TrainConfig",
-    "attach_ctc_head",
     "build_training_arguments",
     "known_keys",
-    "load_ctc_head",
     "load_yaml",
     "parse_config",
     "run_crossval",

@@ -6,7 +6,7 @@ call it once per fold / seed / trial. It works unchanged under ``python`` and ``
 
 Output directory after a run::
 
-    model.safetensors, config.json, preprocessor_config.json   the model (+ ctc_vocab.json with CTC)
+    model.safetensors, config.json, preprocessor_config.json   the model (config.json: CTC vocabulary too)
     metrics.json                                               {"validation": {...}, "test": {...}}
     confusion_matrix.png | regression_scatter.png              on the (first) test split
     train_config.yaml                                          the full config, re-runnable with --config
@@ -170,19 +170,22 @@ def run_finetune(
     weights = (
         class_weights_from(data.train, num_labels) if cfg.class_weights and cfg.task != "regression" else None
     )
-    model, extractor = build_model(cfg, data.id2label, data.regression_targets, class_weights=weights)
-    collator = make_collator(extractor, cfg.task, data.regression_targets)
     vocab = None
     if cfg.ctc_alpha > 0:
-        from .ctc import CharVocab, CTCLabelCollator, attach_ctc_head
+        from .ctc import CharVocab, CTCLabelCollator
 
-        vocab = CharVocab.from_texts(text for text in data.train["text"] if text)
-        attach_ctc_head(model, len(vocab), cfg.ctc_alpha)
+        vocab = CharVocab.from_texts(data.train["text"])  # saved in config.json as `ctc_vocab`
+    model, extractor = build_model(
+        cfg,
+        data.id2label,
+        data.regression_targets,
+        class_weights=weights,
+        ctc_vocab=vocab.tokens if vocab is not None else None,
+    )
+    collator = make_collator(extractor, cfg.task, data.regression_targets)
+    if vocab is not None:
         collator = CTCLabelCollator(collator, vocab)
     model = apply_lora(cfg, model)
-    if vocab is not None and cfg.lora:
-        for parameter in model.get_base_model().ctc_head.parameters():
-            parameter.requires_grad = True  # peft froze it: not a LoRA target nor a module to save
     count = count_parameters(model)
     trainable, total = count.trainable, count.total
 
@@ -249,7 +252,7 @@ def run_finetune(
         results[name] = output.metrics
         predictions[name] = output
     if write_outputs and trainer.is_world_process_zero():
-        _write_outputs(cfg, trainer, data, results, predictions, card, vocab)
+        _write_outputs(cfg, trainer, data, results, predictions, card)
     trainer.accelerator.wait_for_everyone()
     return {split: _strip(split, metrics) for split, metrics in results.items()}
 
@@ -272,7 +275,6 @@ def _write_outputs(
     results: dict,
     predictions: dict,
     card: CardData,
-    vocab: Any,
 ) -> None:
     output_dir = Path(cfg.output_dir)
     if cfg.save_model:
@@ -282,8 +284,6 @@ def _write_outputs(
             model = model.merge_and_unload()
         model.save_pretrained(output_dir)
         trainer.processing_class.save_pretrained(output_dir)
-        if vocab is not None:
-            vocab.save(output_dir)
     if not cfg.keep_checkpoints:
         for checkpoint in output_dir.glob("checkpoint-*"):
             shutil.rmtree(checkpoint)

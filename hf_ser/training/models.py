@@ -26,7 +26,7 @@ FAMILY_MODEL_TYPES: dict[str, tuple[str, ...]] = {
 """Recipe ``model_type`` -> transformers ``model_type`` of its config class (first registered one wins)."""
 
 # Keys of `TrainConfig` that are forwarded to the model config; they may not also appear in `model:`.
-FORWARDED_KEYS = ("task", "pooling", "freeze_feature_encoder")
+FORWARDED_KEYS = ("task", "pooling", "freeze_feature_encoder", "ctc_alpha")
 
 
 def family_classes(model_type: str) -> tuple[type[PreTrainedConfig], type[PreTrainedModel], Optional[type]]:
@@ -111,14 +111,18 @@ def build_model(
     id2label: dict[int, str],
     regression_targets: list[str],
     class_weights: Optional[list[float]] = None,
+    ctc_vocab: Optional[list[str]] = None,
 ) -> tuple[PreTrainedModel, FeatureExtractionMixin]:
     """Model and feature extractor for ``cfg`` with the data's label set.
 
     ``class_weights`` (one per class) switch the classification loss to weighted CE unless the config
-    already chose focal loss (which then uses them as alpha).
+    already chose focal loss (which then uses them as alpha). ``ctc_vocab`` (the training transcripts'
+    characters) gives the model its CTC head, weighted by ``cfg.ctc_alpha``.
     """
     config_class, model_class, extractor_class = family_classes(cfg.model_type)
     kwargs = _config_kwargs(cfg, config_class, id2label, regression_targets)
+    if ctc_vocab is not None:
+        kwargs.update(ctc_vocab=list(ctc_vocab), ctc_alpha=cfg.ctc_alpha)
     if class_weights is not None and cfg.task != "regression":
         kwargs["class_weights"] = [float(w) for w in class_weights]
         if kwargs.get("classification_loss", "ce") == "ce":
@@ -178,6 +182,14 @@ def _continue_from_checkpoint(cfg: TrainConfig, model_class: type, kwargs: dict)
         raise ValueError(
             f"Checkpoint {cfg.backbone!r} has task {model.config.task!r}, the config asks {cfg.task!r}."
         )
+    if "ctc_vocab" in kwargs:
+        if getattr(model.config, "ctc_vocab", None) != kwargs["ctc_vocab"]:
+            raise ValueError(
+                f"Checkpoint {cfg.backbone!r} has CTC vocabulary {getattr(model.config, 'ctc_vocab', None)} "
+                f"but the training transcripts give {kwargs['ctc_vocab']}; CTC training continues only "
+                "from a checkpoint with the same characters (or start from a backbone)."
+            )
+        model.config.ctc_alpha = kwargs["ctc_alpha"]
     return model
 
 

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from transformers import Trainer, TrainingArguments
 
-IGNORE_AT_EVAL = ["pooled", "frame_weights", "hidden_states", "attentions"]
+IGNORE_AT_EVAL = ["pooled", "frame_weights", "hidden_states", "attentions", "ctc_logits"]
 """Model outputs never gathered during evaluation (only logits / regression values are)."""
 
 
@@ -78,7 +78,7 @@ class SERTrainer(Trainer):
         self.backbone_learning_rate = backbone_learning_rate
         self.freeze_backbone_steps = int(freeze_backbone_steps)
         super().__init__(model=model, args=args, **kwargs)
-        # hf_ser models take **kwargs (e.g. `ctc_labels`) but compute a per-batch mean loss: the Trainer must
+        # hf_ser models take **kwargs but compute a per-batch mean loss: the Trainer must
         # average over gradient-accumulation steps itself instead of passing `num_items_in_batch`.
         self.model_accepts_loss_kwargs = False
 
