@@ -122,6 +122,43 @@ def block_latencies() -> dict:
     return latencies
 
 
+def write_report(output: Path, folds: int, epochs: int) -> str:
+    """Assemble the JSON + Markdown report from the per-mechanism result files next to ``output``."""
+    parts = {path.stem: json.loads(path.read_text()) for path in sorted(_parts_dir(output).glob("*.json"))}
+    results = {m: parts[m]["uar_per_fold"] for m in SEQ2SEQ_MECHANISMS if m in parts}
+    latencies = block_latencies()
+    columns = sorted({key for values in latencies.values() for key in values}, key=lambda k: float(k[:-2]))
+    header = "| mechanism | UAR mean ± std |" + "".join(f" block latency {c} (s) |" for c in columns)
+    lines = [
+        f"EmoDB, {folds} speaker-independent folds, log-mel, {epochs} epochs, "
+        f"{HIDDEN}-d {LAYERS}-layer encoder",
+        "",
+        header,
+        "|---" * (2 + len(columns)) + "|",
+    ]
+    for mechanism, scores in results.items():
+        cells = "".join(f" {latencies.get(mechanism, {}).get(c, float('nan')):.3f} |" for c in columns)
+        summary = f"{statistics.mean(scores):.4f} ± {statistics.stdev(scores):.4f}"
+        lines.append(f"| {mechanism} | {summary} |" + cells)
+    protocol = {
+        "corpus": "emodb",
+        "folds": folds,
+        "epochs": epochs,
+        "features": f"log-mel {N_MELS} bands, 50 Hz",
+        "encoder": {"hidden_size": HIDDEN, "num_heads": HEADS, "num_layers": LAYERS},
+        "train_seconds": {m: parts[m]["train_seconds"] for m in results},
+    }
+    report = {"protocol": protocol, "uar_per_fold": results, "block_latency_s": latencies}
+    output.write_text(json.dumps(report, indent=2))
+    table = "\n".join(lines)
+    output.with_suffix(".md").write_text(table + "\n")
+    return table
+
+
+def _parts_dir(output: Path) -> Path:
+    return output.with_suffix(".parts")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -133,7 +170,6 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS / "seq2seq_accuracy.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    started = time.time()
 
     dataset = load_corpus("emodb", DATA_DIR / "emodb")
     features = torch.from_numpy(np.stack(log_mel_features(dataset)))
@@ -141,50 +177,18 @@ def main() -> None:
     num_labels = dataset.features["label"].num_classes
     folds = speaker_folds(dataset, n_folds=args.folds)
 
-    results = {}
+    # one result file per mechanism, so mechanisms can be trained by several processes in parallel
+    _parts_dir(args.output).mkdir(parents=True, exist_ok=True)
     for mechanism in args.mechanisms:
+        started = time.time()
         scores = []
         for train_idx, test_idx in folds:
             score = train_and_score(mechanism, features, labels, train_idx, test_idx, num_labels, args.epochs)
             scores.append(score)
-        results[mechanism] = scores
+        part = {"uar_per_fold": scores, "train_seconds": time.time() - started}
+        (_parts_dir(args.output) / f"{mechanism}.json").write_text(json.dumps(part, indent=2))
         print(f"{mechanism:10s} UAR {statistics.mean(scores):.4f} ± {statistics.stdev(scores):.4f}  {scores}")
-
-    latencies = block_latencies()
-    columns = sorted({key for values in latencies.values() for key in values}, key=lambda k: float(k[:-2]))
-    header = "| mechanism | UAR mean ± std |" + "".join(f" block latency {c} (s) |" for c in columns)
-    lines = [
-        f"EmoDB, {args.folds} speaker-independent folds, log-mel, {args.epochs} epochs, "
-        f"{HIDDEN}-d {LAYERS}-layer encoder",
-        "",
-        header,
-        "|---" * (2 + len(columns)) + "|",
-    ]
-    for mechanism, scores in results.items():
-        cells = "".join(f" {latencies.get(mechanism, {}).get(c, float('nan')):.3f} |" for c in columns)
-        summary = f"{statistics.mean(scores):.4f} ± {statistics.stdev(scores):.4f}"
-        lines.append(f"| {mechanism} | {summary} |" + cells)
-    table = "\n".join(lines)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(
-        json.dumps(
-            {
-                "protocol": {
-                    "corpus": "emodb",
-                    "folds": args.folds,
-                    "epochs": args.epochs,
-                    "features": f"log-mel {N_MELS} bands, 50 Hz",
-                    "encoder": {"hidden_size": HIDDEN, "num_heads": HEADS, "num_layers": LAYERS},
-                    "wall_time_s": time.time() - started,
-                },
-                "uar_per_fold": results,
-                "block_latency_s": latencies,
-            },
-            indent=2,
-        )
-    )
-    args.output.with_suffix(".md").write_text(table + "\n")
-    print(table)
+    print(write_report(args.output, args.folds, args.epochs))
 
 
 if __name__ == "__main__":

@@ -57,8 +57,12 @@ RESULTS = REPO / "benchmarks" / "results"
 WORK_DIR = REPO / "outputs" / "small_models"
 
 MODELS = {  # name -> (hidden_size, residual)
-    "lstm_sa_h32": (32, False), "lstm_sa_h64": (64, False), "lstm_sa_h128": (128, False),
-    "reslstm_sa_h32": (32, True), "reslstm_sa_h64": (64, True), "reslstm_sa_h128": (128, True),
+    "lstm_sa_h32": (32, False),
+    "lstm_sa_h64": (64, False),
+    "lstm_sa_h128": (128, False),
+    "reslstm_sa_h32": (32, True),
+    "reslstm_sa_h64": (64, True),
+    "reslstm_sa_h128": (128, True),
 }
 CORPORA = {"emodb": None, "urdu": 5}  # name -> number of speaker folds (None = leave-one-speaker-out)
 ABLATIONS = {  # variant -> training options on top of the plain recipe
@@ -114,8 +118,14 @@ def recipe_config(corpus: str, fold: int = 0):
     """The recipe configuration whose protocol the runs follow (``recipes/crossval.py`` flags)."""
     from hf_ser.training import TrainConfig
 
-    return TrainConfig(model_type="lstm_sa", corpus=corpus, data_dir=str(DATA_DIR / corpus), folds=CORPORA[corpus],
-                       fold=fold, use_validation=True)
+    return TrainConfig(
+        model_type="lstm_sa",
+        corpus=corpus,
+        data_dir=str(DATA_DIR / corpus),
+        folds=CORPORA[corpus],
+        fold=fold,
+        use_validation=True,
+    )
 
 
 def _path(value: Any) -> str:
@@ -142,12 +152,20 @@ def load_corpus_data(corpus: str, work_dir: Path, speed: bool = False, hop_lengt
     plain = dataset.with_format(None)
     paths = [_path(value) for value in plain["audio"]]
     data = CorpusData(
-        name=corpus, dataset=dataset, folds=folds, labels=np.asarray(plain["label"]), speakers=list(plain["speaker"]),
-        label_names=list(dataset.features["label"].names), raw=[],
-        path_index={path: row for row, path in enumerate(paths)}, hop_length=hop_length,
+        name=corpus,
+        dataset=dataset,
+        folds=folds,
+        labels=np.asarray(plain["label"]),
+        speakers=list(plain["speaker"]),
+        label_names=list(dataset.features["label"].names),
+        raw=[],
+        path_index={path: row for row, path in enumerate(paths)},
+        hop_length=hop_length,
     )
     wanted = {1.0: "raw"} | ({factor: f"speed{factor}" for factor in SPEED_FACTORS} if speed else {})
-    cache = work_dir / "features" / (f"{corpus}.npz" if hop_length == 256 else f"{corpus}_hop{hop_length}.npz")
+    cache = (
+        work_dir / "features" / (f"{corpus}.npz" if hop_length == 256 else f"{corpus}_hop{hop_length}.npz")
+    )
     stored = dict(np.load(cache)) if cache.is_file() else {}
     extractor = raw_extractor(hop_length)
     missing = [factor for factor, key in wanted.items() if f"{key}_values" not in stored]
@@ -182,11 +200,15 @@ def fold_rows(data: CorpusData, fold: int) -> dict[str, np.ndarray]:
 
     split = split_data(recipe_config(data.name, fold), data.dataset, data.folds)
     parts = {"train": split.train, "validation": split.validation, "test": split.tests["test"]}
-    return {name: np.asarray([data.path_index[_path(v)] for v in part.with_format(None)["audio"]])
-            for name, part in parts.items()}
+    return {
+        name: np.asarray([data.path_index[_path(v)] for v in part.with_format(None)["audio"]])
+        for name, part in parts.items()
+    }
 
 
-def copy_paste_features(data: CorpusData, fold: int, train_rows: np.ndarray, work_dir: Path, seed: int = 0) -> list:
+def copy_paste_features(
+    data: CorpusData, fold: int, train_rows: np.ndarray, work_dir: Path, seed: int = 0
+) -> list:
     """``COPY_PASTE_VARIANTS`` CopyPaste versions (raw features) of every training clip of ``fold``.
 
     Uses :class:`hf_ser.augment.CopyPaste` (mode ``"both"``: a neutral or same-emotion partner from the
@@ -200,8 +222,10 @@ def copy_paste_features(data: CorpusData, fold: int, train_rows: np.ndarray, wor
     cache = work_dir / "features" / f"{data.name}_copy_paste{hop}_fold{fold:02d}.npz"
     if cache.is_file():
         stored = np.load(cache)
-        return [np.split(stored[f"v{k}_values"], np.cumsum(stored[f"v{k}_lengths"])[:-1])
-                for k in range(COPY_PASTE_VARIANTS)]
+        return [
+            np.split(stored[f"v{k}_values"], np.cumsum(stored[f"v{k}_lengths"])[:-1])
+            for k in range(COPY_PASTE_VARIANTS)
+        ]
     pool = data.dataset.select(train_rows)
     augment = CopyPaste(pool, mode="both", probability=1.0, chunk_seconds=2.0)
     extractor = raw_extractor(data.hop_length)
@@ -230,10 +254,13 @@ def normalizer(settings: Settings, train_raw: list):
     from hf_ser.models.feature_extraction_mfcc_chroma import MfccChromaFeatureExtractor
 
     if settings.normalization != "global":
-        return MfccChromaFeatureExtractor(normalization=settings.normalization, hop_length=settings.hop_length)
+        return MfccChromaFeatureExtractor(
+            normalization=settings.normalization, hop_length=settings.hop_length
+        )
     frames = np.concatenate(train_raw).astype(np.float64)
-    return MfccChromaFeatureExtractor(normalization="global", mean=frames.mean(0), std=frames.std(0),
-                                      hop_length=settings.hop_length)
+    return MfccChromaFeatureExtractor(
+        normalization="global", mean=frames.mean(0), std=frames.std(0), hop_length=settings.hop_length
+    )
 
 
 def batch_inputs(extractor, features: list) -> dict[str, torch.Tensor]:
@@ -241,9 +268,13 @@ def batch_inputs(extractor, features: list) -> dict[str, torch.Tensor]:
     from transformers import BatchFeature
 
     normalized = [extractor._normalize(f.astype(np.float64)).astype(np.float32) for f in features]
-    padded = extractor.pad(BatchFeature({"input_values": normalized}), padding=True, return_attention_mask=True)
-    return {"input_values": torch.tensor(np.asarray(padded["input_values"], dtype=np.float32)),
-            "attention_mask": torch.tensor(np.asarray(padded["attention_mask"]))}
+    padded = extractor.pad(
+        BatchFeature({"input_values": normalized}), padding=True, return_attention_mask=True
+    )
+    return {
+        "input_values": torch.tensor(np.asarray(padded["input_values"], dtype=np.float32)),
+        "attention_mask": torch.tensor(np.asarray(padded["attention_mask"])),
+    }
 
 
 def predict(model, extractor, features: list, batch_size: int = 64) -> np.ndarray:
@@ -251,7 +282,7 @@ def predict(model, extractor, features: list, batch_size: int = 64) -> np.ndarra
     probabilities = []
     with torch.no_grad():
         for start in range(0, len(features), batch_size):
-            inputs = batch_inputs(extractor, features[start:start + batch_size])
+            inputs = batch_inputs(extractor, features[start : start + batch_size])
             probabilities.append(torch.softmax(model(**inputs).logits, -1).numpy())
     return np.concatenate(probabilities)
 
@@ -271,12 +302,14 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
     started = time.perf_counter()
     data = _DATA[corpus]
     if data.hop_length != settings.hop_length:
-        raise ValueError(f"features were computed with hop {data.hop_length}, settings ask {settings.hop_length}")
+        raise ValueError(
+            f"features were computed with hop {data.hop_length}, settings ask {settings.hop_length}"
+        )
     rows = fold_rows(data, fold)
     train_rows = rows["train"]
     train_raw = [data.raw[r] for r in train_rows]
     extractor = normalizer(settings, train_raw)
-    copy_paste = (copy_paste_features(data, fold, train_rows, Path(work_dir)) if settings.copy_paste else None)
+    copy_paste = copy_paste_features(data, fold, train_rows, Path(work_dir)) if settings.copy_paste else None
 
     set_seed(seed)
     hidden, residual = MODELS[model_name]
@@ -284,19 +317,32 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
     config_kwargs: dict[str, Any] = {}
     if settings.class_weights:
         split = data.dataset.select(train_rows)
-        config_kwargs = {"class_weights": class_weights_from(split, num_labels), "classification_loss": "weighted_ce"}
-    config = LSTMSAConfig(hidden_size=hidden, residual=residual, classifier_dropout=settings.dropout,
-                          id2label=dict(enumerate(data.label_names)), **config_kwargs)
+        config_kwargs = {
+            "class_weights": class_weights_from(split, num_labels),
+            "classification_loss": "weighted_ce",
+        }
+    config = LSTMSAConfig(
+        hidden_size=hidden,
+        residual=residual,
+        classifier_dropout=settings.dropout,
+        id2label=dict(enumerate(data.label_names)),
+        **config_kwargs,
+    )
     model = LSTMSAForAudioClassification(config)
     decay = [p for n, p in model.named_parameters() if "bias" not in n]
     no_decay = [p for n, p in model.named_parameters() if "bias" in n]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=settings.learning_rate)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=settings.learning_rate,
+    )
     steps_per_epoch = math.ceil(len(train_rows) / settings.batch_size)
     total_steps = steps_per_epoch * settings.epochs
     scheduler = get_cosine_with_hard_restarts_schedule_with_warmup(
-        optimizer, math.ceil(settings.warmup_ratio * total_steps), total_steps,
-        num_cycles=max(1, math.ceil(settings.epochs / settings.restart_period_epochs)))
+        optimizer,
+        math.ceil(settings.warmup_ratio * total_steps),
+        total_steps,
+        num_cycles=max(1, math.ceil(settings.epochs / settings.restart_period_epochs)),
+    )
     spec_augment = SpecAugment(seed=seed) if settings.spec_augment else None
     rng = np.random.default_rng(seed)
     labels = torch.tensor(data.labels[train_rows])
@@ -323,7 +369,7 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
         order = rng.permutation(len(train_rows))
         epoch_loss = 0.0
         for start in range(0, len(order), settings.batch_size):
-            positions = order[start:start + settings.batch_size]
+            positions = order[start : start + settings.batch_size]
             inputs = batch_inputs(extractor, [training_features(p) for p in positions])
             if spec_augment is not None:
                 inputs["input_values"] = spec_augment(inputs["input_values"], inputs["attention_mask"].bool())
@@ -331,7 +377,9 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
             if settings.label_smoothing > 0:
                 logits = model(**inputs).logits
                 weight = torch.tensor(config.class_weights) if config.class_weights else None
-                loss = F.cross_entropy(logits, batch_labels, weight=weight, label_smoothing=settings.label_smoothing)
+                loss = F.cross_entropy(
+                    logits, batch_labels, weight=weight, label_smoothing=settings.label_smoothing
+                )
             else:
                 loss = model(**inputs, labels=batch_labels).loss
             loss.backward()
@@ -344,19 +392,30 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
         history.append(round(validation_uar, 4))
         loss_history.append(round(epoch_loss, 4))
         if args_trace_test:  # diagnostics only: never used for selection
-            test_history.append(round(uar(test_labels, predict(model, extractor, test_features).argmax(-1)), 4))
+            test_history.append(
+                round(uar(test_labels, predict(model, extractor, test_features).argmax(-1)), 4)
+            )
         if validation_uar > best_uar:  # strictly better, as Trainer's best-checkpoint tracking
             best_uar, best_epoch, best_state = validation_uar, epoch, copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
     probabilities = predict(model, extractor, test_features)
     metrics = classification_metrics(test_labels, probabilities.argmax(-1))
     return {
-        "corpus": corpus, "model": model_name, "fold": fold, "seed": seed, "settings": asdict(settings),
-        "validation_uar": best_uar, "best_epoch": best_epoch, "validation_history": history, "test_history": test_history,
+        "corpus": corpus,
+        "model": model_name,
+        "fold": fold,
+        "seed": seed,
+        "settings": asdict(settings),
+        "validation_uar": best_uar,
+        "best_epoch": best_epoch,
+        "validation_history": history,
+        "test_history": test_history,
         "loss_history": loss_history,
-        "test": {k: float(v) for k, v in metrics.items()}, "test_labels": test_labels.tolist(),
+        "test": {k: float(v) for k, v in metrics.items()},
+        "test_labels": test_labels.tolist(),
         "test_probabilities": np.round(probabilities, 5).tolist(),
-        "parameters": sum(p.numel() for p in model.parameters()), "seconds": time.perf_counter() - started,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "seconds": time.perf_counter() - started,
         "sizes": {k: len(v) for k, v in rows.items()},
     }
 
@@ -366,7 +425,9 @@ def run_key(run: dict) -> tuple:
     return run["corpus"], run["model"], run["fold"], run["seed"]
 
 
-def run_experiment(name: str, corpus: str, model_names: list, seeds: int, settings: Settings, args) -> list[dict]:
+def run_experiment(
+    name: str, corpus: str, model_names: list, seeds: int, settings: Settings, args
+) -> list[dict]:
     """Every (model, fold, seed) of one experiment, resumable from ``<work_dir>/<name>/<corpus>.jsonl``."""
     log = Path(args.work_dir) / name / f"{corpus}.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -391,9 +452,12 @@ def run_experiment(name: str, corpus: str, model_names: list, seeds: int, settin
         with log.open("a") as handle:
             handle.write(json.dumps(run) + "\n")
         finished = len(done) - (len(tasks) - len(todo))
-        print(f"[{name}] {corpus} {run['model']} fold {run['fold']} seed {run['seed']}: test UAR "
-              f"{run['test']['uar']:.4f} (val {run['validation_uar']:.4f} @ epoch {run['best_epoch']}) "
-              f"{run['seconds']:.0f}s; {finished}/{len(todo)} in {time.perf_counter() - started:.0f}s", flush=True)
+        print(
+            f"[{name}] {corpus} {run['model']} fold {run['fold']} seed {run['seed']}: test UAR "
+            f"{run['test']['uar']:.4f} (val {run['validation_uar']:.4f} @ epoch {run['best_epoch']}) "
+            f"{run['seconds']:.0f}s; {finished}/{len(todo)} in {time.perf_counter() - started:.0f}s",
+            flush=True,
+        )
 
     if args.workers > 1 and todo:
         with ProcessPoolExecutor(args.workers) as pool:
@@ -411,8 +475,22 @@ def summarize_runs(runs: list[dict], n_folds: int, seeds: int) -> dict:
     from hf_ser.metrics import uar
     from hf_ser.training.crossval import summarize
 
-    summary = summarize([{"fold": r["fold"], "seed": r["seed"], "value": r["test"]["uar"], "test_split": "test",
-                          "output_dir": "", "metrics": {"test": r["test"]}} for r in runs], "uar", n_folds, seeds)
+    summary = summarize(
+        [
+            {
+                "fold": r["fold"],
+                "seed": r["seed"],
+                "value": r["test"]["uar"],
+                "test_split": "test",
+                "output_dir": "",
+                "metrics": {"test": r["test"]},
+            }
+            for r in runs
+        ],
+        "uar",
+        n_folds,
+        seeds,
+    )
     summary.pop("runs")
     summary["wa_mean"] = float(np.mean([r["test"]["wa"] for r in runs]))
     summary["validation_uar_mean"] = float(np.mean([r["validation_uar"] for r in runs]))
@@ -425,9 +503,12 @@ def summarize_runs(runs: list[dict], n_folds: int, seeds: int) -> dict:
             fold_runs = [r for r in runs if r["fold"] == fold]
             probabilities = np.mean([np.asarray(r["test_probabilities"]) for r in fold_runs], axis=0)
             per_fold.append(uar(fold_runs[0]["test_labels"], probabilities.argmax(-1)))
-        summary["ensemble"] = {"uar_mean_over_folds": float(np.mean(per_fold)),
-                               "uar_std_over_folds": float(np.std(per_fold)), "members": seeds,
-                               "per_fold": [float(v) for v in per_fold]}
+        summary["ensemble"] = {
+            "uar_mean_over_folds": float(np.mean(per_fold)),
+            "uar_std_over_folds": float(np.std(per_fold)),
+            "members": seeds,
+            "per_fold": [float(v) for v in per_fold],
+        }
     return summary
 
 
@@ -442,41 +523,62 @@ def main_part(args) -> None:
             summary = summarize_runs(model_runs, len(_DATA[corpus].folds), args.seeds)
             summary["settings"] = asdict(settings)
             results.setdefault(corpus, {})[model_name] = summary
-            print(f"{corpus} {model_name}: UAR {summary['mean']:.4f} ± {summary['std']:.4f} (max {summary['max']:.4f})")
+            print(
+                f"{corpus} {model_name}: UAR {summary['mean']:.4f} ± {summary['std']:.4f} (max {summary['max']:.4f})"
+            )
         save_results("small_models_crossval.json", results)
 
 
 def ablation_part(args) -> None:
     results = load_results("small_models_ablations.json")
     for corpus in args.corpora:
-        _DATA[corpus] = load_corpus_data(corpus, Path(args.work_dir), speed="speed_perturbation" in args.variants,
-                                         hop_length=settings_from(args).hop_length)
-        for variant in args.variants:
+        _DATA[corpus] = load_corpus_data(
+            corpus,
+            Path(args.work_dir),
+            speed="speed_perturbation" in args.variants,
+            hop_length=settings_from(args).hop_length,
+        )
+        # "plain" last: its runs are the main table's (same settings), usually finished by then.
+        for variant in sorted(args.variants, key=lambda v: v == "plain"):
             settings = settings_from(args, **ABLATIONS[variant])
-            runs = run_experiment(f"ablation_{variant}", corpus, [args.ablation_model], args.seeds, settings, args)
+            name = "main" if variant == "plain" else f"ablation_{variant}"
+            runs = run_experiment(name, corpus, [args.ablation_model], args.seeds, settings, args)
             summary = summarize_runs(runs, len(_DATA[corpus].folds), args.seeds)
             summary["settings"] = asdict(settings)
             results.setdefault(corpus, {})[variant] = summary
-            print(f"{corpus} {variant}: UAR {summary['mean']:.4f} ± {summary['std']:.4f}"
-                  + (f", {args.seeds}-seed ensemble {summary['ensemble']['uar_mean_over_folds']:.4f}"
-                     if "ensemble" in summary else ""))
+            print(
+                f"{corpus} {variant}: UAR {summary['mean']:.4f} ± {summary['std']:.4f}"
+                + (
+                    f", {args.seeds}-seed ensemble {summary['ensemble']['uar_mean_over_folds']:.4f}"
+                    if "ensemble" in summary
+                    else ""
+                )
+            )
             save_results("small_models_ablations.json", results)
 
 
 def tune_part(args) -> None:
     """Small grid on ResLSTM-SA-h64, one seed, scored on the VALIDATION folds only (test UAR only logged)."""
-    results = load_results("small_models_tuning.json")
     for corpus in args.corpora:
-        _DATA[corpus] = load_corpus_data(corpus, Path(args.work_dir), hop_length=settings_from(args).hop_length)
+        _DATA[corpus] = load_corpus_data(
+            corpus, Path(args.work_dir), hop_length=settings_from(args).hop_length
+        )
         for point in args.grid:
             settings = settings_from(args, **point)
             runs = run_experiment("tune", corpus, [args.ablation_model], 1, settings, args)
-            entry = {"settings": asdict(settings), "changed": point, "folds": len(runs),
-                     "validation_uar": float(np.mean([r["validation_uar"] for r in runs])),
-                     "test_uar": float(np.mean([r["test"]["uar"] for r in runs]))}
+            entry = {
+                "settings": asdict(settings),
+                "changed": point,
+                "folds": len(runs),
+                "validation_uar": float(np.mean([r["validation_uar"] for r in runs])),
+                "test_uar": float(np.mean([r["test"]["uar"] for r in runs])),
+            }
+            results = load_results("small_models_tuning.json")  # re-read: several tune processes may write
             results.setdefault(corpus, []).append(entry)
-            print(f"tune {corpus} {point}: validation UAR {entry['validation_uar']:.4f} (test {entry['test_uar']:.4f})")
-        save_results("small_models_tuning.json", results)
+            save_results("small_models_tuning.json", results)
+            print(
+                f"tune {corpus} {point}: validation UAR {entry['validation_uar']:.4f} (test {entry['test_uar']:.4f})"
+            )
 
 
 # ---------------------------------------------------------------------------------------------- SVM baseline
@@ -511,10 +613,16 @@ def svm_part(args) -> None:
                 predictions = pipeline.predict(features[test_rows])
                 per_fold.append(classification_metrics(data.labels[test_rows], predictions))
             values = [m["uar"] for m in per_fold]
-            entry[name] = {"uar_mean_over_folds": float(np.mean(values)), "uar_std_over_folds": float(np.std(values)),
-                           "uar_max_fold": float(np.max(values)), "wa_mean": float(np.mean([m["wa"] for m in per_fold])),
-                           "per_fold": values, "n_folds": len(values), "seconds": time.perf_counter() - started,
-                           "chosen": [{k: v for k, v in c.items()} for c in chosen]}
+            entry[name] = {
+                "uar_mean_over_folds": float(np.mean(values)),
+                "uar_std_over_folds": float(np.std(values)),
+                "uar_max_fold": float(np.max(values)),
+                "wa_mean": float(np.mean([m["wa"] for m in per_fold])),
+                "per_fold": values,
+                "n_folds": len(values),
+                "seconds": time.perf_counter() - started,
+                "chosen": [{k: v for k, v in c.items()} for c in chosen],
+            }
             print(f"{corpus} {name}: UAR {np.mean(values):.4f} ± {np.std(values):.4f} over folds")
         results[corpus] = entry
     save_results("small_models_svm.json", results)
@@ -528,9 +636,14 @@ def load_results(name: str) -> dict:
 
 def save_results(name: str, results: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results["_environment"] = {"python": platform.python_version(), "torch": torch.__version__,
-                               "machine": platform.machine(), "cpus": os.cpu_count(), "threads_per_worker": 1,
-                               "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    results["_environment"] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "threads_per_worker": 1,
+        "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     (RESULTS / name).write_text(json.dumps(results, indent=1) + "\n")
 
 
@@ -549,15 +662,23 @@ def report_part(args) -> None:
     ablations = load_results("small_models_ablations.json")
     svm = load_results("small_models_svm.json")
     tuning = load_results("small_models_tuning.json")
-    lines = ["# Small models: cross-validated UAR on EmoDB and URDU", "",
-             "Generated by `python benchmarks/small_models_crossval.py --part report` from the JSON files next to "
-             "this one; see the module docstring of `benchmarks/small_models_crossval.py` for the protocol.", ""]
+    lines = [
+        "# Small models: cross-validated UAR on EmoDB and URDU",
+        "",
+        "Generated by `python benchmarks/small_models_crossval.py --part report` from the JSON files next to "
+        "this one; see the module docstring of `benchmarks/small_models_crossval.py` for the protocol.",
+        "",
+    ]
     for corpus in CORPORA:
         if corpus not in main and corpus not in svm:
             continue
-        lines += [f"## {corpus}: {PROTOCOL[corpus]}, metric UAR", "",
-                  "| model | params | seeds | UAR mean ± std (over seeds) | UAR max | seed ensemble | "
-                  "train time / run | total |", "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {corpus}: {PROTOCOL[corpus]}, metric UAR",
+            "",
+            "| model | params | seeds | UAR mean ± std (over seeds) | UAR max | seed ensemble | "
+            "train time / run | total |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for model_name in MODELS:
             summary = main.get(corpus, {}).get(model_name)
             if summary is None:
@@ -567,19 +688,26 @@ def report_part(args) -> None:
                 f"| {display_name(model_name)} | {summary['parameters'] / 1000:.1f} k | {summary['n_seeds']} | "
                 f"{summary['mean']:.4f} ± {summary['std']:.4f} | {summary['max']:.4f} | "
                 f"{'' if ensemble is None else f'{ensemble:.4f}'} | {summary['train_seconds_per_run']:.0f} s | "
-                f"{summary['train_seconds_total'] / 60:.1f} min |")
+                f"{summary['train_seconds_total'] / 60:.1f} min |"
+            )
         for name, entry in svm.get(corpus, {}).items():
-            lines.append(f"| RBF-SVM ({name.removeprefix('svm_').replace('_', ' ')}) | - | - (deterministic) | "
-                         f"{entry['uar_mean_over_folds']:.4f} ± {entry['uar_std_over_folds']:.4f} (over folds) | "
-                         f"{entry['uar_max_fold']:.4f} (best fold) | | | {entry['seconds'] / 60:.1f} min |")
+            lines.append(
+                f"| RBF-SVM ({name.removeprefix('svm_').replace('_', ' ')}) | - | - (deterministic) | "
+                f"{entry['uar_mean_over_folds']:.4f} ± {entry['uar_std_over_folds']:.4f} (over folds) | "
+                f"{entry['uar_max_fold']:.4f} (best fold) | | | {entry['seconds'] / 60:.1f} min |"
+            )
         lines.append("")
         settings = next(iter(main.get(corpus, {}).values()), {}).get("settings")
         if settings:
             lines += [f"Neural settings: `{json.dumps(settings)}`.", ""]
     if ablations:
-        lines += ["## Beyond the paper: ablations on ResLSTM-SA-h64", "",
-                  "| corpus | variant | seeds | UAR mean ± std (over seeds) | Δ vs plain | UAR max | "
-                  "seed ensemble (Δ vs plain mean) |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Beyond the paper: ablations on ResLSTM-SA-h64",
+            "",
+            "| corpus | variant | seeds | UAR mean ± std (over seeds) | Δ vs plain | UAR max | "
+            "seed ensemble (Δ vs plain mean) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for corpus in CORPORA:
             rows = ablations.get(corpus, {})
             plain = rows.get("plain", {}).get("mean")
@@ -587,20 +715,39 @@ def report_part(args) -> None:
                 delta = "" if plain is None else f"{summary['mean'] - plain:+.4f}"
                 ensemble = summary.get("ensemble", {}).get("uar_mean_over_folds")
                 ens = "" if ensemble is None or plain is None else f"{ensemble:.4f} ({ensemble - plain:+.4f})"
-                lines.append(f"| {corpus} | {variant} | {summary['n_seeds']} | {summary['mean']:.4f} ± "
-                             f"{summary['std']:.4f} | {delta} | {summary['max']:.4f} | {ens} |")
+                lines.append(
+                    f"| {corpus} | {variant} | {summary['n_seeds']} | {summary['mean']:.4f} ± "
+                    f"{summary['std']:.4f} | {delta} | {summary['max']:.4f} | {ens} |"
+                )
+            reference = main.get(corpus, {}).get("reslstm_sa_h64", {})
+            if "ensemble" in reference:
+                ensemble = reference["ensemble"]
+                lines.append(
+                    f"| {corpus} | seed ensemble of the main table's {ensemble['members']} seeds (mean of "
+                    f"probabilities per fold) | {ensemble['members']} | {ensemble['uar_mean_over_folds']:.4f} "
+                    f"± {ensemble['uar_std_over_folds']:.4f} (over folds) | "
+                    f"{ensemble['uar_mean_over_folds'] - reference['mean']:+.4f} vs the single-model mean "
+                    f"{reference['mean']:.4f} | | |"
+                )
         lines.append("")
     if tuning:
-        lines += ["## Hyper-parameter selection (ResLSTM-SA-h64, 1 seed, scored on the validation folds)", "",
-                  "Each grid point changes the defaults below; the choice is made on validation UAR (the next "
-                  "fold's speakers). Test UAR is logged only to show the gap, it was not used.", "",
-                  "| corpus | change vs defaults | folds | validation UAR | test UAR (not used) |", "|---|---|---|---|---|"]
+        lines += [
+            "## Hyper-parameter selection (ResLSTM-SA-h64, 1 seed, scored on the validation folds)",
+            "",
+            "Each grid point changes the defaults below; the choice is made on validation UAR (the next "
+            "fold's speakers). Test UAR is logged only to show the gap, it was not used.",
+            "",
+            "| corpus | change vs defaults | folds | validation UAR | test UAR (not used) |",
+            "|---|---|---|---|---|",
+        ]
         for corpus, entries in tuning.items():
             if corpus.startswith("_"):
                 continue
             for e in entries:
-                lines.append(f"| {corpus} | `{json.dumps(e.get('changed', {}))}` | {e.get('folds', '')} | "
-                             f"{e['validation_uar']:.4f} | {e['test_uar']:.4f} |")
+                lines.append(
+                    f"| {corpus} | `{json.dumps(e.get('changed', {}))}` | {e.get('folds', '')} | "
+                    f"{e['validation_uar']:.4f} | {e['test_uar']:.4f} |"
+                )
         lines += ["", f"Defaults: `{json.dumps(asdict(Settings()))}`.", ""]
     (RESULTS / "small_models.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -625,10 +772,17 @@ def parse_args(argv: Optional[list] = None):
     for name, value in asdict(Settings()).items():
         kind = type(value) if not isinstance(value, bool) else (lambda s: s.lower() in ("1", "true", "yes"))
         parser.add_argument(f"--{name}", type=kind, default=None, help=f"default {value}")
-    parser.add_argument("--grid", type=json.loads, nargs="+",
-                        default=[{"normalization": "utterance"}, {"normalization": "global"},
-                                 {"normalization": "global", "class_weights": True}],
-                        help="tune: JSON objects of Settings changes, one per grid point")
+    parser.add_argument(
+        "--grid",
+        type=json.loads,
+        nargs="+",
+        default=[
+            {"normalization": "utterance"},
+            {"normalization": "global"},
+            {"normalization": "global", "class_weights": True},
+        ],
+        help="tune: JSON objects of Settings changes, one per grid point",
+    )
     parser.add_argument("--tune_folds", type=int, default=None, help="tune: only the first N folds")
     args = parser.parse_args(argv)
     if args.models == ["all"]:
@@ -641,8 +795,13 @@ def parse_args(argv: Optional[list] = None):
 
 def main(argv: Optional[list] = None) -> None:
     args = parse_args(argv)
-    {"main": main_part, "ablations": ablation_part, "svm": svm_part, "tune": tune_part,
-     "report": report_part}[args.part](args)
+    {
+        "main": main_part,
+        "ablations": ablation_part,
+        "svm": svm_part,
+        "tune": tune_part,
+        "report": report_part,
+    }[args.part](args)
 
 
 if __name__ == "__main__":

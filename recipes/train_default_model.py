@@ -221,17 +221,6 @@ def write_card(model, data: dict, cv: dict, args: argparse.Namespace, output_dir
     save_model_card(card, output_dir)
 
 
-def strip_remote_code(directory: Path) -> None:
-    """Drop the modelling code ``save_pretrained`` copies for ``trust_remote_code``: the default model ships
-    inside hf_ser, whose registered Auto classes load it."""
-    for path in directory.glob("*.py"):
-        path.unlink()
-    for name in ("config.json", "preprocessor_config.json"):
-        config = json.loads((directory / name).read_text())
-        config.pop("auto_map", None)
-        (directory / name).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data_dir", type=Path, default=REPO.parent / "shared" / "data")
@@ -264,7 +253,6 @@ def main(argv=None) -> None:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.output_dir)
     extractor.save_pretrained(args.output_dir)
-    strip_remote_code(args.output_dir)
     if cv:
         (args.output_dir / "crossval.json").write_text(json.dumps(cv, indent=2) + "\n")
     write_card(model, data, cv, args, args.output_dir)

@@ -63,6 +63,20 @@ def test_fold_summary_is_mean_and_sample_std() -> None:
     assert (summary["uar"]["min"], summary["uar"]["max"], summary["uar"]["n"]) == (0.69, 0.74, 3)
 
 
+def test_with_several_seeds_the_summary_is_over_seeds_of_fold_means() -> None:
+    card_data = SERCardData(datasets=["ravdess"], protocol="5 folds x 2 seeds")
+    for seed, values in ((0, (0.60, 0.64)), (1, (0.50, 0.58))):
+        for fold, value in enumerate(values):
+            card_data.add_fold_result({"uar": value}, fold=fold, seed=seed)
+    summary = card_data.fold_summary()["uar"]
+    assert (summary["mean"], summary["n"], summary["over"]) == (0.58, 2, "seeds")
+    assert summary["std"] == pytest.approx(0.056569, abs=1e-6)  # std of the per-seed means 0.62 and 0.54
+    text = str(render_model_card(card_data))
+    row = r"^\| UAR \(unweighted average recall\) \| 0\.5800 ± 0\.0566 \| 0\.5400 \| 0\.6200 \| 2 seeds \|$"
+    assert re.search(row, text, re.M)
+    assert "mean over 2 seeds (std 0.0566)" in text
+
+
 def test_rendered_card_states_metadata_results_groups_and_usage() -> None:
     card = render_model_card(crossval_card_data())
     text = str(card)
@@ -99,7 +113,9 @@ def test_rendered_card_states_metadata_results_groups_and_usage() -> None:
     assert re.search(r"^\| fold \| seed \| uar \| wa \|$", text, re.M)
     assert re.search(r"^\| 1 \| 0 \| 0\.7400 \| 0\.7500 \|$", text, re.M)
     assert re.search(
-        r"^\| UAR \(unweighted average recall\) \| 0\.7100 ± 0\.0265 \| 0\.6900 \| 0\.7400 \|$", text, re.M
+        r"^\| UAR \(unweighted average recall\) \| 0\.7100 ± 0\.0265 \| 0\.6900 \| 0\.7400 \| 3 runs \|$",
+        text,
+        re.M,
     )
     assert re.search(
         r"^### Results per sex$\n\n^\| sex \| clips \| UAR \(unweighted average recall\) \|$", text, re.M
@@ -261,17 +277,19 @@ def test_card_data_from_run_reads_recipe_artifacts(tmp_path: Path, tiny_checkpoi
             }
         )
     )
-    (tmp_path / "summary.json").write_text(
-        json.dumps(
-            {
-                "metric": "uar",
-                "mean": 0.6,
-                "std": 0.1,
-                "max": 0.7,
-                "runs": [{"fold": 0, "seed": 0, "uar": 0.5}, {"fold": 1, "seed": 0, "metrics": {"uar": 0.7}}],
-            }
-        )
-    )
+    runs = [  # the recipes' crossval summary: per run the test metrics; an older run with only "value"
+        {
+            "fold": 0,
+            "seed": 42,
+            "value": 0.5,
+            "test_split": "test",
+            "test": {"uar": 0.5, "wa": 0.6, "runtime": 1.0},
+        },
+        {"fold": 1, "seed": 42, "value": 0.7, "test_split": "test", "test": {"uar": 0.7, "wa": 0.75}},
+        {"fold": 2, "seed": 42, "value": 0.6, "output_dir": "runs/fold2"},
+    ]
+    summary = {"metric": "uar", "mean": 0.6, "std": 0.08, "max": 0.7, "over": "folds", "runs": runs}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "report.json").write_text(
         json.dumps(
@@ -300,7 +318,19 @@ def test_card_data_from_run_reads_recipe_artifacts(tmp_path: Path, tiny_checkpoi
         ("test", "uar", 0.55),
         ("validation", "uar", 0.6),
     ]
-    assert card_data.fold_results == [{"fold": 0, "seed": 0, "uar": 0.5}, {"fold": 1, "seed": 0, "uar": 0.7}]
+    assert card_data.fold_results == [
+        {"fold": 0, "seed": 42, "uar": 0.5, "wa": 0.6},
+        {"fold": 1, "seed": 42, "uar": 0.7, "wa": 0.75},
+        {"fold": 2, "seed": 42, "uar": 0.6},
+    ]
+    assert card_data.fold_summary()["uar"] == {
+        "mean": 0.6,
+        "std": 0.1,
+        "min": 0.5,
+        "max": 0.7,
+        "n": 3,
+        "over": "runs",
+    }
     assert card_data.group_results == {"sex": {"female": {"n": 10, "uar": 0.6}, "male": {"n": 8, "uar": 0.5}}}
     validate_model_card(render_model_card(card_data))
     with pytest.raises(ValueError, match="has no config.json"):
@@ -373,3 +403,11 @@ def test_callback_fills_card_data_during_training(tmp_path: Path, tiny_ser_model
     validate_model_card(text)
     assert re.search(r"^\| learning_rate \| 0\.001 \|$", text, re.M)
     assert re.search(r"^\| 1\.00 \| 2 \| \d\.\d{4} \| \d\.\d{4} \|$", text, re.M)
+
+
+def test_the_built_in_default_models_card_validates_offline() -> None:
+    from hf_ser.pipeline import DEFAULT_MODEL_DIR
+
+    card = (DEFAULT_MODEL_DIR / "README.md").read_text(encoding="utf-8")
+    validate_model_card(card)
+    assert ModelCard(card).data.eval_results, "the default model's card states its cross-validated results"

@@ -110,3 +110,26 @@ def test_add_lora_errors(tiny_ser_model):
         add_lora(tiny_ser_model(pooling="mean"), r=0)
     with pytest.raises(ValueError, match="expects an hf_ser model with a `backbone`"):
         add_lora(torch.nn.Linear(2, 2))
+
+
+def test_ctc_head_trained_and_saved_with_the_adapter(
+    tiny_ser_model, feature_extractor, emodb_clips, tmp_path
+):
+    base = tiny_ser_model(pooling="mean", ctc_vocab=["<blank>", "a", "b", "|"], seed=4)
+    assert modules_to_save(base) == ["classifier", "ctc_head"]  # mean pooling has no parameters
+    base.save_pretrained(tmp_path / "base")
+    peft_model = add_lora(base, r=2).eval()
+    trainable = {name for name, p in peft_model.named_parameters() if p.requires_grad}
+    assert any("ctc_head.modules_to_save" in name for name in trainable)
+    with torch.no_grad():  # a trained CTC head must travel with the adapter
+        peft_model.base_model.model.ctc_head.modules_to_save["default"].proj.bias.add_(1.0)
+    inputs = inputs_for(feature_extractor, emodb_clips[:2])
+    with torch.no_grad():
+        expected = peft_model(**inputs).ctc_logits
+    peft_model.save_pretrained(tmp_path / "adapter")
+    fresh_base = SERModelForAudioClassification.from_pretrained(tmp_path / "base")
+    reloaded = load_lora(fresh_base, tmp_path / "adapter").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(**inputs).ctc_logits, expected, atol=1e-6, rtol=0)
+        merged = peft_model.merge_and_unload().eval()
+        torch.testing.assert_close(merged(**inputs).ctc_logits, expected, atol=1e-5, rtol=0)

@@ -69,6 +69,12 @@ def test_config_json_round_trip(tiny_backbone_config, tmp_path):
     assert loaded.id2label == {0: "a", 1: "b", 2: "c"}
 
 
+def test_default_two_label_map_survives_save_load(tiny_wav2vec2_config, tmp_path):
+    # transformers omits the default {0: LABEL_0, 1: LABEL_1} map from config.json; SERConfig keeps it.
+    SERConfig(backbone_config=tiny_wav2vec2_config, num_labels=2).save_pretrained(tmp_path)
+    assert SERConfig.from_pretrained(tmp_path).id2label == {0: "LABEL_0", 1: "LABEL_1"}
+
+
 def test_config_accepts_backbone_dict(tiny_wav2vec2_config):
     config = SERConfig(backbone_config=tiny_wav2vec2_config.to_dict(), num_labels=3)
     assert config.backbone_config.hidden_size == 32 and config.num_labels == 3

@@ -252,6 +252,48 @@ def test_multitask_ctc_vocab_and_head_saved(tiny_backbone, iemocap_like, tmp_pat
     assert with_ctc > plain
 
 
+def test_ctc_vocab_collator_and_greedy_transcribe(tiny_ser_model, feature_extractor, emodb_clips, tmp_path):
+    import itertools
+
+    import torch
+
+    from hf_ser import SERModelForAudioClassification
+    from hf_ser.data import SERDataCollator
+    from hf_ser.training import CharVocab, CTCLabelCollator, transcribe
+
+    vocab = CharVocab.from_texts(["Ja  genau", None, "nein"])
+    assert vocab.tokens == ["<blank>", "<unk>", "a", "e", "g", "i", "j", "n", "u", "|"]
+    assert vocab.encode("Nein ja?") == [7, 3, 5, 7, 9, 6, 2, 1] and vocab.encode(None) == []
+    assert vocab.decode(vocab.encode("Nein ja?")) == "nein ja"
+    assert vocab.decode([0, 7, 7, 0, 7, 3, 3, 9, 9, 6], collapse=True) == "nne j"
+    rows = [
+        {"audio": {"array": clip, "sampling_rate": 16000}, "label": 0, "text": text}
+        for clip, text in zip(emodb_clips[:3], ["ja", None, "nein ja"], strict=True)
+    ]
+    batch = CTCLabelCollator(SERDataCollator(feature_extractor), vocab)(rows)
+    assert batch["ctc_labels"].tolist() == [
+        [6, 2, -100, -100, -100, -100, -100],
+        [-100] * 7,
+        [7, 3, 5, 7, 9, 6, 2],
+    ]
+    # Greedy decoding of a reloaded checkpoint = argmax over its real frames, repeats merged, blanks dropped.
+    tiny_ser_model(pooling="mean", ctc_vocab=vocab.tokens, seed=5).save_pretrained(tmp_path)
+    model = SERModelForAudioClassification.from_pretrained(tmp_path).eval()
+    inputs = {key: value for key, value in batch.items() if key in ("input_values", "attention_mask")}
+    with torch.no_grad():
+        ids = model(**inputs).ctc_logits.argmax(-1)
+    lengths = model.backbone._get_feat_extract_output_lengths(inputs["attention_mask"].sum(-1))
+    expected = [
+        "".join(
+            " " if vocab.tokens[i] == "|" else vocab.tokens[i]
+            for i, _ in itertools.groupby(row[:n].tolist())
+            if i not in (0, 1)
+        )
+        for row, n in zip(ids, lengths, strict=True)
+    ]
+    assert transcribe(model, inputs) == expected
+
+
 def test_multitask_emotion_and_dimensions(tiny_backbone, iemocap_like, tmp_path):
     results = run_recipe("finetune", ["--config", config("multitask"), *flags(
         backbone=tiny_backbone, corpus="iemocap", group="speaker", data_dir=iemocap_like,

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +30,46 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tiny_checkpoint_dir: Path):
-    """The demo (as `hf-ser demo` starts it) serving the tiny checkpoint on a free loopback port."""
-    from hf_ser.demo import launch
-
+def app_url(tiny_checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """`python spaces/app.py` run as a Space runs it: the model from `HF_SER_MODEL`, the address from
+    `GRADIO_SERVER_NAME` / `GRADIO_SERVER_PORT` (a free loopback port). Stopped after the module."""
     port = free_port()
-    demo = launch(port=port, model=str(tiny_checkpoint_dir), prevent_thread_lock=True, quiet=True)
-    assert demo.local_url == f"http://127.0.0.1:{port}/"
-    yield demo.local_url
-    demo.close()
+    env = {
+        **os.environ,
+        "HF_SER_MODEL": str(tiny_checkpoint_dir),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    workdir = tmp_path_factory.mktemp("space_app")
+    with (workdir / "app.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(SPACE_DIR / "app.py")],
+            env=env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
+    deadline = time.monotonic() + 240
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"spaces/app.py exited early:\n{(workdir / 'app.log').read_text()[-3000:]}"
+                )
+            try:
+                opener.open(url, timeout=5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"spaces/app.py did not serve {url} within 240 s") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -35,14 +35,13 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_url(tiny_checkpoint_dir: Path):
-    from hf_ser.demo import build_demo
+    """The demo as `hf-ser demo` starts it (`hf_ser.demo.launch`), on a free loopback port."""
+    from hf_ser.demo import launch
 
-    repo = Path(__file__).resolve().parents[1]
-    demo = build_demo(str(tiny_checkpoint_dir), examples_dir=repo / "examples")
-    _, url, _ = demo.launch(
-        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True
-    )
-    yield url
+    port = free_port()
+    demo = launch(port=port, model=str(tiny_checkpoint_dir), prevent_thread_lock=True, quiet=True)
+    assert demo.local_url == f"http://127.0.0.1:{port}/"
+    yield demo.local_url
     demo.close()
 
 

@@ -172,7 +172,8 @@ class ResultRow:
         dataset (`str`): corpus key (`"emodb"`) or Hub dataset id.
         split (`str`, *optional*): split or protocol, e.g. `"test"`, `"leave-one-speaker-out"`.
         std (`float`, *optional*): standard deviation over folds/seeds.
-        num_runs (`int`, *optional*): how many folds/seeds `value` averages.
+        num_runs (`int`, *optional*): how many runs (or seeds, see `over`) `value` averages.
+        over (`str`, defaults to `"runs"`): what `std` and `num_runs` count: `"runs"` or `"seeds"`.
     """
 
     metric: str
@@ -181,6 +182,7 @@ class ResultRow:
     split: Optional[str] = None
     std: Optional[float] = None
     num_runs: Optional[int] = None
+    over: str = "runs"
 
     def __post_init__(self) -> None:
         if not _is_number(self.value):
@@ -348,11 +350,27 @@ class SERCardData:
             keys, key=lambda k: (k not in METRICS, list(METRICS).index(k) if k in METRICS else 0, k)
         )
 
-    def fold_summary(self) -> dict[str, dict[str, float]]:
-        """Per metric over the fold/seed runs: `mean`, `std` (sample), `min`, `max`, `n` (6 decimals)."""
+    def fold_summary(self) -> dict[str, dict[str, Any]]:
+        """Per metric: `mean`, `std` (sample, ddof=1), `min`, `max` (6 decimals), `n` and `over`.
+
+        With several seeds (the "folds x seeds" protocol of the ResLSTM-SA paper) each seed's runs are
+        first averaged over folds and the statistics are over seeds (`over="seeds"`); otherwise they are
+        over the runs (`over="runs"`).
+        """
+        seeds = [row.get("seed") for row in self.fold_results]
+        by_seed = None not in seeds and len(set(seeds)) > 1
         summary = {}
         for key in self.metric_keys():
-            values = [row[key] for row in self.fold_results if key in row]
+            if by_seed:
+                values = []
+                for seed in sorted(set(seeds)):
+                    per_seed = [
+                        row[key] for row in self.fold_results if row.get("seed") == seed and key in row
+                    ]
+                    if per_seed:
+                        values.append(sum(per_seed) / len(per_seed))
+            else:
+                values = [row[key] for row in self.fold_results if key in row]
             mean, std = _mean_std(values)
             summary[key] = {
                 "mean": round(mean, 6),
@@ -360,6 +378,7 @@ class SERCardData:
                 "min": round(min(values), 6),
                 "max": round(max(values), 6),
                 "n": len(values),
+                "over": "seeds" if by_seed else "runs",
             }
         return summary
 

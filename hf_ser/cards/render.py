@@ -102,7 +102,7 @@ def _headline_results(card_data: SERCardData) -> list[ResultRow]:
     dataset = "+".join(card_data.datasets)
     split = card_data.protocol or "cross-validation"
     return [
-        ResultRow(metric=key, value=s["mean"], dataset=dataset, split=split, std=s["std"], num_runs=s["n"])
+        ResultRow(key, s["mean"], dataset, split=split, std=s["std"], num_runs=s["n"], over=s["over"])
         for key, s in card_data.fold_summary().items()
     ]
 
@@ -113,7 +113,7 @@ def _eval_results(card_data: SERCardData) -> list[EvalResult]:
         info = METRICS.get(row.metric, {"type": row.metric, "name": row.metric})
         name = info["name"]
         if row.std is not None:
-            runs = f" over {row.num_runs} runs" if row.num_runs else ""
+            runs = f" over {row.num_runs} {row.over}" if row.num_runs else ""
             name = f"{name}, mean{runs} (std {row.std:.4f})"
         results.append(
             EvalResult(
@@ -266,6 +266,7 @@ def template_kwargs(card_data: SERCardData) -> dict[str, Any]:
                 "mean_std": f"{_fmt(s['mean'])} ± {_fmt(s['std'])}",
                 "min": _fmt(s["min"]),
                 "max": _fmt(s["max"]),
+                "over": f"{s['n']} {s['over']}",
             }
             for k, s in summary.items()
         ],

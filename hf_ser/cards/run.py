@@ -99,14 +99,17 @@ def card_data_from_run(run_dir: Union[str, Path]) -> SERCardData:
 
     summary_path = run_dir / "summary.json"
     if summary_path.is_file() and not card_data.fold_results:
-        for run in _read_json(summary_path).get("runs", []):
-            if isinstance(run, dict):
-                metrics = run.get("metrics", run)
-                card_data.add_fold_result(
-                    {k: v for k, v in metrics.items() if k not in ("fold", "seed")},
-                    fold=run.get("fold"),
-                    seed=run.get("seed"),
-                )
+        summary = _read_json(summary_path)
+        for run in summary.get("runs", []):
+            if not isinstance(run, dict):
+                continue
+            # recipes' crossval: {"fold", "seed", "value", "test": {metric: value}}; else metrics inline
+            metrics = run.get("test") or run.get("metrics")
+            if not isinstance(metrics, dict):
+                metrics = {k: v for k, v in run.items() if k not in ("fold", "seed", "value")}
+                if "value" in run and summary.get("metric"):
+                    metrics.setdefault(summary["metric"], run["value"])
+            card_data.add_fold_result(metrics, fold=run.get("fold"), seed=run.get("seed"))
 
     report_path = _find(run_dir, "report.json")
     if report_path is not None:

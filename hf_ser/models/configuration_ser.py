@@ -99,7 +99,8 @@ class SERConfig(PreTrainedConfig):
         ctc_vocab_size (`int`, *optional*):
             Size of the CTC head's output (blank included). `None` (default) = no CTC head. Derived from
             `ctc_vocab` when that is given (the two must agree); set it alone for a head whose labels come
-            from your own tokeniser.
+            from your own tokeniser. The head (dropout `classifier_dropout` + linear) reads the backbone's
+            last hidden state, before layer mix, seq2seq and pooling.
         ctc_alpha (`float`, *optional*, defaults to 0.1):
             Weight of the CTC loss: `loss = emotion loss + ctc_alpha * CTC loss` when `ctc_labels` are passed.
             The default 0.1 (also the `ctc_multitask` recipe's) keeps CTC an auxiliary signal: much larger

@@ -129,6 +129,23 @@ class TrainConfig:
             bfloat16 mixed precision; `"auto"` enables it on GPUs that support it.
         dataloader_num_workers (`int`, *optional*, defaults to 0): data loading workers.
         disable_tqdm (`bool`, *optional*, defaults to `False`): hide progress bars.
+        teacher (`list[str]`, *optional*):
+            Distillation (``recipes/distill.py``): directory of a trained hf_ser checkpoint whose outputs
+            the student learns, or a list of them (an ensemble: their logits / A/D/V values are averaged).
+        teacher_cache (`bool`, *optional*, defaults to `True`):
+            Distillation: label the training clips with the teacher once and keep the outputs in
+            ``<output_dir>/teacher_cache/`` (reused while teacher and clips are unchanged); `False` runs the
+            teacher on every training batch, on exactly the (cropped, augmented) audio the student sees.
+        distill_temperature (`float`, *optional*, defaults to 2.0):
+            Distillation: softmax temperature of the class term ``T^2 * KL(teacher || student)``.
+        distill_alpha (`float`, *optional*, defaults to 1.0):
+            Distillation: weight of the teacher terms; the ground-truth loss gets ``1 - alpha`` (1 = learn
+            from the teacher only).
+        distill_regression_loss (`str`, *optional*, defaults to `"mse"`):
+            Distillation: `"mse"`, `"ccc"` or `"ccc+mse"` between student and teacher A/D/V values.
+        unlabelled_data_dir (`list[str]`, *optional*):
+            Distillation: directories of extra audio without labels (searched recursively for wav, flac,
+            ogg, mp3), labelled by the teacher and added to the training split.
         n_trials (`int`, *optional*, defaults to 20): hpo: number of finished trials wanted.
         search_space (`dict`, *optional*):
             hpo: `{key: {"type": "float"|"int"|"categorical", "low", "high", "log", "choices"}}` over
@@ -193,6 +210,13 @@ class TrainConfig:
     bf16: Union[bool, str] = "auto"
     dataloader_num_workers: int = 0
     disable_tqdm: bool = False
+    # distillation
+    teacher: Optional[list] = None
+    teacher_cache: bool = True
+    distill_temperature: float = 2.0
+    distill_alpha: float = 1.0
+    distill_regression_loss: str = "mse"
+    unlabelled_data_dir: Optional[list] = None
     # hpo
     n_trials: int = 20
     search_space: Optional[dict] = None
@@ -266,6 +290,21 @@ class TrainConfig:
             raise ValueError(f"`lora` needs an SSL backbone (model_type 'ser'), got {self.model_type!r}.")
         if self.eval_strategy == "steps" and not self.eval_steps:
             raise ValueError("`eval_strategy: steps` needs `eval_steps`.")
+        self._validate_distillation()
+
+    def _validate_distillation(self) -> None:
+        from ..models.losses import REGRESSION_LOSSES
+
+        _check_choice("distill_regression_loss", self.distill_regression_loss, REGRESSION_LOSSES)
+        if self.distill_temperature <= 0:
+            raise ValueError(f"`distill_temperature` must be > 0, got {self.distill_temperature!r}.")
+        if not 0.0 <= self.distill_alpha <= 1.0:
+            raise ValueError(f"`distill_alpha` must be in [0, 1], got {self.distill_alpha!r}.")
+        if self.unlabelled_data_dir and self.distill_alpha < 1.0:
+            raise ValueError(
+                f"`distill_alpha` {self.distill_alpha} < 1 mixes in ground-truth labels, which the clips of "
+                "`unlabelled_data_dir` do not have; use distill_alpha: 1 with unlabelled audio."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (YAML-serialisable) of every key."""

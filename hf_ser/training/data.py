@@ -58,15 +58,17 @@ def check_data_dir(cfg: TrainConfig) -> None:
         raise FileNotFoundError(f"data_dir {cfg.data_dir!r} does not exist (corpus {cfg.corpus!r}).")
 
 
-def load_dataset_for(cfg: TrainConfig) -> datasets.Dataset:
-    """Load the corpus named in ``cfg``, keep ``labels``, subsample ``max_samples``, check the task fits."""
+def load_dataset_for(cfg: TrainConfig, check_task: bool = True) -> datasets.Dataset:
+    """Load the corpus named in ``cfg``, keep ``labels``, subsample ``max_samples``, check the task fits
+    (``check_task=False``: the caller checks, e.g. distillation where a teacher supplies A/D/V values)."""
     from ..data.corpora import load_corpus
 
     check_data_dir(cfg)
     dataset = load_corpus(cfg.corpus, cfg.data_dir, SAMPLING_RATE, emotions=cfg.labels, **cfg.corpus_kwargs)
     if cfg.max_samples is not None and cfg.max_samples < len(dataset):
         dataset = dataset.select(stratified_subset(dataset["label"], cfg.max_samples, cfg.seed))
-    check_task_fits(cfg, dataset)
+    if check_task:
+        check_task_fits(cfg, dataset)
     return dataset
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import shutil
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -152,6 +152,7 @@ def run_finetune(
     data: Optional[TrainingData] = None,
     callbacks: Sequence[TrainerCallback] = (),
     write_outputs: bool = True,
+    setup: Optional[Callable[[Any, Any, CardData], tuple[type, dict[str, Any]]]] = None,
 ) -> dict[str, dict[str, float]]:
     """Train and evaluate one model; return ``{"validation": metrics, "test": metrics, ...}``.
 
@@ -160,6 +161,8 @@ def run_finetune(
         data: pre-split data (crossval passes each fold); `None` loads and splits the corpus per `cfg`.
         callbacks: extra Trainer callbacks (hpo adds its pruning callback).
         write_outputs: save the model, plots, config and card (hpo trials skip this).
+        setup: ``setup(model, collator, card) -> (trainer_class, extra_trainer_kwargs)``, called once the
+            model is built; the kwargs may replace ``data_collator`` (distillation adds its teacher here).
     """
     check_model_options(cfg)
     checkpoint = find_checkpoint(cfg)
@@ -223,10 +226,11 @@ def run_finetune(
     ]
     if cfg.early_stopping_patience is not None and validation is not None:
         all_callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-    trainer = SERTrainer(
+    trainer_class, extra = (SERTrainer, {}) if setup is None else setup(model, collator, card)
+    trainer = trainer_class(
         model=model,
         args=args,
-        data_collator=collator,
+        data_collator=extra.pop("data_collator", collator),
         processing_class=extractor,
         train_dataset=decoded(data.train, crop),
         eval_dataset=validation,
@@ -235,6 +239,7 @@ def run_finetune(
         backbone_learning_rate=cfg.backbone_learning_rate,
         freeze_backbone_steps=cfg.freeze_backbone_steps,
         task=cfg.task,
+        **extra,
     )
     if trainer.is_world_process_zero():
         print(

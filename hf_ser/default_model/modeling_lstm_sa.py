@@ -1,0 +1,174 @@
+"""LSTM-SA and ResLSTM-SA (Krasnoproshin & Vashkevich, DSPA 2026) as transformers models.
+
+Data flow: ``MfccChromaFeatureExtractor`` frames ``(batch, frames, 46)`` -> [ResLSTM-SA only: residual
+LSTM1 with output size 46, ``X' = X + LSTM1(X)``] -> LSTM2 with hidden size Y -> soft attention pooling
+(``e_t = u^T h_t``, ``alpha = softmax(e)`` over real frames) -> dropout -> fully connected layer(s).
+
+Padding never leaks: both LSTMs are unidirectional, so a real frame's state depends only on the frames
+before it, and the attention softmax gives padded frames exactly zero weight. A clip padded inside a
+batch therefore gets the same output as the clip alone, without packed sequences (which keeps the model
+exportable to ONNX with dynamic batch and time axes).
+
+The :class:`SmallSERModelMixin` shared with the Wav2Small-style student maps pooled vectors to
+``SERModelOutput`` with the family's heads and losses.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Union
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+
+from .configuration_lstm_sa import LSTMSAConfig
+from .heads import SERHead
+from .losses import route_labels, ser_loss
+from .outputs import SERModelOutput
+from .pooling import PoolingOutput, SoftAttentionPooling
+
+
+class SmallSERModelMixin:
+    """Heads, label routing and losses of the small models (as in `SERModelForAudioClassification`).
+
+    The class must set ``self.classifier`` / ``self.regressor`` with :meth:`_build_heads` and call
+    :meth:`_heads_output` at the end of ``forward``.
+    """
+
+    def _build_heads(self, input_size: int, dropout: float) -> None:
+        config = self.config
+        head_kwargs = {"input_size": input_size, "projector_size": None, "dropout": dropout}
+        self.classifier = (
+            SERHead(output_size=config.num_labels, **head_kwargs) if config.task != "regression" else None
+        )
+        self.regressor = (
+            SERHead(output_size=len(config.regression_targets), **head_kwargs)
+            if config.task != "classification"
+            else None
+        )
+
+    def _heads_output(
+        self,
+        pooling_output: PoolingOutput,
+        labels: Optional[torch.Tensor],
+        regression_labels: Optional[torch.Tensor],
+        return_dict: Optional[bool],
+    ) -> Union[SERModelOutput, tuple]:
+        config = self.config
+        labels, regression_labels = route_labels(
+            config.task, len(config.regression_targets), labels, regression_labels
+        )
+        pooled = pooling_output.pooled
+        class_logits = self.classifier(pooled) if self.classifier is not None else None
+        regression = self.regressor(pooled) if self.regressor is not None else None
+        output = SERModelOutput(
+            loss=ser_loss(config, class_logits, regression, labels, regression_labels),
+            logits=class_logits if class_logits is not None else regression,
+            regression=regression,
+            pooled=pooled,
+            frame_weights=pooling_output.weights,
+        )
+        return_dict = config.return_dict if return_dict is None else return_dict
+        return output if return_dict else output.to_tuple()
+
+
+def init_lstm_(lstm: nn.LSTM) -> None:
+    """PyTorch's default LSTM initialisation, uniform(-1/sqrt(hidden), 1/sqrt(hidden)), via transformers'
+    init functions (which skip weights loaded from a checkpoint)."""
+    bound = 1.0 / math.sqrt(lstm.hidden_size)
+    for parameter in lstm.parameters():
+        init.uniform_(parameter, -bound, bound)
+
+
+class LSTMSAPreTrainedModel(PreTrainedModel):
+    """Base class: config class and weight initialisation of LSTM-SA models."""
+
+    config_class = LSTMSAConfig
+    config: LSTMSAConfig
+    base_model_prefix = "lstm_sa"
+    main_input_name = "input_values"
+    input_modalities = "audio"
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.LSTM):
+            init_lstm_(module)
+        elif isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        else:
+            super()._init_weights(module)
+
+
+class LSTMSAForAudioClassification(SmallSERModelMixin, LSTMSAPreTrainedModel):
+    """LSTM-SA-hY (`residual=False`) or ResLSTM-SA-hY (`residual=True`) on MFCC + chroma frames.
+
+    Parameter counts for 8 classes (paper in brackets): LSTM-SA h32/h64/h128 = 10,536 / 29,256 / 91,272
+    (10.6k / 28.3k / 91.6k); ResLSTM-SA h32/h64/h128 = 27,832 / 46,552 / 108,568 (28.0k / 46.8k / 108.9k).
+
+    Example:
+
+    ```python
+    >>> import numpy as np
+    >>> from hf_ser import LSTMSAConfig, LSTMSAForAudioClassification, MfccChromaFeatureExtractor
+    >>> extractor = MfccChromaFeatureExtractor()
+    >>> model = LSTMSAForAudioClassification(LSTMSAConfig(hidden_size=32, num_labels=4)).eval()
+    >>> clips = [np.random.randn(16000).astype(np.float32), np.random.randn(24000).astype(np.float32)]
+    >>> inputs = extractor(clips, sampling_rate=16000, padding=True, return_attention_mask=True,
+    ...                    return_tensors="pt")
+    >>> model(**inputs).logits.shape
+    torch.Size([2, 4])
+
+    ```
+    """
+
+    def __init__(self, config: LSTMSAConfig) -> None:
+        super().__init__(config)
+        self.residual_lstm = (
+            nn.LSTM(config.input_size, config.input_size, batch_first=True) if config.residual else None
+        )
+        self.lstm = nn.LSTM(config.input_size, config.hidden_size, batch_first=True)
+        self.pooling = SoftAttentionPooling(config.hidden_size, attention_size=None)
+        self._build_heads(config.hidden_size, config.classifier_dropout)
+        self.post_init()
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        labels: Optional[torch.Tensor] = None,
+        regression_labels: Optional[torch.Tensor] = None,
+        return_dict: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> Union[SERModelOutput, tuple]:
+        r"""Classify / score a batch of feature sequences.
+
+        Args:
+            input_values (`torch.FloatTensor` of shape `(batch, frames, input_size)`):
+                MFCC + chroma frames from `MfccChromaFeatureExtractor`, right-padded.
+            attention_mask (`torch.LongTensor` of shape `(batch, frames)`, *optional*):
+                1 for real frames, 0 for padding (returned by the feature extractor).
+            labels (`torch.LongTensor` of shape `(batch,)`, *optional*):
+                Class indices (-100 = ignore); for `task="regression"` float `(batch, targets)` values.
+            regression_labels (`torch.FloatTensor` of shape `(batch, targets)`, *optional*):
+                Regression targets in `config.regression_targets` order.
+            return_dict (`bool`, *optional*): return a `SERModelOutput` (default) or a tuple.
+
+        Returns:
+            `SERModelOutput` with `loss`, `logits`, `regression`, `pooled` (the attention context vector)
+            and `frame_weights` (attention over frames).
+        """
+        if input_values.dim() != 3 or input_values.shape[-1] != self.config.input_size:
+            raise ValueError(
+                f"input_values must have shape (batch, frames, {self.config.input_size}), "
+                f"got {tuple(input_values.shape)}."
+            )
+        hidden = input_values
+        if self.residual_lstm is not None:
+            hidden = hidden + self.residual_lstm(hidden)[0]
+        hidden = self.lstm(hidden)[0]
+        mask = attention_mask.bool() if attention_mask is not None else None
+        return self._heads_output(self.pooling(hidden, mask), labels, regression_labels, return_dict)

@@ -1,0 +1,197 @@
+"""End-to-end tests of recipes/distill.py: tiny random teachers saved to disk, a tiny Wav2Small student,
+real EmoDB clips (16-clip subset, 4 speaker folds).
+
+The teachers are tiny random wav2vec2 hf_ser models whose output layers are scaled up, so that their
+soft targets differ from clip to clip (a random head is near-uniform) and the student has something to
+learn. Teacher calls are counted by wrapping `hf_ser.distill.teacher_targets`, through which every
+labelling path (cached or on the fly) goes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import TINY_BACKBONE_KWARGS, read_clip
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("HF_SER_DATA_DIR", REPO.parent / "shared" / "data"))
+EMODB = DATA_DIR / "emodb"
+EMODB_CLASSES = ["anger", "boredom", "disgust", "fear", "happiness", "neutral", "sadness"]
+
+FAST = {
+    "corpus": "emodb", "data_dir": str(EMODB), "max_samples": 16, "folds": 4, "use_validation": "false",
+    "eval_strategy": "no", "per_device_train_batch_size": 4, "per_device_eval_batch_size": 8,
+    "max_train_seconds": 1, "max_eval_seconds": 1, "logging_steps": 1, "disable_tqdm": "true",
+    "learning_rate": 5e-3, "lr_scheduler_type": "constant", "warmup_ratio": 0, "save_total_limit": 1,
+    "model.conv_channels": "[8, 8, 8, 8]", "model.hidden_size": 16, "model.classifier_dropout": 0.0,
+}  # fmt: skip
+
+
+def flags(**changes) -> list[str]:
+    merged = {**FAST, **changes}
+    return [item for key, value in merged.items() if value is not None for item in (f"--{key}", str(value))]
+
+
+def run_distill(argv: list[str]):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("recipe_distill", REPO / "recipes" / "distill.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(argv)
+
+
+def save_teacher(directory: Path, seed: int, scale: float, **config) -> str:
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor
+
+    from hf_ser import SERConfig, SERModelForAudioClassification
+
+    torch.manual_seed(seed)
+    model = SERModelForAudioClassification(
+        SERConfig(
+            backbone_config=Wav2Vec2Config(**{**TINY_BACKBONE_KWARGS, "num_hidden_layers": 1}),
+            projector_size=16,
+            pooling_attention_size=8,
+            **config,
+        )
+    ).eval()
+    with torch.no_grad():
+        for head in ("classifier", "regressor"):
+            if getattr(model, head, None) is not None:
+                getattr(model, head).out_proj.weight.mul_(scale)
+    model.save_pretrained(directory)
+    Wav2Vec2FeatureExtractor(return_attention_mask=True, do_normalize=True).save_pretrained(directory)
+    return str(directory)
+
+
+@pytest.fixture(scope="module")
+def teachers(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("teachers")
+    emodb_labels = dict(enumerate(EMODB_CLASSES))
+    return {
+        "classes": save_teacher(root / "classes", 0, 40.0, id2label=emodb_labels),
+        "classes_b": save_teacher(root / "classes_b", 1, 40.0, id2label=emodb_labels),
+        "four_classes": save_teacher(root / "four", 0, 1.0, id2label=dict(enumerate(EMODB_CLASSES[:4]))),
+        "adv": save_teacher(root / "adv", 2, 20.0, task="regression"),
+    }
+
+
+@pytest.fixture
+def teacher_calls(monkeypatch) -> list[int]:
+    """Clips per teacher call (every labelling path goes through `hf_ser.distill.teacher_targets`)."""
+    import hf_ser.distill as kd
+
+    calls: list[int] = []
+    original = kd.teacher_targets
+
+    def counting(teacher, extractor, clips, sampling_rate=16000):
+        calls.append(len(clips))
+        return original(teacher, extractor, clips, sampling_rate)
+
+    monkeypatch.setattr(kd, "teacher_targets", counting)
+    return calls
+
+
+def logged_losses(output_dir: Path) -> list[float]:
+    (checkpoint,) = output_dir.glob("checkpoint-*")
+    history = json.loads((checkpoint / "trainer_state.json").read_text())["log_history"]
+    return [entry["loss"] for entry in history if "loss" in entry]
+
+
+def decreased(losses: list[float]) -> bool:
+    return np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3])
+
+
+def test_classification_kd_writes_outputs_and_reuses_the_cache(teachers, teacher_calls, tmp_path):
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    from hf_ser.training import parse_config
+
+    out = tmp_path / "student"
+    argv = flags(teacher=teachers["classes"], output_dir=out, max_steps=12, distill_temperature=1.0)
+    results = run_distill(argv)
+    assert sum(teacher_calls) == 13  # the 13 training clips of fold 0, labelled once (test clips never)
+    cache = out / "teacher_cache" / "train_teacher0.npz"
+    with np.load(cache, allow_pickle=False) as saved:
+        assert saved["logits"].shape == (13, 7) and "regression" not in saved
+    for name in ("model.safetensors", "config.json", "preprocessor_config.json", "metrics.json",
+                 "confusion_matrix.png", "train_config.yaml", "README.md"):  # fmt: skip
+        assert (out / name).is_file(), name
+    assert 0.0 <= json.loads((out / "metrics.json").read_text())["test"]["uar"] == results["test"]["uar"] <= 1
+    card = (out / "README.md").read_text()
+    assert f"teacher: `['{teachers['classes']}']`" in card and "teacher_task: `classification`" in card
+    assert "Distilled from" in card and "teacher_labels: `cached once (full clips)`" in card
+    saved_cfg = parse_config(["--config", str(out / "train_config.yaml")])
+    assert saved_cfg.teacher == [teachers["classes"]] and saved_cfg.model_type == "student"
+    student = AutoModelForAudioClassification.from_pretrained(out)
+    assert type(student).__name__ == "Wav2SmallForAudioClassification" and student.config.num_labels == 7
+    assert AutoFeatureExtractor.from_pretrained(out) is not None
+    losses = logged_losses(out)
+    assert len(losses) == 12 and decreased(losses), losses
+
+    # Resuming (or any later run in this output_dir) serves the targets from the cache: no teacher call.
+    written = cache.stat().st_mtime_ns
+    teacher_calls.clear()
+    run_distill([*flags(teacher=teachers["classes"], output_dir=out, max_steps=14, distill_temperature=1.0),
+                 "--resume"])  # fmt: skip
+    assert teacher_calls == [] and cache.stat().st_mtime_ns == written
+    assert len(logged_losses(out)) == 14
+
+
+def test_on_the_fly_ensemble_with_unlabelled_audio(teachers, teacher_calls, tmp_path):
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    for name in ("16a01Wb.flac", "16a01Fc.flac", "16a01Tb.flac", "16a01Nc.flac"):
+        sf.write(unlabelled / f"{name[:-5]}.wav", read_clip(EMODB / name, 1.0), 16000)
+    out = tmp_path / "otf"
+    ensemble = f"[{teachers['classes']}, {teachers['classes_b']}]"
+    run_distill(flags(teacher=ensemble, teacher_cache="false", unlabelled_data_dir=unlabelled,
+                      output_dir=out, max_steps=8, logging_steps=1))  # fmt: skip
+    # 2 teachers x the training batches (17 clips, batch 4: an epoch ends with 1 clip) of the crops the
+    # student sees, plus the one batch accelerate's loader reads ahead; evaluation never calls them.
+    assert teacher_calls == [size for size in (4, 4, 4, 4, 1, 4, 4, 4, 4) for _member in range(2)]
+    assert not (out / "teacher_cache").exists()
+    card = (out / "README.md").read_text()
+    assert "unlabelled_clips: `4`" in card and "on the fly (training crops)" in card
+    assert "- train: 17 clips" in card  # 13 labelled + 4 unlabelled  # 9 labelled + 4 unlabelled
+
+
+def test_regression_kd_from_adv_teacher_on_a_corpus_without_adv(teachers, teacher_calls, tmp_path):
+    out = tmp_path / "adv"
+    results = run_distill(flags(teacher=teachers["adv"], task="regression", output_dir=out, max_steps=12,
+                                distill_regression_loss="mse"))  # fmt: skip
+    # EmoDB has no A/D/V: the teacher labels all 16 clips once; its values are every split's targets.
+    assert sum(teacher_calls) == 16
+    with np.load(out / "teacher_cache" / "corpus_teacher0.npz", allow_pickle=False) as saved:
+        assert saved["regression"].shape == (16, 3)
+    assert {"ccc", "ccc_arousal", "ccc_dominance", "ccc_valence"} <= set(results["test"])
+    assert (out / "regression_scatter.png").is_file()
+    assert "measure agreement with the teacher" in (out / "README.md").read_text()
+    assert json.loads((out / "config.json").read_text())["task"] == "regression"
+    losses = logged_losses(out)
+    assert decreased(losses), losses
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"teacher": None}, ValueError, "needs a teacher"),
+        ({"teacher": "/nonexistent/teacher"}, FileNotFoundError, "does not exist"),
+        ({"teacher": "four_classes"}, ValueError, "differ from student classes"),
+        ({"teacher": "classes", "task": "regression"}, ValueError, "share no output"),
+        ({"teacher": "classes", "unlabelled_data_dir": "x", "distill_alpha": 0.5}, ValueError, "unlabelled"),
+        ({"teacher": "classes", "distill_regression_loss": "l1"}, ValueError, "distill_regression_loss"),
+    ],
+)
+def test_configuration_errors_before_any_compute(teachers, teacher_calls, tmp_path, changes, error, message):
+    changes = {key: teachers.get(value, value) if key == "teacher" else value for key, value in changes.items()}
+    out = tmp_path / "never"
+    with pytest.raises(error, match=message):
+        run_distill(flags(output_dir=out, max_steps=2, **changes))
+    assert teacher_calls == [] and not out.exists()
