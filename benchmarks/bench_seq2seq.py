@@ -20,7 +20,8 @@ seconds). The naive softmax is measured
 only up to ``--naive-max-seconds`` (its score matrix needs 19 GB at 400 s); beyond that its memory
 is reported as the size of one ``heads x T x T`` fp32 matrix, a lower bound, marked "analytic".
 Torch uses ``--threads`` threads (default 1: the machine is shared and oversubscribed OpenMP threads
-make small kernels erratic).
+make small kernels erratic). ``--jobs N`` runs N workers at once (slowest configurations first):
+shorter wall time, at the price of workers competing for cores, which adds noise to the latencies.
 
 Usage::
 
@@ -168,7 +169,28 @@ def analytic_naive_record(seconds: float) -> dict:
     }
 
 
+def _cost(job: tuple) -> float:
+    """Rough relative cost of a configuration, to start the slowest ones first."""
+    _, mechanism, seconds = job
+    return seconds**2 if mechanism in ("softmax", "softmax_naive", "forgetting") else seconds
+
+
+def _measure(job: tuple, args: argparse.Namespace) -> dict:
+    level, mechanism, seconds = job
+    command = [
+        sys.executable, __file__, "--worker", level, mechanism, str(seconds),
+        "--threads", str(args.threads), "--max-repeats", str(args.max_repeats),
+        "--time-budget", str(args.time_budget),
+    ]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
 def run_all(args: argparse.Namespace) -> list[dict]:
+    """Measure every configuration in its own worker process; records are appended to a JSONL log
+    as they finish, so ``--resume`` continues an interrupted run."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     from tqdm import tqdm
 
     jobs = []
@@ -178,23 +200,30 @@ def run_all(args: argparse.Namespace) -> list[dict]:
             if mechanism == skipped:
                 continue
             jobs += [(level, mechanism, seconds) for seconds in args.seconds]
-    records = []
-    for level, mechanism, seconds in tqdm(jobs, desc="configurations"):
-        if mechanism == "softmax_naive" and seconds > args.naive_max_seconds:
-            records.append(analytic_naive_record(seconds))
-            continue
-        command = [
-            sys.executable, __file__, "--worker", level, mechanism, str(seconds),
-            "--threads", str(args.threads), "--max-repeats", str(args.max_repeats),
-            "--time-budget", str(args.time_budget),
-        ]  # fmt: skip
-        completed = subprocess.run(command, capture_output=True, text=True, check=True)
-        records.append(json.loads(completed.stdout.strip().splitlines()[-1]))
-        tqdm.write(
-            f"{level:6s} {mechanism:14s} {seconds:5.0f} s  {records[-1]['latency_s']:8.3f} s  "
-            f"{records[-1]['peak_memory_mb']:8.1f} MB"
-        )
-    return records
+    log_path = args.output.with_suffix(".jsonl")
+    done = {}
+    if args.resume and log_path.exists():
+        for line in log_path.read_text().splitlines():
+            record = json.loads(line)
+            done[(record["level"], record["mechanism"], record["seconds"])] = record
+    elif log_path.exists():
+        log_path.unlink()
+    for job in jobs:
+        if job[1] == "softmax_naive" and job[2] > args.naive_max_seconds:
+            done[job] = analytic_naive_record(job[2])
+    pending = sorted((job for job in jobs if job not in done), key=_cost, reverse=True)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool, log_path.open("a") as log:
+        futures = {pool.submit(_measure, job, args): job for job in pending}
+        for future in tqdm(as_completed(futures), total=len(futures), desc="configurations"):
+            record = future.result()
+            done[futures[future]] = record
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            tqdm.write(
+                f"{record['level']:6s} {record['mechanism']:14s} {record['seconds']:5.0f} s  "
+                f"{record['latency_s']:8.3f} s  {record['peak_memory_mb']:8.1f} MB"
+            )
+    return [done[job] for job in jobs]
 
 
 def _lookup(records: list[dict], level: str, mechanism: str, seconds: float):
@@ -302,6 +331,8 @@ def main() -> None:
     parser.add_argument("--max-repeats", type=int, default=5)
     parser.add_argument("--time-budget", type=float, default=8.0, help="stop repeating after this many s")
     parser.add_argument("--naive-max-seconds", type=float, default=100.0)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes running at the same time")
+    parser.add_argument("--resume", action="store_true", help="keep the records of the JSONL log")
     parser.add_argument("--output", type=Path, default=RESULTS / "seq2seq_scaling.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -318,6 +349,7 @@ def main() -> None:
         "batch": 1,
         "frame_rate_hz": FRAME_RATE,
         "threads": args.threads,
+        "concurrent_workers": args.jobs,
         "torch": torch.__version__,
         "machine": platform.platform(),
         "load_average_at_end": list(__import__("os").getloadavg()),

@@ -1,32 +1,34 @@
 """Cross-validated accuracy of LSTM-SA / ResLSTM-SA on EmoDB and URDU, an RBF-SVM baseline, and ablations.
 
-    # main table (the command behind BENCHMARKS.md), ~25 min on 2 shared cores:
-    python benchmarks/small_models_crossval.py --part main --models lstm_sa_h64 reslstm_sa_h64 --seeds 5
-    # all six sizes:
-    python benchmarks/small_models_crossval.py --part main --models all --seeds 3
-    # "beyond the paper" ablations on ResLSTM-SA-h64 (+ seed ensembling of the main runs):
-    python benchmarks/small_models_crossval.py --part ablations --seeds 3
-    # RBF-SVM baseline and the Markdown report from whatever has finished:
+The commands behind ``benchmarks/results/small_models.md`` (settings chosen with ``--part tune``, below)::
+
+    S="--normalization global --class_weights true --dropout 0.5 --learning_rate 3e-3 --hop_length 512"
+    S="$S --epochs 30"
     python benchmarks/small_models_crossval.py --part svm
+    python benchmarks/small_models_crossval.py --part main --models lstm_sa_h64 reslstm_sa_h64 --seeds 3 $S
+    python benchmarks/small_models_crossval.py --part ablations --seeds 1 --workers 2 $S
     python benchmarks/small_models_crossval.py --part report
+    # the other sizes: --part main --models all; the validation-scored search: --part tune --grid '{...}' ...
 
 Protocol (identical to ``recipes/crossval.py`` / :func:`hf_ser.training.run_crossval`): folds from
 :func:`hf_ser.training.data.compute_folds` (EmoDB: leave-one-speaker-out, 10 folds; URDU: 5 speaker-disjoint
-folds of :func:`hf_ser.data.speaker_folds`), each run split by :func:`hf_ser.training.data.split_data`: test
-fold ``k``, validation = the next fold's speakers (best epoch chosen on its UAR, as the recipe's
+folds of :func:`hf_ser.data.speaker_folds`); each run is split by :func:`hf_ser.training.data.split_data`:
+test fold ``k``, validation = the next fold's speakers (best epoch chosen on its UAR, like the recipe's
 ``load_best_model_at_end``), training = the remaining speakers. Per seed, test UAR is averaged over the
-folds; the table gives mean ± std and max over seeds (:func:`hf_ser.training.crossval.summarize`, the
-recipe's own summary). Hyper-parameters were chosen on the *validation* folds only (see ``--part tune``).
+folds; tables give mean ± std and max over seeds (:func:`hf_ser.training.crossval.summarize`, the recipe's
+own summary). Hyper-parameters were chosen on the *validation* folds only (``--part tune``).
 
-Why not ``recipes/crossval.py`` itself: it is the same protocol but decodes every clip and recomputes
-MFCC+chroma every epoch, evaluates through ``Trainer`` and writes a checkpoint per epoch; measured on this
-machine it costs ~100x the fast path (see the report), far over a 30-minute budget for 10 folds x seeds.
-This script therefore decodes the corpus once with :func:`hf_ser.data.with_decoded_audio`, computes the
-features once with the project's :class:`~hf_ser.models.feature_extraction_mfcc_chroma.MfccChromaFeatureExtractor`
-(cached in ``--work_dir``), and trains :class:`hf_ser.LSTMSAForAudioClassification` with the recipe's
-optimisation (AdamW with decay on weights only, cosine annealing with warm restarts via transformers'
-scheduler, warm-up ratio, gradient clipping 1.0). Metrics come from :mod:`hf_ser.metrics`; augmentations
-from :mod:`hf_ser.augment` (``SpecAugment``, ``CopyPaste``, ``SpeedPerturbation``).
+Why not ``recipes/crossval.py`` itself: same protocol, but it decodes every clip and recomputes MFCC+chroma
+every epoch and evaluates through ``Trainer``; measured on this machine (2 shared cores) one epoch of
+ResLSTM-SA-h64 on one EmoDB fold took ~220 s there against ~3 s here, i.e. 10 folds x 5 seeds x 30 epochs
+would take ~90 h instead of ~1 h. This script decodes the corpus once with
+:func:`hf_ser.data.with_decoded_audio`, computes features once with the project's
+``MfccChromaFeatureExtractor`` (cached in ``--work_dir``), and trains
+:class:`hf_ser.LSTMSAForAudioClassification`
+with the recipe's optimisation (AdamW, decay on weights only, cosine annealing with warm restarts from
+transformers' scheduler, warm-up ratio, gradient clipping 1.0, optional inverse-frequency class weights as
+``class_weights: true``). Metrics come from :mod:`hf_ser.metrics`; augmentations from :mod:`hf_ser.augment`
+(``SpecAugment``, ``CopyPaste``, ``SpeedPerturbation``).
 """
 
 from __future__ import annotations
@@ -523,14 +525,12 @@ def main_part(args) -> None:
             summary = summarize_runs(model_runs, len(_DATA[corpus].folds), args.seeds)
             summary["settings"] = asdict(settings)
             results.setdefault(corpus, {})[model_name] = summary
-            print(
-                f"{corpus} {model_name}: UAR {summary['mean']:.4f} ± {summary['std']:.4f} (max {summary['max']:.4f})"
-            )
+            print(f"{corpus} {model_name}: UAR {summary['mean']:.4f} ± {summary['std']:.4f} "
+                  f"(max {summary['max']:.4f})")
         save_results("small_models_crossval.json", results)
 
 
 def ablation_part(args) -> None:
-    results = load_results("small_models_ablations.json")
     for corpus in args.corpora:
         _DATA[corpus] = load_corpus_data(
             corpus,
@@ -545,7 +545,9 @@ def ablation_part(args) -> None:
             runs = run_experiment(name, corpus, [args.ablation_model], args.seeds, settings, args)
             summary = summarize_runs(runs, len(_DATA[corpus].folds), args.seeds)
             summary["settings"] = asdict(settings)
+            results = load_results("small_models_ablations.json")  # re-read: one process per corpus may write
             results.setdefault(corpus, {})[variant] = summary
+            save_results("small_models_ablations.json", results)
             print(
                 f"{corpus} {variant}: UAR {summary['mean']:.4f} ± {summary['std']:.4f}"
                 + (
@@ -554,7 +556,6 @@ def ablation_part(args) -> None:
                     else ""
                 )
             )
-            save_results("small_models_ablations.json", results)
 
 
 def tune_part(args) -> None:
@@ -576,9 +577,8 @@ def tune_part(args) -> None:
             results = load_results("small_models_tuning.json")  # re-read: several tune processes may write
             results.setdefault(corpus, []).append(entry)
             save_results("small_models_tuning.json", results)
-            print(
-                f"tune {corpus} {point}: validation UAR {entry['validation_uar']:.4f} (test {entry['test_uar']:.4f})"
-            )
+            print(f"tune {corpus} {point}: validation UAR {entry['validation_uar']:.4f} "
+                  f"(test {entry['test_uar']:.4f})")
 
 
 # ---------------------------------------------------------------------------------------------- SVM baseline
@@ -685,9 +685,11 @@ def report_part(args) -> None:
                 continue
             ensemble = summary.get("ensemble", {}).get("uar_mean_over_folds")
             lines.append(
-                f"| {display_name(model_name)} | {summary['parameters'] / 1000:.1f} k | {summary['n_seeds']} | "
-                f"{summary['mean']:.4f} ± {summary['std']:.4f} | {summary['max']:.4f} | "
-                f"{'' if ensemble is None else f'{ensemble:.4f}'} | {summary['train_seconds_per_run']:.0f} s | "
+                f"| {display_name(model_name)} | {summary['parameters'] / 1000:.1f} k | "
+                f"{summary['n_seeds']} | {summary['mean']:.4f} ± {summary['std']:.4f} | "
+                f"{summary['max']:.4f} | "
+                f"{'' if ensemble is None else f'{ensemble:.4f}'} | "
+                f"{summary['train_seconds_per_run']:.0f} s | "
                 f"{summary['train_seconds_total'] / 60:.1f} min |"
             )
         for name, entry in svm.get(corpus, {}).items():
@@ -724,7 +726,8 @@ def report_part(args) -> None:
                 ensemble = reference["ensemble"]
                 lines.append(
                     f"| {corpus} | seed ensemble of the main table's {ensemble['members']} seeds (mean of "
-                    f"probabilities per fold) | {ensemble['members']} | {ensemble['uar_mean_over_folds']:.4f} "
+                    f"probabilities per fold) | {ensemble['members']} | "
+                    f"{ensemble['uar_mean_over_folds']:.4f} "
                     f"± {ensemble['uar_std_over_folds']:.4f} (over folds) | "
                     f"{ensemble['uar_mean_over_folds'] - reference['mean']:+.4f} vs the single-model mean "
                     f"{reference['mean']:.4f} | | |"
@@ -743,9 +746,11 @@ def report_part(args) -> None:
         for corpus, entries in tuning.items():
             if corpus.startswith("_"):
                 continue
+            defaults = asdict(Settings())
             for e in entries:
+                changed = {k: v for k, v in e["settings"].items() if defaults.get(k) != v}
                 lines.append(
-                    f"| {corpus} | `{json.dumps(e.get('changed', {}))}` | {e.get('folds', '')} | "
+                    f"| {corpus} | `{json.dumps(changed)}` | {e.get('folds', '')} | "
                     f"{e['validation_uar']:.4f} | {e['test_uar']:.4f} |"
                 )
         lines += ["", f"Defaults: `{json.dumps(asdict(Settings()))}`.", ""]

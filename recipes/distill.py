@@ -12,9 +12,11 @@ is a flag too; ``--help`` lists them.
 from hf_ser.training import parse_config
 from hf_ser.training.distill import run_distill
 
+DEFAULTS = {"model_type": "student", "output_dir": "outputs/distill"}
+
 
 def main(argv=None):
-    return run_distill(parse_config(argv, defaults={"model_type": "student", "output_dir": "outputs/distill"}))
+    return run_distill(parse_config(argv, defaults=DEFAULTS))
 
 
 if __name__ == "__main__":

@@ -82,6 +82,15 @@ def teachers(tmp_path_factory) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="module")
+def unlabelled(tmp_path_factory) -> Path:
+    """Four 1 s EmoDB clips of speaker 16 as WAV files in a directory: audio without labels."""
+    directory = tmp_path_factory.mktemp("unlabelled")
+    for name in ("16a01Wb.flac", "16a01Fc.flac", "16a01Tb.flac", "16a01Nc.flac"):
+        sf.write(directory / f"{name[:-5]}.wav", read_clip(EMODB / name, 1.0), 16000)
+    return directory
+
+
 @pytest.fixture
 def teacher_calls(monkeypatch) -> list[int]:
     """Clips per teacher call (every labelling path goes through `hf_ser.distill.teacher_targets`)."""
@@ -144,11 +153,7 @@ def test_classification_kd_writes_outputs_and_reuses_the_cache(teachers, teacher
     assert len(logged_losses(out)) == 14
 
 
-def test_on_the_fly_ensemble_with_unlabelled_audio(teachers, teacher_calls, tmp_path):
-    unlabelled = tmp_path / "unlabelled"
-    unlabelled.mkdir()
-    for name in ("16a01Wb.flac", "16a01Fc.flac", "16a01Tb.flac", "16a01Nc.flac"):
-        sf.write(unlabelled / f"{name[:-5]}.wav", read_clip(EMODB / name, 1.0), 16000)
+def test_on_the_fly_ensemble_with_unlabelled_audio(teachers, teacher_calls, unlabelled, tmp_path):
     out = tmp_path / "otf"
     ensemble = f"[{teachers['classes']}, {teachers['classes_b']}]"
     run_distill(flags(teacher=ensemble, teacher_cache="false", unlabelled_data_dir=unlabelled,
@@ -162,14 +167,18 @@ def test_on_the_fly_ensemble_with_unlabelled_audio(teachers, teacher_calls, tmp_
     assert "- train: 17 clips" in card  # 13 labelled + 4 unlabelled  # 9 labelled + 4 unlabelled
 
 
-def test_regression_kd_from_adv_teacher_on_a_corpus_without_adv(teachers, teacher_calls, tmp_path):
+def test_regression_kd_from_adv_teacher_on_a_corpus_without_adv(
+    teachers, teacher_calls, unlabelled, tmp_path
+):
     out = tmp_path / "adv"
     results = run_distill(flags(teacher=teachers["adv"], task="regression", output_dir=out, max_steps=12,
-                                distill_regression_loss="mse"))  # fmt: skip
-    # EmoDB has no A/D/V: the teacher labels all 16 clips once; its values are every split's targets.
-    assert sum(teacher_calls) == 16
-    with np.load(out / "teacher_cache" / "corpus_teacher0.npz", allow_pickle=False) as saved:
-        assert saved["regression"].shape == (16, 3)
+                                distill_regression_loss="mse", unlabelled_data_dir=unlabelled))  # fmt: skip
+    # EmoDB has no A/D/V: the teacher labels all 16 clips once (its values are every split's targets),
+    # and the 4 unlabelled clips once.
+    assert sum(teacher_calls) == 16 + 4
+    for name, clips in (("corpus", 16), ("unlabelled", 4)):
+        with np.load(out / "teacher_cache" / f"{name}_teacher0.npz", allow_pickle=False) as saved:
+            assert saved["regression"].shape == (clips, 3) and "logits" not in saved
     assert {"ccc", "ccc_arousal", "ccc_dominance", "ccc_valence"} <= set(results["test"])
     assert (out / "regression_scatter.png").is_file()
     assert "measure agreement with the teacher" in (out / "README.md").read_text()
@@ -185,12 +194,15 @@ def test_regression_kd_from_adv_teacher_on_a_corpus_without_adv(teachers, teache
         ({"teacher": "/nonexistent/teacher"}, FileNotFoundError, "does not exist"),
         ({"teacher": "four_classes"}, ValueError, "differ from student classes"),
         ({"teacher": "classes", "task": "regression"}, ValueError, "share no output"),
+        ({"teacher": "classes", "task": "multitask"}, ValueError, "regression head would learn nothing"),
         ({"teacher": "classes", "unlabelled_data_dir": "x", "distill_alpha": 0.5}, ValueError, "unlabelled"),
         ({"teacher": "classes", "distill_regression_loss": "l1"}, ValueError, "distill_regression_loss"),
     ],
 )
 def test_configuration_errors_before_any_compute(teachers, teacher_calls, tmp_path, changes, error, message):
-    changes = {key: teachers.get(value, value) if key == "teacher" else value for key, value in changes.items()}
+    changes = {
+        key: teachers.get(value, value) if key == "teacher" else value for key, value in changes.items()
+    }
     out = tmp_path / "never"
     with pytest.raises(error, match=message):
         run_distill(flags(output_dir=out, max_steps=2, **changes))

@@ -255,11 +255,12 @@ class OnTheFlyDistillationTrainer(DistillationTrainer):
 
 
 # -- data ----------------------------------------------------------------------------------------------
-def unlabelled_dataset(directories: Sequence[str], like: datasets.Dataset) -> datasets.Dataset:
-    """Audio files under ``directories`` as rows with ``like``'s columns: label -1, other columns empty."""
+def unlabelled_files(directories: Sequence[str]) -> list[Path]:
+    """Audio files (wav, flac, ogg, mp3) under each directory, searched recursively; raise for a missing
+    or audio-free directory."""
     from ..data.corpora.base import audio_files
 
-    paths = []
+    paths: list[Path] = []
     for directory in map(Path, directories):
         if not directory.is_dir():
             raise FileNotFoundError(f"unlabelled_data_dir {str(directory)!r} does not exist.")
@@ -267,6 +268,11 @@ def unlabelled_dataset(directories: Sequence[str], like: datasets.Dataset) -> da
         if not found:
             raise ValueError(f"unlabelled_data_dir {str(directory)!r} holds no wav/flac/ogg/mp3 files.")
         paths += found
+    return paths
+
+
+def unlabelled_dataset(paths: Sequence[Path], like: datasets.Dataset) -> datasets.Dataset:
+    """Audio files as rows with ``like``'s columns: label -1, the other columns empty."""
     columns: dict[str, list] = {name: [None] * len(paths) for name in like.column_names}
     columns["audio"] = [{"bytes": None, "path": str(path)} for path in paths]
     columns["label"] = [-1] * len(paths)
@@ -301,9 +307,10 @@ def _without_teacher_columns(split: Optional[datasets.Dataset]) -> Optional[data
 
 
 def prepare_distillation_data(
-    cfg: TrainConfig, teacher: Teacher, dataset: datasets.Dataset
+    cfg: TrainConfig, teacher: Teacher, dataset: datasets.Dataset, unlabelled: Sequence[Path] = ()
 ) -> tuple[TrainingData, dict[str, Any]]:
-    """Split ``dataset`` (the corpus, undecoded), let the teacher label what it must, add unlabelled audio.
+    """Split ``dataset`` (the corpus, undecoded), let the teacher label what it must, add the
+    ``unlabelled`` audio files to the training split.
 
     Returns the data (training rows carry teacher columns when caching) and facts for the model card.
     """
@@ -326,8 +333,8 @@ def prepare_distillation_data(
             data.train = add_teacher_columns(data.train, for_student(targets, cfg.task))
         data.validation = _without_teacher_columns(data.validation)
         data.tests = {name: _without_teacher_columns(split) for name, split in data.tests.items()}
-        if cfg.unlabelled_data_dir:
-            extra = unlabelled_dataset(cfg.unlabelled_data_dir, _without_teacher_columns(dataset))
+        if unlabelled:
+            extra = unlabelled_dataset(unlabelled, _without_teacher_columns(dataset))
             if cfg.teacher_cache:
                 targets = teacher.label(extra, batch_size, cache_dir, name="unlabelled")
                 extra = add_teacher_columns(extra, for_student(targets, cfg.task))
@@ -416,9 +423,7 @@ def run_distill(cfg: TrainConfig) -> dict[str, dict[str, float]]:
     check_model_options(cfg)
     if not cfg.resume:
         find_checkpoint(cfg)  # refuses an output_dir holding another run's checkpoints
-    for directory in cfg.unlabelled_data_dir or []:
-        if not Path(directory).is_dir():
-            raise FileNotFoundError(f"unlabelled_data_dir {directory!r} does not exist.")
+    unlabelled = unlabelled_files(cfg.unlabelled_data_dir or [])
     # The student's outputs are known from the config and the corpus' label names (no audio decoded).
     metadata = load_dataset_for(cfg, check_task=False)
     names = metadata.features["label"].names
@@ -426,6 +431,13 @@ def run_distill(cfg: TrainConfig) -> dict[str, dict[str, float]]:
         task=cfg.task, id2label=dict(enumerate(names)), regression_targets=regression_targets(cfg)
     )
     check_teacher_student(teacher_config, student)
+    unsupervised = {"classification": "regression", "regression": "classification"}.get(teacher_config.task)
+    if cfg.task == "multitask" and unsupervised and cfg.distill_alpha >= 1.0:
+        raise ValueError(
+            f"The teacher (task={teacher_config.task!r}) gives no {unsupervised} targets, and "
+            f"distill_alpha=1 ignores the ground truth: the multitask student's {unsupervised} head would "
+            f"learn nothing. Set distill_alpha < 1 or task: {teacher_config.task}."
+        )
     if cfg.task == "multitask" and teacher_fills_regression(cfg, metadata):
         check_task_fits(cfg.replace(task="classification"), metadata)
     if (
@@ -439,7 +451,7 @@ def run_distill(cfg: TrainConfig) -> dict[str, dict[str, float]]:
         )
 
     teacher = Teacher.from_pretrained(paths)
-    data, facts = prepare_distillation_data(cfg, teacher, metadata)
+    data, facts = prepare_distillation_data(cfg, teacher, metadata, unlabelled)
     card_facts = {**_teacher_card_facts(paths, teacher_config), **facts}
     setup = partial(_setup_trainer, cfg=cfg, teacher=teacher, card_facts=card_facts)
     return run_finetune(cfg, data=data, setup=setup)
