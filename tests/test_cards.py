@@ -156,6 +156,15 @@ def test_regression_card_uses_dimensional_wording_and_ccc() -> None:
     assert text.count("CCC valence |") == 1
 
 
+def test_every_corpus_hf_ser_loads_has_card_facts() -> None:
+    """The recipes pass their corpus name as the card's dataset: each must name its language and source."""
+    from hf_ser.cards.card_data import CORPORA
+    from hf_ser.data import list_corpora
+
+    assert set(CORPORA) == set(list_corpora()) - {"folder"}
+    assert all({"name", "language", "style", "url"} <= set(facts) for facts in CORPORA.values())
+
+
 def test_card_without_results_still_validates() -> None:
     text = str(render_model_card(SERCardData()))
     validate_model_card(text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -146,6 +147,7 @@ def test_finetune_categorical_emodb_writes_everything_inside_output_dir(tiny_bac
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
     import hf_ser  # noqa: F401  (registers the Auto classes)
+    from hf_ser.cards import validate_model_card
     from hf_ser.training import parse_config
 
     monkeypatch.chdir(tmp_path)
@@ -157,20 +159,35 @@ def test_finetune_categorical_emodb_writes_everything_inside_output_dir(tiny_bac
     ))  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "a run wrote outside its output_dir"
     for name in ("model.safetensors", "config.json", "preprocessor_config.json", "metrics.json",
-                 "confusion_matrix.png", "train_config.yaml", "README.md"):  # fmt: skip
+                 "confusion_matrix.png", "train_config.yaml", "README.md", "card_data.json"):  # fmt: skip
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"validation", "test"} and 0.0 <= metrics["test"]["uar"] <= 1.0
     assert results["test"]["uar"] == metrics["test"]["uar"]
+    # Per-group test figures (metrics.json and the card): clip counts add up to the test split.
+    by_sex, by_speaker = metrics["test"]["by_sex"], metrics["test"]["by_speaker"]
+    assert set(by_sex) <= {"female", "male"} and all(0.0 <= g["uar"] <= 1.0 for g in by_sex.values())
+    test_size = json.loads((out / "card_data.json").read_text())["split_sizes"]["test"]
+    assert sum(g["n"] for g in by_sex.values()) == sum(g["n"] for g in by_speaker.values()) == test_size
     card = (out / "README.md").read_text()
-    for section in (
-        "## Data and protocol",
-        "emodb",
-        "4 speaker-disjoint folds",
-        "## Results",
-        "## Limitations",
-    ):
-        assert section in card
+    validate_model_card(card)  # offline: ModelCardData, model-index schema, hf_ser fields
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["library_name"] == "hf_ser" and meta["language"] == ["de"] and "base_model" not in meta
+    (index,) = meta["model-index"]
+    reported = {
+        (r["dataset"]["split"], m["type"]): m["value"] for r in index["results"] for m in r["metrics"]
+    }
+    assert reported[("test", "recall")] == pytest.approx(metrics["test"]["uar"], abs=1e-4)
+    assert re.search(r"\*\*Protocol:\*\* 4 speaker-disjoint folds, test fold 0, validation = next fold", card)
+    assert re.search(
+        r"\| EmoDB \(Berlin Database of Emotional Speech\) \| test \| UAR .* \| \d\.\d{4} \|", card
+    )
+    assert re.search(r"## Limitations\n\n(- .+\n)+", card) and f"The test split has {test_size} clips" in card
+    sex_table = re.search(
+        r"### Results per sex\n\n\| sex \| clips \| UAR [^\n]*\n\|(---\|)+\n((\|.*\n)+)", card
+    )
+    assert sex_table and len(sex_table.group(2).strip().splitlines()) == len(by_sex)
+    assert "### Results per speaker" in card
     model = AutoModelForAudioClassification.from_pretrained(out)
     assert model.config.classification_loss == "weighted_ce" and len(model.config.class_weights) == 7
     assert model.config.backbone_config.mask_time_prob == 0.05
@@ -203,7 +220,7 @@ def test_finetune_lora_with_augmentation_saves_adapter_and_merged_model(tiny_bac
     assert (out / "lora_adapter" / "adapter_model.safetensors").is_file()
     model = AutoModelForAudioClassification.from_pretrained(out)
     assert not any("lora" in name for name, _ in model.named_parameters())
-    assert "lora: `True`" in (out / "README.md").read_text()
+    assert "- **LoRA:** r=2, alpha=" in (out / "README.md").read_text()
 
 
 def test_regression_ccc_on_dimensional_labels(tiny_backbone, iemocap_like, tmp_path):
@@ -213,6 +230,8 @@ def test_regression_ccc_on_dimensional_labels(tiny_backbone, iemocap_like, tmp_p
         protocol="speaker_folds", group="speaker", eval_strategy="epoch",
     )])  # fmt: skip
     assert {"ccc", "ccc_arousal", "ccc_valence", "ccc_dominance"} <= set(results["test"])
+    assert set(results["test"]["by_sex"]) <= {"female", "male"}  # per group: mean CCC and clips
+    assert all(set(group) == {"n", "ccc"} for group in results["test"]["by_speaker"].values())
     assert (out / "regression_scatter.png").is_file()
     assert json.loads((out / "config.json").read_text())["task"] == "regression"
 
@@ -305,6 +324,8 @@ def test_multitask_emotion_and_dimensions(tiny_backbone, iemocap_like, tmp_path)
 
 
 def test_crossval_summary_and_resume(tiny_backbone, tmp_path, capsys):
+    from hf_ser.cards import validate_model_card
+
     out = tmp_path / "cv"
     argv = flags(backbone=tiny_backbone, output_dir=out, max_steps=2, seeds=2, folds=2,
                  use_validation="false", save_model="false")  # fmt: skip
@@ -314,6 +335,16 @@ def test_crossval_summary_and_resume(tiny_backbone, tmp_path, capsys):
     assert on_disk["over"] == "seeds" and on_disk["max"] >= on_disk["mean"] >= 0
     assert summary["mean"] == pytest.approx(on_disk["mean"])
     assert "| model | UAR mean ± std | UAR max |" in (out / "summary.md").read_text()
+    # The crossval card: one row per run, and the summary's mean ± std (sample std over the 2 seeds).
+    seed_means = [np.mean([r["value"] for r in on_disk["runs"] if r["seed"] == s]) for s in (42, 43)]
+    assert on_disk["std"] == pytest.approx(np.std(seed_means, ddof=1))
+    card = (out / "README.md").read_text()
+    validate_model_card(card)
+    mean_std = f"{on_disk['mean']:.4f} ± {on_disk['std']:.4f}"
+    assert re.search(
+        rf"\| UAR \(unweighted average recall\) \| {mean_std} \| [\d.]+ \| [\d.]+ \| 2 seeds \|", card
+    )
+    assert "### Cross-validation (4 runs)" in card and "### Results per speaker" in card
     assert not list(out.glob("*/checkpoint-*")) and not list(out.glob("*/model.safetensors"))
     # "Interrupt": one run lost its results; re-running only redoes that run.
     (out / "fold01_seed1" / "metrics.json").unlink()
@@ -322,6 +353,33 @@ def test_crossval_summary_and_resume(tiny_backbone, tmp_path, capsys):
     log = capsys.readouterr().out
     assert log.count("finished earlier, skipped") == 3 and "fold 2/2, seed 43" in log
     assert json.loads((out / "summary.json").read_text())["complete"]
+
+
+def test_summarize_reports_sample_std_like_the_model_card():
+    from hf_ser.cards import SERCardData
+    from hf_ser.training import summarize
+
+    values = {(0, 42): 0.5, (1, 42): 0.7, (0, 43): 0.4, (1, 43): 0.9, (0, 44): 0.6, (1, 44): 0.6}
+    runs = [
+        {
+            "fold": fold,
+            "seed": seed,
+            "value": value,
+            "test_split": "test",
+            "metrics": {"test": {"uar": value}},
+        }
+        for (fold, seed), value in values.items()
+    ]
+    summary = summarize(runs, "uar", n_folds=2, n_seeds=3)
+    assert summary["over"] == "seeds" and summary["mean"] == pytest.approx(0.6166667, abs=1e-6)
+    assert summary["std"] == pytest.approx(np.std([0.6, 0.65, 0.6], ddof=1))  # fold means per seed
+    assert summary["per_fold"]["1"]["std"] == pytest.approx(np.std([0.7, 0.9, 0.6], ddof=1))
+    card = SERCardData()
+    for run in runs:
+        card.add_fold_result(run["metrics"]["test"], fold=run["fold"], seed=run["seed"])
+    assert card.fold_summary()["uar"]["std"] == pytest.approx(summary["std"], abs=1e-6)
+    one = summarize(runs[:1], "uar", n_folds=1, n_seeds=1)
+    assert (one["mean"], one["std"], one["per_fold"]["0"]["std"]) == (0.5, 0.0, 0.0)
 
 
 def test_hpo_two_trials_resumable_and_best_config_runs_in_crossval(tiny_backbone, tmp_path):
@@ -477,7 +535,7 @@ def test_accelerate_launch_two_cpu_processes(tiny_backbone, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == {"validation", "test"}
     card = (out / "README.md").read_text()
-    assert "world_size: `2`" in card
+    assert "| world_size | 2 |" in card
     state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3 and state["train_batch_size"] == 4
     assert yaml.safe_load((out / "train_config.yaml").read_text())["max_steps"] == 3

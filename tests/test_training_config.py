@@ -111,6 +111,22 @@ def test_replace_and_yaml_round_trip(tmp_path):
     assert again == cfg and again.model == {"hidden_size": 32}
 
 
+@pytest.mark.parametrize(
+    "corpus, language",
+    [("emodb", "de"), ("urdu", "ur"), ("ravdess", "en"), ("tess", "en"), ("crema_d", "en"), ("iemocap", "en"),
+     ("msp_podcast", "en"), ("turev", "tr"), ("folder", None)],
+)  # fmt: skip
+def test_model_card_facts_from_the_config(corpus, language, tmp_path):
+    from hf_ser.training.finetune import recipe_card
+
+    card = recipe_card(TrainConfig(corpus=corpus, output_dir=str(tmp_path / "run"), augment="light"))
+    assert card.datasets == [corpus] and card.language == ([language] if language else [])
+    assert card.model_name == "run" and card.hyperparameters["augment"] == "light"
+    assert card.base_model == "facebook/wav2vec2-base"  # a Hub id is the card's base_model, a local path not:
+    assert recipe_card(TrainConfig(corpus=corpus, backbone=str(tmp_path))).base_model is None
+    assert recipe_card(TrainConfig(model_type="lstm_sa")).base_model is None
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_shipped_configs_parse_and_name_valid_model_options(path):
     from hf_ser.training.models import check_model_options

@@ -89,7 +89,7 @@ CORPORA: dict[str, dict[str, Any]] = {
         "style": "natural (podcasts)",
         "url": "https://ecs.utdallas.edu/research/researchgroups/msp/MSP-Podcast.html",
     },
-    "turev_db": {
+    "turev": {
         "name": "TurEV-DB",
         "language": "tr",
         "style": "acted",

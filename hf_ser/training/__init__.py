@@ -1,12 +1,11 @@
 """Training recipes as a library: config parsing, the `SERTrainer`, callbacks, fine-tuning, cross-validation,
-hyper-parameter search and the artifacts a run leaves behind.
+hyper-parameter search and the artifacts a run leaves behind (model cards come from :mod:`hf_ser.cards`).
 
 ``recipes/finetune.py``, ``recipes/crossval.py`` and ``recipes/hpo.py`` are thin wrappers around
 :func:`run_finetune`, :func:`run_crossval` and :func:`run_hpo`.
 """
 
-from .artifacts import CardData, write_model_card
-from .callbacks import CardDataCallback, CropEpochCallback, EpochSummaryCallback
+from .callbacks import CropEpochCallback, EpochSummaryCallback
 from .config import TrainConfig, known_keys, load_yaml, parse_config
 from .crossval import run_crossval, summarize
 from .ctc import CharVocab, CTCLabelCollator, transcribe
@@ -17,8 +16,6 @@ from .trainer import SERTrainer
 __all__ = [
     "DEFAULT_SEARCH_SPACE",
     "CTCLabelCollator",
-    "CardData",
-    "CardDataCallback",
     "CharVocab",
     "CropEpochCallback",
     "EpochSummaryCallback",
@@ -33,5 +30,4 @@ __all__ = [
     "run_hpo",
     "summarize",
     "transcribe",
-    "write_model_card",
 ]

@@ -1,15 +1,13 @@
-"""What a finished run leaves next to its checkpoint: metrics, plots, its config and a model card.
+"""What a finished run leaves next to its checkpoint: metrics (JSON) and plots.
 
 Everything here writes into the run's output directory only. Plots use matplotlib's Agg backend (no
-display needed). The model card goes through one function, :func:`write_model_card`, so the card
-templates of ``hf_ser.hub`` can replace this simple generator without touching the recipes.
+display needed). The model card is written by :func:`hf_ser.cards.save_model_card`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
@@ -121,129 +119,3 @@ def plot_regression_scatter(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
-
-
-@dataclass
-class CardData:
-    """What the model card says about a run (filled by :class:`~.callbacks.CardDataCallback` and the recipe).
-
-    Args:
-        model_name: name shown as the card title.
-        base_model: the backbone (hub id or path) the model was fine-tuned from.
-        task: ``classification``, ``regression`` or ``multitask``.
-        labels: class names (classification) or regression targets.
-        corpus, protocol: training data and evaluation protocol, in words.
-        split_sizes: number of clips per split (``{"train": 300, ...}``).
-        speakers: speakers per split.
-        hyperparameters: the training hyper-parameters worth stating.
-        metrics: ``metrics.json`` content (per split).
-        eval_history: one row per evaluation (epoch, step, metrics).
-        limitations: free-text caveats appended to the standard ones.
-    """
-
-    model_name: str = "hf_ser model"
-    base_model: Optional[str] = None
-    task: str = "classification"
-    labels: list[str] = field(default_factory=list)
-    corpus: Optional[str] = None
-    protocol: Optional[str] = None
-    split_sizes: dict[str, int] = field(default_factory=dict)
-    speakers: dict[str, list[str]] = field(default_factory=dict)
-    hyperparameters: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
-    eval_history: list[dict[str, Any]] = field(default_factory=list)
-    limitations: list[str] = field(default_factory=list)
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
-
-
-def render_model_card(card: CardData) -> str:
-    """Render :class:`CardData` as a Hub model card (YAML header + Markdown), without network access."""
-    header = {
-        "library_name": "transformers",
-        "pipeline_tag": "audio-classification",
-        "tags": ["hf_ser", "speech-emotion-recognition", "audio-classification"],
-    }
-    if card.base_model and not Path(card.base_model).exists():
-        header["base_model"] = card.base_model
-    import yaml
-
-    lines = ["---", yaml.safe_dump(header, sort_keys=False).strip(), "---", "", f"# {card.model_name}", ""]
-    what = {
-        "classification": "classifies the emotion of a speech clip",
-        "regression": "predicts dimensional emotion values of a speech clip",
-        "multitask": "classifies the emotion and predicts dimensional values of a speech clip",
-    }[card.task]
-    lines.append(
-        f"This model {what} ({', '.join(card.labels)}). It was trained with the hf_ser recipes"
-        + (f" starting from `{card.base_model}`." if card.base_model else ".")
-    )
-    lines += ["", "## Data and protocol", ""]
-    lines.append(f"- Corpus: {card.corpus or 'unknown'}")
-    lines.append(f"- Protocol: {card.protocol or 'unknown'}")
-    for split, size in card.split_sizes.items():
-        speakers = card.speakers.get(split)
-        who = f", speakers: {', '.join(map(str, speakers))}" if speakers else ""
-        lines.append(f"- {split}: {size} clips{who}")
-    if card.metrics:
-        lines += ["", "## Results", ""]
-        keys = sorted(
-            {
-                k
-                for m in card.metrics.values()
-                for k, v in m.items()
-                if isinstance(v, (int, float))
-                and k not in ("runtime", "samples_per_second", "steps_per_second", "epoch")
-            }
-        )
-        lines.append("| split | " + " | ".join(keys) + " |")
-        lines.append("|---|" + "---|" * len(keys))
-        for split, metrics in card.metrics.items():
-            lines.append(f"| {split} | " + " | ".join(_fmt(metrics.get(k, "")) for k in keys) + " |")
-    if card.eval_history:
-        lines += ["", "## Training log (validation)", ""]
-        keys = [k for k in card.eval_history[-1] if k not in ("epoch", "step")]
-        lines.append("| epoch | step | " + " | ".join(keys) + " |")
-        lines.append("|---|---|" + "---|" * len(keys))
-        for row in card.eval_history:
-            lines.append(
-                f"| {_fmt(row.get('epoch'))} | {row.get('step')} | "
-                + " | ".join(_fmt(row.get(k, "")) for k in keys)
-                + " |"
-            )
-    if card.hyperparameters:
-        lines += ["", "## Training hyper-parameters", ""]
-        lines += [f"- {key}: `{value}`" for key, value in card.hyperparameters.items()]
-    lines += ["", "## Limitations", ""]
-    standard = [
-        "Acted or talk-show corpora do not represent spontaneous emotion in the wild; expect lower scores "
-        "on other speakers, languages, microphones and recording conditions.",
-        "Scores come from the speakers listed above only; small test sets give wide confidence intervals.",
-        "Emotion recognition must not be used to make decisions about people without their consent.",
-    ]
-    lines += [f"- {item}" for item in standard + list(card.limitations)]
-    lines += [
-        "",
-        "## Usage",
-        "",
-        "```python",
-        "import hf_ser",
-        "from transformers import pipeline",
-        "",
-        'classifier = pipeline("audio-classification", model="PATH_OR_REPO")',
-        'print(classifier("speech.wav"))',
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def write_model_card(output_dir: PathLike, card_data: CardData) -> Path:
-    """Write ``README.md`` (the model card) into ``output_dir``; the one entry point for card writing."""
-    path = Path(output_dir) / "README.md"
-    path.write_text(render_model_card(card_data))
-    return path

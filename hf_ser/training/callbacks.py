@@ -1,4 +1,5 @@
-"""Trainer callbacks of the recipes: a one-line summary per epoch, model-card data, crop epochs.
+"""Trainer callbacks of the recipes: a one-line summary per epoch and crop epochs (the model card's
+callback is :class:`hf_ser.cards.SERModelCardCallback`).
 
 They only observe training (and set the epoch of the random crop); the training loop stays
 transformers' own.
@@ -11,8 +12,6 @@ import time
 from typing import Any, Optional
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
-
-from .artifacts import CardData
 
 
 def _short(metrics: dict[str, Any], prefix: str = "eval_") -> dict[str, float]:
@@ -79,47 +78,6 @@ class EpochSummaryCallback(TrainerCallback):
         if state.is_world_process_zero and self._pending is not None:
             self.printer(f"{self._pending}{extra} | {time.monotonic() - self._start:.1f} s")
         self._pending = None
-
-
-class CardDataCallback(TrainerCallback):
-    """Fill :class:`~.artifacts.CardData` with the evaluation history and the hyper-parameters."""
-
-    HYPERPARAMETERS = (
-        "learning_rate",
-        "weight_decay",
-        "per_device_train_batch_size",
-        "gradient_accumulation_steps",
-        "num_train_epochs",
-        "max_steps",
-        "lr_scheduler_type",
-        "warmup_steps",
-        "seed",
-        "bf16",
-    )
-
-    def __init__(self, card: CardData) -> None:
-        self.card = card
-
-    def on_train_begin(
-        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
-    ):
-        for key in self.HYPERPARAMETERS:
-            value = getattr(args, key, None)
-            self.card.hyperparameters.setdefault(key, getattr(value, "value", value))  # enums -> str
-        self.card.hyperparameters["world_size"] = args.world_size
-
-    def on_evaluate(
-        self,
-        args: TrainingArguments,
-        state: TrainerState,
-        control: TrainerControl,
-        metrics=None,
-        **kwargs: Any,
-    ):
-        if metrics and any(key.startswith("eval_") for key in metrics):
-            row = {"epoch": round(float(state.epoch or 0), 2), "step": state.global_step}
-            row.update(_short(metrics))
-            self.card.eval_history.append(row)
 
 
 class CropEpochCallback(TrainerCallback):

@@ -5,7 +5,10 @@ Each run (fold ``f``, seed ``seed + s``) is a normal :func:`~.finetune.run_finet
 the command is repeated (an interrupted run continues from its last checkpoint). The summary has the
 shape of the ResLSTM-SA paper's table (Krasnoproshin & Vashkevich): for every seed the test metric is
 averaged over the folds, then mean ± std and max are taken over the seeds (over the folds when there is
-one seed). Written as ``summary.json`` and ``summary.md``.
+one seed); std is the sample standard deviation (ddof=1, 0.0 for one value), as papers report it.
+Written as ``summary.json`` and ``summary.md``; when every run has finished, a model card
+(``README.md`` + ``card_data.json``, :mod:`hf_ser.cards`) states the per-run results and their
+mean ± std, and the per-sex / per-speaker figures averaged over the runs.
 
 Example:
 
@@ -27,10 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from ..cards import SERCardData, save_model_card
+from ..cards.card_data import DEFAULT_LIMITATIONS, METRICS, _mean_std
+from ..cards.render import CARD_DATA_FILENAME
 from .artifacts import write_json
 from .config import TrainConfig
 from .data import compute_folds, load_dataset_for, split_data, uses_official_splits
-from .finetune import run_finetune, selection_metric
+from .finetune import recipe_card, run_finetune, selection_metric
 
 
 def run_directory(output_dir: str, fold: int, seed_index: int) -> Path:
@@ -88,8 +94,17 @@ def run_crossval(cfg: TrainConfig) -> dict[str, Any]:
                 }
             )
             if main_process:
-                write_summary(cfg, runs, metric, n_folds)
+                summary = write_summary(cfg, runs, metric, n_folds)
+    if main_process:
+        save_model_card(crossval_card(cfg, summary, runs), cfg.output_dir)
     return summarize(runs, metric, n_folds, cfg.seeds)
+
+
+def _sample_std(values: Any) -> float:
+    """Sample standard deviation (ddof=1) of the non-NaN values; 0.0 for one value, NaN for none.
+    The same statistic as the model card's mean ± std (:meth:`hf_ser.cards.SERCardData.fold_summary`)."""
+    finite = [float(v) for v in values if not np.isnan(v)]
+    return _mean_std(finite)[1] if finite else float("nan")
 
 
 def summarize(runs: list[dict[str, Any]], metric: str, n_folds: int, n_seeds: int) -> dict[str, Any]:
@@ -103,14 +118,14 @@ def summarize(runs: list[dict[str, Any]], metric: str, n_folds: int, n_seeds: in
     per_fold = {}
     for fold in sorted({run["fold"] for run in runs}):
         fold_values = [v for v, r in zip(values, runs, strict=False) if r["fold"] == fold]
-        per_fold[fold] = {"mean": float(np.nanmean(fold_values)), "std": float(np.nanstd(fold_values))}
+        per_fold[fold] = {"mean": float(np.nanmean(fold_values)), "std": _sample_std(fold_values)}
     over, population = ("seeds", list(per_seed.values())) if len(seeds) > 1 else ("folds", values.tolist())
     population = np.array(population, dtype=float)
     complete = len(runs) == n_folds * n_seeds
     return {
         "metric": metric,
         "mean": float(np.nanmean(population)) if len(population) else float("nan"),
-        "std": float(np.nanstd(population)) if len(population) else float("nan"),
+        "std": _sample_std(population),
         "max": float(np.nanmax(population)) if len(population) else float("nan"),
         "min": float(np.nanmin(population)) if len(population) else float("nan"),
         "over": over,
@@ -120,10 +135,56 @@ def summarize(runs: list[dict[str, Any]], metric: str, n_folds: int, n_seeds: in
         "per_seed": {str(k): v for k, v in per_seed.items()},
         "per_fold": {str(k): v for k, v in per_fold.items()},
         "runs": [
-            {k: v for k, v in run.items() if k != "metrics"} | {"test": run["metrics"].get(run["test_split"])}
+            {k: v for k, v in run.items() if k != "metrics"}
+            | {"test": _scalars(run["metrics"][run["test_split"]])}
             for run in runs
         ],
     }
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A run's test metrics without the per-group tables (``by_sex``, ...; they stay in its metrics.json)."""
+    return {key: value for key, value in metrics.items() if not isinstance(value, dict)}
+
+
+def protocol_name(cfg: TrainConfig, n_folds: int) -> str:
+    """``leave-one-speaker-out`` or ``5 speaker folds``: the protocol in words."""
+    return f"leave-one-{cfg.group}-out" if cfg.folds is None else f"{n_folds} {cfg.group} folds"
+
+
+def crossval_card(cfg: TrainConfig, summary: dict[str, Any], runs: list[dict[str, Any]]) -> SERCardData:
+    """Model card facts of a cross-validation: the first run's card (model, labels, hyper-parameters;
+    the config's facts when it has none) with one row per run, mean ± std over seeds (or runs, the
+    statistic of :func:`summarize`) and per-sex / per-speaker tables: each group's test figure averaged
+    over the runs that tested it (column ``runs``)."""
+    first = run_directory(cfg.output_dir, 0, 0) / CARD_DATA_FILENAME
+    card = SERCardData.load(first) if first.is_file() else recipe_card(cfg)
+    metric = summary["metric"]
+    card.model_name = Path(cfg.output_dir).name
+    # The protocol is also the model-index split of the headline (mean ± std) figures.
+    card.protocol = f"{protocol_name(cfg, summary['n_folds'])} x {summary['n_seeds']} seed(s)"
+    card.hyperparameters.pop("seed", None)
+    card.hyperparameters["seeds"] = [cfg.seed + index for index in range(cfg.seeds)]
+    card.results, card.eval_rows, card.group_results = [], [], {}
+    card.split_sizes, card.label_counts, card.num_speakers = {}, {}, {}
+    card.limitations = list(DEFAULT_LIMITATIONS)  # drops the single run's test-set caveat
+    groups: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        test = run["metrics"][run["test_split"]]
+        card.add_fold_result(
+            {k: v for k, v in test.items() if k in METRICS}, fold=run["fold"], seed=run["seed"]
+        )
+        for key, table in test.items():
+            if not (key.startswith("by_") and isinstance(table, dict)):
+                continue
+            for group, values in table.items():
+                if isinstance(values.get(metric), (int, float)):
+                    groups.setdefault(key[len("by_") :], {}).setdefault(group, []).append(values[metric])
+    for column, by_group in groups.items():
+        card.set_group_results(
+            column, {group: {metric: float(np.mean(v)), "runs": len(v)} for group, v in by_group.items()}
+        )
+    return card
 
 
 def write_summary(cfg: TrainConfig, runs: list[dict[str, Any]], metric: str, n_folds: int) -> dict[str, Any]:
@@ -148,9 +209,7 @@ def write_summary(cfg: TrainConfig, runs: list[dict[str, Any]], metric: str, n_f
 def summary_markdown(cfg: TrainConfig, summary: dict[str, Any]) -> str:
     """The paper-style table plus per-fold and per-run detail."""
     metric = summary["metric"].upper()
-    protocol = (
-        f"leave-one-{cfg.group}-out" if cfg.folds is None else f"{summary['n_folds']} {cfg.group} folds"
-    )
+    protocol = protocol_name(cfg, summary["n_folds"])
     name = cfg.model_type if cfg.model_type != "ser" else f"ser ({cfg.backbone})"
     status = (
         ""

@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 from .. import distill as kd
+from ..cards import SERCardData
 from ..distill import (
     TEACHER_COLUMNS,
     DistillationCollator,
@@ -60,7 +61,6 @@ from ..distill import (
     add_teacher_columns,
     check_teacher_student,
 )
-from .artifacts import CardData
 from .config import TrainConfig
 from .data import (
     SAMPLING_RATE,
@@ -362,7 +362,7 @@ def _teacher_card_facts(paths: list[Path], teacher_config: Any) -> dict[str, Any
 def _setup_trainer(
     model: Any,
     collator: Any,
-    card: CardData,
+    card: SERCardData,
     *,
     cfg: TrainConfig,
     teacher: Teacher,
@@ -386,6 +386,7 @@ def _setup_trainer(
             "distill_regression_loss": cfg.distill_regression_loss,
         }
     )
+    card.tags.append("knowledge-distillation")
     teachers = ", ".join(f"`{path}`" for path in card_facts["teacher"])
     card.limitations.append(
         f"Distilled from {teachers}: the student learns that teacher's outputs, its errors and biases "

@@ -7,10 +7,11 @@ call it once per fold / seed / trial. It works unchanged under ``python`` and ``
 Output directory after a run::
 
     model.safetensors, config.json, preprocessor_config.json   the model (config.json: CTC vocabulary too)
-    metrics.json                                               {"validation": {...}, "test": {...}}
+    metrics.json                                               {"validation": {...}, "test": {...}}; test
+                                                               splits add by_sex / by_speaker figures
     confusion_matrix.png | regression_scatter.png              on the (first) test split
     train_config.yaml                                          the full config, re-runnable with --config
-    README.md                                                  the model card
+    README.md, card_data.json                                  the model card (hf_ser.cards) and its facts
     checkpoint-*/                                              Trainer checkpoints (for --resume)
 """
 
@@ -26,15 +27,12 @@ import torch
 from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..cards import SERCardData, SERModelCardCallback, save_model_card
+from ..cards.callback import _label_counts
+from ..cards.card_data import CORPORA, METRICS, is_hub_repo_id
 from ..lora import count_parameters
-from .artifacts import (
-    CardData,
-    plot_confusion_matrix,
-    plot_regression_scatter,
-    write_metrics,
-    write_model_card,
-)
-from .callbacks import CardDataCallback, CropEpochCallback, EpochSummaryCallback
+from .artifacts import plot_confusion_matrix, plot_regression_scatter, write_metrics
+from .callbacks import CropEpochCallback, EpochSummaryCallback
 from .config import TrainConfig
 from .data import (
     EvalClipTransform,
@@ -49,10 +47,74 @@ from .data import (
 from .models import apply_lora, build_model, check_model_options
 from .trainer import SERTrainer
 
+GROUP_COLUMNS = ("sex", "speaker")
+"""Columns of a test split whose groups get their own figures in ``metrics.json`` and the model card."""
+
 
 def selection_metric(task: str) -> str:
     """Metric choosing the best checkpoint: UAR for classes (also multitask), mean CCC for regression."""
     return "ccc" if task == "regression" else "uar"
+
+
+def recipe_card(cfg: TrainConfig) -> SERCardData:
+    """The model card facts a recipe knows from its config alone: name, corpus and its language, the
+    backbone (as ``base_model`` only when it is a Hub id, not a local path) and the recipe's settings."""
+    language = CORPORA.get(cfg.corpus, {}).get("language")
+    backbone = cfg.backbone if cfg.model_type == "ser" else None
+    settings = {
+        "model_type": cfg.model_type,
+        "backbone": backbone,
+        "backbone_learning_rate": cfg.backbone_learning_rate,
+        "freeze_backbone_steps": cfg.freeze_backbone_steps,
+        "lora": cfg.lora,
+        "ctc_alpha": cfg.ctc_alpha,
+        "augment": cfg.augment,
+        "class_weights": cfg.class_weights,
+        "max_train_seconds": cfg.max_train_seconds,
+    }
+    return SERCardData(
+        model_name=Path(cfg.output_dir).name,
+        base_model=backbone if is_hub_repo_id(backbone) and "/" in backbone else None,
+        datasets=[cfg.corpus],
+        language=[language] if language else [],
+        hyperparameters={key: value for key, value in settings.items() if value is not None},
+    )
+
+
+def group_results(
+    cfg: TrainConfig, data: TrainingData, split: Any, output: Any
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Per sex and per speaker of a test split: clips (``n``) and UAR (classes) or mean CCC (regression).
+
+    ``output`` is ``Trainer.predict``'s result on ``split`` (same rows, same order); the figures come from
+    :func:`hf_ser.evaluation.score_predictions` (no bootstrap). Returns ``{"sex": {"female": {"n": 12,
+    "uar": 0.61}, ...}, "speaker": {...}}`` for the :data:`GROUP_COLUMNS` the split has.
+    """
+    from ..evaluation import Predictions, score_predictions
+
+    columns = [column for column in GROUP_COLUMNS if column in split.column_names]
+    if not columns:
+        return {}
+    values = output.predictions if isinstance(output.predictions, tuple) else (output.predictions,)
+    scores = np.asarray(values[0], dtype=float) if cfg.task != "regression" else None
+    regression = {}
+    if cfg.task != "classification":
+        array = np.asarray(values[-1], dtype=float).reshape(len(split), -1)
+        regression = {name: array[:, i] for i, name in enumerate(data.regression_targets)}
+    labels = list(data.id2label.values()) if scores is not None else []
+    result = score_predictions(
+        Predictions(labels=labels, scores=scores, regression=regression),
+        split,
+        group_columns=columns,
+        bootstrap=0,
+    )
+    metric = selection_metric(cfg.task)  # evaluation calls mean CCC "ccc_mean", the recipes "ccc"
+    return {
+        column: {
+            name: {"n": entry["n"], metric: entry[result.primary_metric]} for name, entry in groups.items()
+        }
+        for column, groups in result.groups.items()
+    }
 
 
 def bf16_enabled(setting: Any) -> bool:
@@ -152,7 +214,7 @@ def run_finetune(
     data: Optional[TrainingData] = None,
     callbacks: Sequence[TrainerCallback] = (),
     write_outputs: bool = True,
-    setup: Optional[Callable[[Any, Any, CardData], tuple[type, dict[str, Any]]]] = None,
+    setup: Optional[Callable[[Any, Any, SERCardData], tuple[type, dict[str, Any]]]] = None,
 ) -> dict[str, dict[str, float]]:
     """Train and evaluate one model; return ``{"validation": metrics, "test": metrics, ...}``.
 
@@ -196,31 +258,19 @@ def run_finetune(
     eval_crop = EvalClipTransform(cfg.max_eval_seconds)
     validation = decoded(data.validation, eval_crop) if data.validation is not None else None
     args = build_training_arguments(cfg, validation is not None, len(data.train))
-    card = CardData(
-        model_name=Path(cfg.output_dir).name,
-        base_model=cfg.backbone if cfg.model_type == "ser" else None,
-        task=cfg.task,
-        labels=list(data.id2label.values()) if cfg.task != "regression" else data.regression_targets,
-        corpus=cfg.corpus,
-        protocol=data.protocol,
-        split_sizes=data.sizes(),
-        speakers=data.speakers,
-        hyperparameters={
-            "model_type": cfg.model_type,
-            "trainable_parameters": trainable,
-            "total_parameters": total,
-            "backbone_learning_rate": cfg.backbone_learning_rate,
-            "freeze_backbone_steps": cfg.freeze_backbone_steps,
-            "lora": cfg.lora,
-            "ctc_alpha": cfg.ctc_alpha,
-            "augment": cfg.augment,
-            "class_weights": cfg.class_weights,
-            "max_train_seconds": cfg.max_train_seconds,
-        },
-    )
+    card = recipe_card(cfg)
+    card.protocol = data.protocol
+    card.hyperparameters["world_size"] = args.world_size
+    card.split_sizes = data.sizes()
+    card.num_speakers = {split: len(speakers) for split, speakers in data.speakers.items()}
+    if cfg.task != "regression":
+        splits = {"train": data.train, "validation": data.validation, **data.tests}
+        card.label_counts = {
+            name: _label_counts(split, data.id2label) for name, split in splits.items() if split is not None
+        }
     all_callbacks: list[TrainerCallback] = [
         EpochSummaryCallback(args.metric_for_best_model),
-        CardDataCallback(card),
+        SERModelCardCallback(card),  # adds the model facts, TrainingArguments and the validation log
         CropEpochCallback(crop),
         *callbacks,
     ]
@@ -251,10 +301,14 @@ def run_finetune(
     results: dict[str, dict[str, float]] = {}
     predictions: dict[str, Any] = {}
     if validation is not None:
+        logged = len(card.eval_rows)
         results["validation"] = trainer.evaluate(validation, metric_key_prefix="validation")
+        del card.eval_rows[logged:]  # the training log ends with training; this figure goes to the results
     for name, split in data.tests.items():
         output = trainer.predict(decoded(split, eval_crop), metric_key_prefix=name)
         results[name] = output.metrics
+        for column, groups in group_results(cfg, data, split, output).items():
+            results[name][f"by_{column}"] = groups
         predictions[name] = output
     if write_outputs and trainer.is_world_process_zero():
         _write_outputs(cfg, trainer, data, results, predictions, card)
@@ -279,7 +333,7 @@ def _write_outputs(
     data: TrainingData,
     results: dict,
     predictions: dict,
-    card: CardData,
+    card: SERCardData,
 ) -> None:
     output_dir = Path(cfg.output_dir)
     if cfg.save_model:
@@ -297,8 +351,31 @@ def _write_outputs(
         name, output = next(iter(predictions.items()))
         _plot(cfg, data, output, output_dir, name)
     cfg.to_yaml(output_dir / "train_config.yaml")
-    card.metrics = {split: _strip(split, metrics) for split, metrics in results.items()}
-    write_model_card(output_dir, card)
+    save_model_card(fill_card_results(cfg, data, card, results), output_dir)
+
+
+def fill_card_results(
+    cfg: TrainConfig, data: TrainingData, card: SERCardData, results: dict[str, dict[str, Any]]
+) -> SERCardData:
+    """Add the evaluated splits' figures (model-index rows), the per-group tables of the test split(s)
+    and a limitation naming the size of the test set, then return ``card``."""
+    for split, metrics in results.items():
+        for key, value in _strip(split, metrics).items():
+            if key in METRICS and isinstance(value, (int, float)) and math.isfinite(value):
+                card.add_result(key, value, dataset=cfg.corpus, split=split)
+    for split in data.tests:
+        for key, groups in results.get(split, {}).items():
+            if key.startswith("by_") and groups:
+                column = key[len("by_") :]
+                card.set_group_results(column if len(data.tests) == 1 else f"{column} ({split})", groups)
+        speakers = card.num_speakers.get(split)
+        card.limitations.append(
+            f"The {split} split has {card.split_sizes.get(split)} clips"
+            + (f" from {speakers} speakers" if speakers else "")
+            + f" of {CORPORA.get(cfg.corpus, {}).get('name', cfg.corpus)}; a test set this size gives wide "
+            "confidence intervals."
+        )
+    return card
 
 
 def _plot(cfg: TrainConfig, data: TrainingData, output: Any, output_dir: Path, split: str) -> None:
