@@ -89,7 +89,11 @@ def describe_model(model_dir: Path) -> str:
     with safe_open(str(model_dir / "model.safetensors"), "np") as weights:
         count = sum(int(np.prod(weights.get_slice(name).get_shape())) for name in weights.keys())
     labels = [config["id2label"][k] for k in sorted(config.get("id2label", {}), key=int)]
-    return f"{config.get('model_type')} ({count:,} parameters; classes: {', '.join(labels)})"
+    digest = hashlib.sha256((model_dir / "model.safetensors").read_bytes()).hexdigest()[:12]
+    return (
+        f"{config.get('model_type')} ({count:,} parameters; classes: {', '.join(labels)}; "
+        f"model.safetensors sha256 {digest}…)"
+    )
 
 
 def training_notes(model_dir: Path, corpora: list[str]) -> list[str]:
@@ -132,7 +136,9 @@ def summary_markdown(
         f"Model: **{model}**. {note}",
         "",
         f"Regenerate with `{command}` (from the repository root; corpora in `../shared/data`).",
-        "Each corpus directory holds `report.json`, `report.md`, `report.html` and the figures.",
+        "Each corpus directory holds `report.json`, `report.md`, `report.html` and the figures. "
+        "Robustness rows use a seeded random subset of clips per corpus (see each report; its `clean` row "
+        "is that subset).",
         "",
     ]
     for corpus, report in reports.items():

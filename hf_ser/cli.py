@@ -287,6 +287,29 @@ def demo(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------
+# report (hf_ser.evaluation)
+# ----------------------------------------------------------------------------------------------------
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    from .evaluation.cli import add_report_arguments
+
+    add_report_arguments(parser)
+
+
+@command("report", help="Evaluate a model: per-sex/per-speaker, robustness; report.json/.md/.html.",
+         arguments=_report_arguments)  # fmt: skip
+def report(args: argparse.Namespace) -> int:
+    """Evaluate a model on a corpus and write report.json, report.md, report.html and figures.
+
+    Examples:
+      hf-ser report --corpus emodb --data-dir data/emodb --out reports/emodb
+      hf-ser report --model ./ckpt --corpus urdu --data-dir data/urdu --perturb noise,telephone --out rep
+    """
+    from .evaluation.cli import run_report
+
+    return run_report(args)
+
+
+# ----------------------------------------------------------------------------------------------------
 # Entry point
 # ----------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
