@@ -188,12 +188,26 @@ def test_regression_kd_from_adv_teacher_on_a_corpus_without_adv(
     assert decreased(losses), losses
 
 
+def test_ensemble_averages_its_members(teachers, emodb_clips):
+    from hf_ser.distill import teacher_targets
+    from hf_ser.training.distill import Teacher
+
+    ensemble = Teacher.from_pretrained([teachers["classes"], teachers["classes_b"]])
+    pairs = zip(ensemble.models, ensemble.extractors, strict=True)
+    members = [teacher_targets(model, extractor, emodb_clips) for model, extractor in pairs]
+    assert not np.allclose(members[0].logits, members[1].logits)
+    np.testing.assert_allclose(
+        ensemble(emodb_clips).logits, (members[0].logits + members[1].logits) / 2, rtol=1e-5, atol=1e-5
+    )
+
+
 @pytest.mark.parametrize(
     ("changes", "error", "message"),
     [
         ({"teacher": None}, ValueError, "needs a teacher"),
         ({"teacher": "/nonexistent/teacher"}, FileNotFoundError, "does not exist"),
         ({"teacher": "four_classes"}, ValueError, "differ from student classes"),
+        ({"teacher": "classes,adv"}, ValueError, "Ensemble teachers disagree"),
         ({"teacher": "classes", "task": "regression"}, ValueError, "share no output"),
         ({"teacher": "classes", "task": "multitask"}, ValueError, "regression head would learn nothing"),
         ({"teacher": "classes", "unlabelled_data_dir": "x", "distill_alpha": 0.5}, ValueError, "unlabelled"),
@@ -201,9 +215,8 @@ def test_regression_kd_from_adv_teacher_on_a_corpus_without_adv(
     ],
 )
 def test_configuration_errors_before_any_compute(teachers, teacher_calls, tmp_path, changes, error, message):
-    changes = {
-        key: teachers.get(value, value) if key == "teacher" else value for key, value in changes.items()
-    }
+    if changes.get("teacher"):  # fixture names -> directories ("a,b" is a list: an ensemble)
+        changes["teacher"] = ",".join(teachers.get(name, name) for name in changes["teacher"].split(","))
     out = tmp_path / "never"
     with pytest.raises(error, match=message):
         run_distill(flags(output_dir=out, max_steps=2, **changes))

@@ -15,22 +15,18 @@ from transformers.configuration_utils import SubConfigSpec
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from .backbone import BACKBONE_TYPES
+from .head_options import DEFAULT_REGRESSION_TARGETS, SERHeadConfig, check_choice
 from .heads import HEAD_ACTIVATIONS
-from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
 from .pooling import POOLING_TYPES
 from .seq2seq import SEQ2SEQ_MECHANISMS
 
-TASKS = ("classification", "regression", "multitask")
 LAYER_WEIGHTINGS = ("last", "weighted")
-DEFAULT_REGRESSION_TARGETS = ("arousal", "dominance", "valence")
+
+# DEFAULT_REGRESSION_TARGETS is re-exported (hf_ser.convert imports it from here).
+__all__ = ["DEFAULT_REGRESSION_TARGETS", "LAYER_WEIGHTINGS", "SERConfig"]
 
 
-def _check_choice(name: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ValueError(f"Unknown {name} {value!r}; choose one of {', '.join(map(str, allowed))}.")
-
-
-class SERConfig(PreTrainedConfig):
+class SERConfig(SERHeadConfig):
     r"""Configuration for :class:`SERModelForAudioClassification`: SSL backbone -> layer mix ->
     optional seq2seq encoder -> masked pooling -> classification and/or regression heads, plus an optional
     CTC character head on the backbone's frames.
@@ -39,12 +35,11 @@ class SERConfig(PreTrainedConfig):
         backbone_config (`dict` or `PreTrainedConfig`, *optional*):
             Config of the self-supervised backbone; `model_type` must be one of `wav2vec2`, `hubert`,
             `wavlm`. Defaults to a `Wav2Vec2Config()` (wav2vec2-base sized).
-        task (`str`, *optional*, defaults to `"classification"`):
-            `"classification"` (categorical emotions, needs `id2label` or `num_labels`), `"regression"`
-            (dimensional values such as arousal/dominance/valence; `logits` holds them) or `"multitask"`
-            (both heads, one loss weighted by `multitask_weight`).
-        regression_targets (`list[str]`, *optional*, defaults to `["arousal", "dominance", "valence"]`):
-            Names of the regression outputs, in order. For `task="regression"` they also become `id2label`.
+        task, regression_targets, classification_loss, class_weights, focal_gamma, regression_loss,
+        regression_loss_weights, multitask_weight:
+            The head options shared by the whole family, documented and validated in
+            :class:`~.head_options.SERHeadConfig` (default task `"classification"`, needs `id2label` or
+            `num_labels`; default regression targets `["arousal", "dominance", "valence"]`).
         pooling (`str`, *optional*, defaults to `"attentive_stats"`):
             Utterance pooling: `"mean"`, `"attentive_stats"` (attention-weighted mean || std),
             `"soft_attention"` (alpha = softmax(v^T tanh(W h))) or `"multihead_attention"`.
@@ -80,18 +75,6 @@ class SERConfig(PreTrainedConfig):
             Keep the backbone's convolutional feature encoder frozen (standard practice when fine-tuning).
         freeze_backbone (`bool`, *optional*, defaults to `False`):
             Freeze the whole backbone: only layer mix, seq2seq, pooling and heads are trained.
-        classification_loss (`str`, *optional*, defaults to `"ce"`):
-            `"ce"`, `"weighted_ce"` (needs `class_weights`) or `"focal"` (focal CE with `focal_gamma`).
-        class_weights (`list[float]`, *optional*):
-            One weight per class for `"weighted_ce"` (also used by `"focal"` as alpha when given).
-        focal_gamma (`float`, *optional*, defaults to 2.0):
-            Focusing parameter of the focal loss.
-        regression_loss (`str`, *optional*, defaults to `"ccc"`):
-            `"ccc"` (1 - concordance correlation coefficient, averaged over targets), `"mse"` or `"ccc+mse"`.
-        regression_loss_weights (`list[float]`, *optional*):
-            One weight per regression target (normalised to sum to 1); uniform when `None`.
-        multitask_weight (`float`, *optional*, defaults to 0.5):
-            For `task="multitask"`: `loss = (1 - w) * classification_loss + w * regression_loss`.
         ctc_vocab (`list[str]`, *optional*):
             Character vocabulary of the auxiliary CTC head (multitask emotion + CTC, Cai et al., 2021), saved
             in `config.json` so a checkpoint carries its own vocabulary. Index `ctc_blank_id` is the CTC
@@ -130,8 +113,6 @@ class SERConfig(PreTrainedConfig):
     sub_configs_defaults = {"backbone_config": SubConfigSpec(config_class=AutoConfig, model_type="wav2vec2")}
 
     backbone_config: Union[dict, PreTrainedConfig, None] = None
-    task: str = "classification"
-    regression_targets: Union[list[str], tuple[str, ...]] = DEFAULT_REGRESSION_TARGETS
     pooling: str = "attentive_stats"
     pooling_attention_size: Optional[int] = 128
     pooling_heads: int = 4
@@ -142,15 +123,8 @@ class SERConfig(PreTrainedConfig):
     seq2seq_heads: int = 4
     projector_size: Optional[int] = 256
     head_activation: str = "tanh"
-    classifier_dropout: Union[float, int] = 0.1
     freeze_feature_encoder: bool = True
     freeze_backbone: bool = False
-    classification_loss: str = "ce"
-    class_weights: Optional[list[Union[float, int]]] = None
-    focal_gamma: Union[float, int] = 2.0
-    regression_loss: str = "ccc"
-    regression_loss_weights: Optional[list[Union[float, int]]] = None
-    multitask_weight: Union[float, int] = 0.5
     ctc_vocab: Optional[list[str]] = None
     ctc_vocab_size: Optional[int] = None
     ctc_alpha: Union[float, int] = 0.1
@@ -159,12 +133,10 @@ class SERConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs: Any) -> None:
         self.backbone_config = self._build_backbone_config(self.backbone_config)
-        labels_given = self.id2label is not None or kwargs.get("num_labels") is not None
+        labels_given = self._labels_given(kwargs)
         super().__post_init__(**kwargs)
-        self.regression_targets = list(self.regression_targets)
         self._validate_choices()
-        self._validate_task(labels_given)
-        self._validate_losses()
+        self._validate_head_options(labels_given)
         self._validate_ctc()
 
     @staticmethod
@@ -174,23 +146,22 @@ class SERConfig(PreTrainedConfig):
             backbone_config = {"model_type": "wav2vec2"}
         if isinstance(backbone_config, dict):
             model_type = backbone_config.get("model_type")
-            _check_choice("backbone model_type", model_type, BACKBONE_TYPES)
+            check_choice("backbone model_type", model_type, BACKBONE_TYPES)
             fields = {key: value for key, value in backbone_config.items() if key != "model_type"}
             backbone_config = CONFIG_MAPPING[model_type].from_dict(fields)
         if not isinstance(backbone_config, PreTrainedConfig):
             raise ValueError(
                 f"backbone_config must be a dict or a PreTrainedConfig, got {type(backbone_config).__name__}."
             )
-        _check_choice("backbone model_type", backbone_config.model_type, BACKBONE_TYPES)
+        check_choice("backbone model_type", backbone_config.model_type, BACKBONE_TYPES)
         return backbone_config
 
     def _validate_choices(self) -> None:
-        _check_choice("task", self.task, TASKS)
-        _check_choice("pooling", self.pooling, POOLING_TYPES)
-        _check_choice("layer_weighting", self.layer_weighting, LAYER_WEIGHTINGS)
-        _check_choice("head_activation", self.head_activation, HEAD_ACTIVATIONS)
+        check_choice("pooling", self.pooling, POOLING_TYPES)
+        check_choice("layer_weighting", self.layer_weighting, LAYER_WEIGHTINGS)
+        check_choice("head_activation", self.head_activation, HEAD_ACTIVATIONS)
         if self.seq2seq is not None:
-            _check_choice("seq2seq mechanism", self.seq2seq, SEQ2SEQ_MECHANISMS)
+            check_choice("seq2seq mechanism", self.seq2seq, SEQ2SEQ_MECHANISMS)
             if self.hidden_size % self.seq2seq_heads:
                 raise ValueError(
                     f"seq2seq_heads ({self.seq2seq_heads}) must divide the backbone hidden size "
@@ -203,56 +174,6 @@ class SERConfig(PreTrainedConfig):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be None or >= 1, got {value}.")
-        if not 0.0 <= self.classifier_dropout < 1.0:
-            raise ValueError(f"classifier_dropout must be in [0, 1), got {self.classifier_dropout}.")
-
-    def _validate_task(self, labels_given: bool) -> None:
-        if self.task in ("regression", "multitask"):
-            if not self.regression_targets:
-                raise ValueError(f"task={self.task!r} needs at least one name in regression_targets, got [].")
-            if len(set(self.regression_targets)) != len(self.regression_targets):
-                raise ValueError(f"regression_targets must be unique, got {self.regression_targets}.")
-        if self.task == "regression":
-            # Community A/D/V checkpoints name their outputs in id2label; logits hold the values.
-            self.id2label = dict(enumerate(self.regression_targets))
-            self.label2id = {name: i for i, name in self.id2label.items()}
-            self.problem_type = "regression"
-            return
-        if not labels_given:
-            raise ValueError(
-                f"task={self.task!r} needs class labels: pass id2label={{0: 'anger', 1: 'neutral', ...}} "
-                "(or num_labels=N)."
-            )
-        if self.num_labels < 2:
-            raise ValueError(f"task={self.task!r} needs at least 2 classes, got {self.num_labels}.")
-        if self.label2id is None or len(self.label2id) != self.num_labels:
-            self.label2id = {name: i for i, name in self.id2label.items()}
-        self.problem_type = "single_label_classification"
-
-    def _validate_losses(self) -> None:
-        _check_choice("classification_loss", self.classification_loss, CLASSIFICATION_LOSSES)
-        _check_choice("regression_loss", self.regression_loss, REGRESSION_LOSSES)
-        uses_classes = self.task in ("classification", "multitask")
-        uses_regression = self.task in ("regression", "multitask")
-        if uses_classes and self.classification_loss == "weighted_ce" and self.class_weights is None:
-            raise ValueError("classification_loss='weighted_ce' needs class_weights (one weight per class).")
-        if uses_classes and self.class_weights is not None and len(self.class_weights) != self.num_labels:
-            raise ValueError(
-                f"class_weights has {len(self.class_weights)} values but there are {self.num_labels} classes."
-            )
-        if self.focal_gamma < 0:
-            raise ValueError(f"focal_gamma must be >= 0, got {self.focal_gamma}.")
-        if (
-            uses_regression
-            and self.regression_loss_weights is not None
-            and len(self.regression_loss_weights) != len(self.regression_targets)
-        ):
-            raise ValueError(
-                f"regression_loss_weights has {len(self.regression_loss_weights)} values but there are "
-                f"{len(self.regression_targets)} regression targets."
-            )
-        if not 0.0 <= self.multitask_weight <= 1.0:
-            raise ValueError(f"multitask_weight must be in [0, 1], got {self.multitask_weight}.")
 
     def _validate_ctc(self) -> None:
         if self.ctc_vocab is not None:
@@ -301,8 +222,3 @@ class SERConfig(PreTrainedConfig):
     def hidden_size(self) -> int:
         """Hidden size of the backbone (the frame feature size seen by layer mix and pooling)."""
         return self.backbone_config.hidden_size
-
-    @property
-    def num_regression_targets(self) -> int:
-        """Number of regression outputs (0 for `task="classification"`)."""
-        return 0 if self.task == "classification" else len(self.regression_targets)

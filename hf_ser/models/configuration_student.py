@@ -7,21 +7,18 @@ tiny heads, distillation) with its own layer sizes: the default build has 55,059
 A/D/V regression. Because the log-mel front-end is part of the model, the exported ONNX graph takes raw
 16 kHz audio plus its attention mask and needs no feature code at inference time.
 
-Task, label and loss options are those of :class:`~.configuration_ser.SERConfig` (validated by the same
-code); the default task is A/D/V regression as in the paper.
+Task, label and loss options come from :class:`~.head_options.SERHeadConfig`, the base of every config
+of the family; the default task is A/D/V regression as in the paper.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional, Union
 
-from transformers import PreTrainedConfig
-
-from .configuration_lstm_sa import validate_task_and_losses
-from .configuration_ser import DEFAULT_REGRESSION_TARGETS
+from .head_options import SERHeadConfig
 
 
-class Wav2SmallConfig(PreTrainedConfig):
+class Wav2SmallConfig(SERHeadConfig):
     r"""Configuration for :class:`Wav2SmallForAudioClassification`.
 
     Args:
@@ -51,12 +48,10 @@ class Wav2SmallConfig(PreTrainedConfig):
         classifier_dropout (`float`, *optional*, defaults to 0.1):
             Dropout on the pooled vector before the output layers.
         task (`str`, *optional*, defaults to `"regression"`):
-            `"classification"`, `"regression"` or `"multitask"`, as in `SERConfig`.
-        regression_targets (`list[str]`, *optional*, defaults to `["arousal", "dominance", "valence"]`):
-            Names of the regression outputs.
-        classification_loss, class_weights, focal_gamma, regression_loss, regression_loss_weights,
-        multitask_weight:
-            As in `SERConfig`.
+            `"classification"`, `"regression"` or `"multitask"`, as in :class:`~.head_options.SERHeadConfig`.
+        regression_targets, classification_loss, class_weights, focal_gamma, regression_loss,
+        regression_loss_weights, multitask_weight:
+            As in :class:`~.head_options.SERHeadConfig`.
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialiser of linear layers.
 
@@ -84,23 +79,14 @@ class Wav2SmallConfig(PreTrainedConfig):
     conv_channels: Union[list[int], tuple[int, ...]] = (16, 32, 48, 64)
     time_pooling: Union[list[int], tuple[int, ...]] = (2, 2, 1, 1)
     hidden_size: int = 64
-    classifier_dropout: Union[float, int] = 0.1
     task: str = "regression"
-    regression_targets: Union[list[str], tuple[str, ...]] = DEFAULT_REGRESSION_TARGETS
-    classification_loss: str = "ce"
-    class_weights: Optional[list[Union[float, int]]] = None
-    focal_gamma: Union[float, int] = 2.0
-    regression_loss: str = "ccc"
-    regression_loss_weights: Optional[list[Union[float, int]]] = None
-    multitask_weight: Union[float, int] = 0.5
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs: Any) -> None:
-        labels_given = self.id2label is not None or kwargs.get("num_labels") is not None
+        labels_given = self._labels_given(kwargs)
         super().__post_init__(**kwargs)
         self.conv_channels = [int(c) for c in self.conv_channels]
         self.time_pooling = [int(p) for p in self.time_pooling]
-        self.regression_targets = list(self.regression_targets)
         if self.f_max is None:
             self.f_max = self.sampling_rate / 2
         if len(self.conv_channels) != len(self.time_pooling) or not self.conv_channels:
@@ -125,14 +111,7 @@ class Wav2SmallConfig(PreTrainedConfig):
         for name in ("n_fft", "hop_length", "hidden_size", "sampling_rate"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
-        if not 0.0 <= self.classifier_dropout < 1.0:
-            raise ValueError(f"classifier_dropout must be in [0, 1), got {self.classifier_dropout}.")
-        validate_task_and_losses(self, labels_given)
-
-    @property
-    def num_regression_targets(self) -> int:
-        """Number of regression outputs (0 for `task="classification"`)."""
-        return 0 if self.task == "classification" else len(self.regression_targets)
+        self._validate_head_options(labels_given)
 
     @property
     def min_samples(self) -> int:

@@ -5,14 +5,19 @@ One utterance head shape covers the layouts users already have: ``dropout -> den
 -> out_proj``, which is the audEERING A/D/V head (``classifier.dense`` / ``classifier.out_proj`` with tanh)
 and, with ``activation="identity"`` and no dropout, transformers' ``projector`` + ``classifier``.
 :class:`CTCHead` is the frame-level ``dropout -> linear`` head of transformers' ``Wav2Vec2ForCTC``.
+:class:`SERHeadsMixin` gives every model of the family the same pooled -> heads -> loss -> output tail.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional, Union
 
 import torch
 from torch import nn
+
+from .losses import route_labels, ser_loss
+from .outputs import SERModelOutput
+from .pooling import PoolingOutput
 
 HEAD_ACTIVATIONS = ("tanh", "relu", "gelu", "identity")
 
@@ -81,3 +86,82 @@ class CTCHead(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.proj(self.dropout(hidden_states))
+
+
+class SERHeadsMixin:
+    """Utterance heads, label routing, loss and :class:`~.outputs.SERModelOutput` of every hf_ser model.
+
+    The model's ``config`` carries the head options of :class:`~.head_options.SERHeadConfig`. Call
+    :meth:`_build_heads` in ``__init__``: it sets ``self.classifier`` (unless ``task="regression"``) and
+    ``self.regressor`` (unless ``task="classification"``); those attribute names are the checkpoints'
+    parameter names (``classifier.*``, ``regressor.*``), which conversion and LoRA ``modules_to_save`` use.
+    """
+
+    config: Any
+
+    def _build_heads(
+        self,
+        input_size: int,
+        dropout: float,
+        projector_size: Optional[int] = None,
+        activation: str = "tanh",
+    ) -> None:
+        """Create the classification and/or regression :class:`SERHead` on a pooled vector of ``input_size``."""
+        config = self.config
+        head_kwargs = {
+            "input_size": input_size,
+            "projector_size": projector_size,
+            "activation": activation,
+            "dropout": dropout,
+        }
+        self.classifier = (
+            SERHead(output_size=config.num_labels, **head_kwargs) if config.task != "regression" else None
+        )
+        self.regressor = (
+            SERHead(output_size=len(config.regression_targets), **head_kwargs)
+            if config.task != "classification"
+            else None
+        )
+
+    def _route_labels(
+        self, labels: Optional[torch.Tensor], regression_labels: Optional[torch.Tensor]
+    ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Route and validate label tensors for the configured task (see ``losses.route_labels``)."""
+        return route_labels(self.config.task, len(self.config.regression_targets), labels, regression_labels)
+
+    def _apply_heads(
+        self,
+        pooled: torch.Tensor,
+        labels: Optional[torch.Tensor],
+        regression_labels: Optional[torch.Tensor],
+    ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor], torch.Tensor, Optional[torch.Tensor]]:
+        """Pooled vector and *routed* labels -> ``(class_logits, regression, logits, loss)``.
+
+        ``logits`` are the class logits, or the regression values for ``task="regression"``; ``loss`` is
+        ``None`` without labels.
+        """
+        class_logits = self.classifier(pooled) if self.classifier is not None else None
+        regression = self.regressor(pooled) if self.regressor is not None else None
+        logits = class_logits if class_logits is not None else regression
+        loss = ser_loss(self.config, class_logits, regression, labels, regression_labels)
+        return class_logits, regression, logits, loss
+
+    def _heads_output(
+        self,
+        pooling_output: PoolingOutput,
+        labels: Optional[torch.Tensor],
+        regression_labels: Optional[torch.Tensor],
+        return_dict: Optional[bool],
+    ) -> Union[SERModelOutput, tuple]:
+        """The whole tail of a model without extra outputs: route labels, apply heads, build the output."""
+        labels, regression_labels = self._route_labels(labels, regression_labels)
+        _, regression, logits, loss = self._apply_heads(pooling_output.pooled, labels, regression_labels)
+        output = SERModelOutput(
+            loss=loss,
+            logits=logits,
+            regression=regression,
+            pooled=pooling_output.pooled,
+            frame_weights=pooling_output.weights,
+        )
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return output if return_dict else output.to_tuple()

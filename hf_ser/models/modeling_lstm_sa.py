@@ -9,8 +9,8 @@ before it, and the attention softmax gives padded frames exactly zero weight. A 
 batch therefore gets the same output as the clip alone, without packed sequences (which keeps the model
 exportable to ONNX with dynamic batch and time axes).
 
-The :class:`SmallSERModelMixin` shared with the Wav2Small-style student maps pooled vectors to
-``SERModelOutput`` with the family's heads and losses.
+The family's :class:`~.heads.SERHeadsMixin` maps the pooled vector to ``SERModelOutput`` with the shared
+heads and losses.
 """
 
 from __future__ import annotations
@@ -24,54 +24,9 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 
 from .configuration_lstm_sa import LSTMSAConfig
-from .heads import SERHead
-from .losses import route_labels, ser_loss
+from .heads import SERHeadsMixin
 from .outputs import SERModelOutput
-from .pooling import PoolingOutput, SoftAttentionPooling
-
-
-class SmallSERModelMixin:
-    """Heads, label routing and losses of the small models (as in `SERModelForAudioClassification`).
-
-    The class must set ``self.classifier`` / ``self.regressor`` with :meth:`_build_heads` and call
-    :meth:`_heads_output` at the end of ``forward``.
-    """
-
-    def _build_heads(self, input_size: int, dropout: float) -> None:
-        config = self.config
-        head_kwargs = {"input_size": input_size, "projector_size": None, "dropout": dropout}
-        self.classifier = (
-            SERHead(output_size=config.num_labels, **head_kwargs) if config.task != "regression" else None
-        )
-        self.regressor = (
-            SERHead(output_size=len(config.regression_targets), **head_kwargs)
-            if config.task != "classification"
-            else None
-        )
-
-    def _heads_output(
-        self,
-        pooling_output: PoolingOutput,
-        labels: Optional[torch.Tensor],
-        regression_labels: Optional[torch.Tensor],
-        return_dict: Optional[bool],
-    ) -> Union[SERModelOutput, tuple]:
-        config = self.config
-        labels, regression_labels = route_labels(
-            config.task, len(config.regression_targets), labels, regression_labels
-        )
-        pooled = pooling_output.pooled
-        class_logits = self.classifier(pooled) if self.classifier is not None else None
-        regression = self.regressor(pooled) if self.regressor is not None else None
-        output = SERModelOutput(
-            loss=ser_loss(config, class_logits, regression, labels, regression_labels),
-            logits=class_logits if class_logits is not None else regression,
-            regression=regression,
-            pooled=pooled,
-            frame_weights=pooling_output.weights,
-        )
-        return_dict = config.return_dict if return_dict is None else return_dict
-        return output if return_dict else output.to_tuple()
+from .pooling import SoftAttentionPooling
 
 
 def init_lstm_(lstm: nn.LSTM) -> None:
@@ -103,7 +58,7 @@ class LSTMSAPreTrainedModel(PreTrainedModel):
             super()._init_weights(module)
 
 
-class LSTMSAForAudioClassification(SmallSERModelMixin, LSTMSAPreTrainedModel):
+class LSTMSAForAudioClassification(SERHeadsMixin, LSTMSAPreTrainedModel):
     """LSTM-SA-hY (`residual=False`) or ResLSTM-SA-hY (`residual=True`) on MFCC + chroma frames.
 
     Parameter counts for 8 classes (paper in brackets): LSTM-SA h32/h64/h128 = 10,536 / 29,256 / 91,272

@@ -27,9 +27,9 @@ from .backbone import (
     set_requires_grad,
 )
 from .configuration_ser import SERConfig
-from .heads import CTCHead, SERHead
+from .heads import CTCHead, SERHeadsMixin
 from .layer_mix import LayerMix
-from .losses import ctc_loss, route_labels, ser_loss
+from .losses import ctc_loss
 from .outputs import SERModelOutput
 from .pooling import build_pooling
 from .seq2seq import Seq2SeqEncoder
@@ -65,7 +65,7 @@ class SERPreTrainedModel(PreTrainedModel):
             super()._init_weights(module)
 
 
-class SERModelForAudioClassification(SERPreTrainedModel):
+class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
     """SSL backbone (wav2vec2 / HuBERT / WavLM) with SER pooling and classification / regression heads.
 
     Padding contract: pass the feature extractor's ``attention_mask``; every pooling then ignores padded
@@ -112,19 +112,8 @@ class SERModelForAudioClassification(SERPreTrainedModel):
         self.pooling = build_pooling(
             config.pooling, config.hidden_size, config.pooling_attention_size, config.pooling_heads
         )
-        head_kwargs = {
-            "input_size": self.pooling.output_size,
-            "projector_size": config.projector_size,
-            "activation": config.head_activation,
-            "dropout": config.classifier_dropout,
-        }
-        self.classifier = (
-            SERHead(output_size=config.num_labels, **head_kwargs) if config.task != "regression" else None
-        )
-        self.regressor = (
-            SERHead(output_size=len(config.regression_targets), **head_kwargs)
-            if config.task != "classification"
-            else None
+        self._build_heads(
+            self.pooling.output_size, config.classifier_dropout, config.projector_size, config.head_activation
         )
         self.ctc_head = (
             CTCHead(config.hidden_size, config.ctc_vocab_size, config.classifier_dropout)
@@ -301,7 +290,7 @@ class SERModelForAudioClassification(SERPreTrainedModel):
             config.output_hidden_states if output_hidden_states is None else output_hidden_states
         )
         output_attentions = bool(output_attentions)
-        labels, regression_labels = self._check_labels(labels, regression_labels)
+        labels, regression_labels = self._route_labels(labels, regression_labels)
         self._check_ctc_labels(ctc_labels, input_values.shape[0])
 
         backbone_outputs = self.backbone(
@@ -319,11 +308,7 @@ class SERModelForAudioClassification(SERPreTrainedModel):
         pooling_output = self.pooling(hidden, mask if config.mask_pooling else None)
         pooled = pooling_output.pooled
 
-        class_logits = self.classifier(pooled) if self.classifier is not None else None
-        regression = self.regressor(pooled) if self.regressor is not None else None
-        logits = class_logits if class_logits is not None else regression
-
-        loss = ser_loss(config, class_logits, regression, labels, regression_labels)
+        _, regression, logits, loss = self._apply_heads(pooled, labels, regression_labels)
         if ctc_labels is not None:
             frame_lengths = (
                 mask.sum(-1)
@@ -346,12 +331,6 @@ class SERModelForAudioClassification(SERPreTrainedModel):
             ctc_logits=ctc_logits,
         )
         return output if return_dict else output.to_tuple()
-
-    def _check_labels(
-        self, labels: Optional[torch.Tensor], regression_labels: Optional[torch.Tensor]
-    ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
-        """Route and validate label tensors for the configured task (see ``losses.route_labels``)."""
-        return route_labels(self.config.task, len(self.config.regression_targets), labels, regression_labels)
 
     def _check_ctc_labels(self, ctc_labels: Optional[torch.Tensor], batch_size: int) -> None:
         """Reject ``ctc_labels`` the CTC head cannot use (no head, wrong shape, ids outside the vocab)."""

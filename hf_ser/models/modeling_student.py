@@ -32,8 +32,8 @@ from transformers import initialization as init
 from transformers.audio_utils import mel_filter_bank
 
 from .configuration_student import Wav2SmallConfig
+from .heads import SERHeadsMixin
 from .masks import lengths_to_mask
-from .modeling_lstm_sa import SmallSERModelMixin
 from .outputs import SERModelOutput
 from .pooling import SoftAttentionPooling
 
@@ -155,7 +155,7 @@ class Wav2SmallPreTrainedModel(PreTrainedModel):
             super()._init_weights(module)
 
 
-class Wav2SmallForAudioClassification(SmallSERModelMixin, Wav2SmallPreTrainedModel):
+class Wav2SmallForAudioClassification(SERHeadsMixin, Wav2SmallPreTrainedModel):
     """Wav2Small-style student on raw 16 kHz audio (log-mel computed inside the model).
 
     Use `transformers.Wav2Vec2FeatureExtractor(do_normalize=False, return_attention_mask=True)` as the
