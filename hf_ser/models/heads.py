@@ -106,7 +106,7 @@ class SERHeadsMixin:
         projector_size: Optional[int] = None,
         activation: str = "tanh",
     ) -> None:
-        """Create the classification and/or regression :class:`SERHead` on a pooled vector of ``input_size``."""
+        """Create the classification and/or regression :class:`SERHead` on pooled vectors."""
         config = self.config
         head_kwargs = {
             "input_size": input_size,

@@ -6,13 +6,10 @@ Offline `evaluate` module of hf_ser, loaded with ``hf_ser.metrics.load("ccc")`` 
 """
 
 import datasets
-import evaluate
 import numpy as np
 
 from hf_ser.metrics.functions import ccc
-
-_DESCRIPTION = """Concordance correlation coefficient (CCC) between predicted and reference dimensional
-scores (arousal, dominance, valence); 0 when the denominator is 0 (constant, equal inputs)."""
+from hf_ser.metrics.offline import metric_class
 
 _KWARGS_DESCRIPTION = """
 Args:
@@ -25,30 +22,22 @@ Example:
     >>> metric.compute(predictions=[1.0, 2.0, 3.0], references=[1.0, 2.0, 3.5])
 """
 
+_FEATURES = [
+    datasets.Features({"predictions": datasets.Value("float64"), "references": datasets.Value("float64")}),
+    datasets.Features(
+        {
+            "predictions": datasets.Sequence(datasets.Value("float64")),
+            "references": datasets.Sequence(datasets.Value("float64")),
+        }
+    ),
+]
 
-class Ccc(evaluate.Metric):
-    """Concordance correlation coefficient as an `evaluate.Metric`."""
 
-    def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=[
-                datasets.Features(
-                    {"predictions": datasets.Value("float64"), "references": datasets.Value("float64")}
-                ),
-                datasets.Features(
-                    {
-                        "predictions": datasets.Sequence(datasets.Value("float64")),
-                        "references": datasets.Sequence(datasets.Value("float64")),
-                    }
-                ),
-            ],
-        )
+def _compute(predictions, references):
+    value = ccc(np.asarray(predictions, dtype=np.float64), np.asarray(references, dtype=np.float64))
+    if np.ndim(value) == 0:
+        return {"ccc": float(value)}
+    return {"ccc": float(np.mean(value)), "ccc_per_target": [float(v) for v in value]}
 
-    def _compute(self, predictions, references):
-        value = ccc(np.asarray(predictions, dtype=np.float64), np.asarray(references, dtype=np.float64))
-        if np.ndim(value) == 0:
-            return {"ccc": float(value)}
-        return {"ccc": float(np.mean(value)), "ccc_per_target": [float(v) for v in value]}
+
+Ccc = metric_class("ccc", __doc__, _KWARGS_DESCRIPTION, _FEATURES, _compute)
