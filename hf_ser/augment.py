@@ -1,31 +1,9 @@
-"""Public alias of :mod:`hf_ser.data.augment` (``from hf_ser.augment import build_augmentation``)."""
+"""Public alias of :mod:`hf_ser.data.augment` (``from hf_ser.augment import build_augmentation``).
 
-from .data.augment import (
-    COPY_PASTE_MODES,
-    PRESETS,
-    REVERB_CHOICES,
-    Augmenter,
-    CopyPaste,
-    RoomReverb,
-    SpecAugment,
-    SpecAugmentConfig,
-    SpeedPerturbation,
-    SyntheticReverb,
-    WaveformAugmentation,
-    build_augmentation,
-)
+It re-exports exactly ``hf_ser.data.augment.__all__``, so the public list is written once, there.
+"""
 
-__all__ = [
-    "COPY_PASTE_MODES",
-    "PRESETS",
-    "REVERB_CHOICES",
-    "Augmenter",
-    "CopyPaste",
-    "RoomReverb",
-    "SpecAugment",
-    "SpecAugmentConfig",
-    "SpeedPerturbation",
-    "SyntheticReverb",
-    "WaveformAugmentation",
-    "build_augmentation",
-]
+from .data import augment as _augment
+from .data.augment import *  # noqa: F403
+
+__all__ = list(_augment.__all__)

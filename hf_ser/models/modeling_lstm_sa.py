@@ -15,26 +15,17 @@ heads and losses.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional, Union
 
 import torch
 from torch import nn
 from transformers import PreTrainedModel
-from transformers import initialization as init
 
 from .configuration_lstm_sa import LSTMSAConfig
 from .heads import SERHeadsMixin
 from .outputs import SERModelOutput
 from .pooling import SoftAttentionPooling
-
-
-def init_lstm_(lstm: nn.LSTM) -> None:
-    """PyTorch's default LSTM initialisation, uniform(-1/sqrt(hidden), 1/sqrt(hidden)), via transformers'
-    init functions (which skip weights loaded from a checkpoint)."""
-    bound = 1.0 / math.sqrt(lstm.hidden_size)
-    for parameter in lstm.parameters():
-        init.uniform_(parameter, -bound, bound)
+from .weight_init import init_linear_, init_lstm_
 
 
 class LSTMSAPreTrainedModel(PreTrainedModel):
@@ -51,9 +42,7 @@ class LSTMSAPreTrainedModel(PreTrainedModel):
         if isinstance(module, nn.LSTM):
             init_lstm_(module)
         elif isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
-            if module.bias is not None:
-                init.zeros_(module.bias)
+            init_linear_(module, self.config.initializer_range)
         else:
             super()._init_weights(module)
 

@@ -33,6 +33,7 @@ from .losses import ctc_loss
 from .outputs import SERModelOutput
 from .pooling import build_pooling
 from .seq2seq import Seq2SeqEncoder
+from .weight_init import init_linear_
 
 
 class SERPreTrainedModel(PreTrainedModel):
@@ -58,9 +59,7 @@ class SERPreTrainedModel(PreTrainedModel):
             if module.layer_weights is not None:
                 init.constant_(module.layer_weights, 1.0 / module.num_layers)
         elif isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
-            if module.bias is not None:
-                init.zeros_(module.bias)
+            init_linear_(module, self.config.initializer_range)
         else:
             super()._init_weights(module)
 

@@ -36,6 +36,7 @@ from .heads import SERHeadsMixin
 from .masks import lengths_to_mask
 from .outputs import SERModelOutput
 from .pooling import SoftAttentionPooling
+from .weight_init import init_linear_
 
 
 def hann_window(length: int) -> torch.Tensor:
@@ -148,9 +149,7 @@ class Wav2SmallPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.Conv2d):
             init.kaiming_normal_(module.weight, nonlinearity="relu")
         elif isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
-            if module.bias is not None:
-                init.zeros_(module.bias)
+            init_linear_(module, self.config.initializer_range)
         else:
             super()._init_weights(module)
 
