@@ -3,7 +3,13 @@
 :func:`publish` stages a run directory into exactly the folder that goes to the Hub - model weights
 (safetensors only), config, feature extractor, the self-contained modelling code for
 `trust_remote_code`, metrics and plots, an ONNX export, the adapter-only weights of LoRA runs and a
-freshly rendered model card - then checks that folder before anything leaves the machine:
+freshly rendered model card - then checks that folder before anything leaves the machine.
+
+The modelling code is always the installed hf_ser's (:func:`write_modelling_code`), never the `.py`
+copies in the run directory: `save_pretrained` copied the code of the hf_ser version that trained the
+run, which may be older than the one that publishes it (and than the one `import hf_ser` loads it with).
+
+The checks:
 
 1. it loads with `AutoModelForAudioClassification` / `AutoFeatureExtractor` after `import hf_ser` and
    gives finite outputs of the right shape;
@@ -49,8 +55,9 @@ from .cards import card_data_from_run, render_model_card, validate_model_card
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".py", ".yaml", ".yml", ".png", ".txt", ".md")
-"""Top-level files of a run directory that are uploaded (the card `README.md` is always re-rendered)."""
+MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".yaml", ".yml", ".png", ".txt", ".md")
+"""Top-level files of a run directory that are uploaded (the card `README.md` is always re-rendered; `.py`
+modelling code is written fresh by :func:`write_modelling_code`)."""
 SKIPPED_FILES = (
     "trainer_state.json",
     "README.md",
@@ -125,6 +132,75 @@ def _listing(folder: Path) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 # Staging a model
 # --------------------------------------------------------------------------------------------------
+def _auto_map_name(cls: type) -> str:
+    """How an `auto_map` names a class: `<module file stem>.<class name>` (as `custom_object_save` does)."""
+    return f"{cls.__module__.rsplit('.', 1)[-1]}.{cls.__name__}"
+
+
+def _rewrite_json(path: Path, **updates: Any) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(updates)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_modelling_code(folder: PathLike, *, include_model: bool = True) -> list[str]:
+    """Replace the `.py` files in `folder` by the installed hf_ser's code for the model saved there.
+
+    `folder` holds a `config.json` of an hf_ser model (and usually a `preprocessor_config.json`). Its `.py`
+    files are deleted; the modules defining the config class, the model class (`include_model=True`; an
+    ONNX export needs only the config) and an hf_ser feature extractor are copied from the installed
+    package with transformers' own mechanism (`custom_object_save`, which `save_pretrained` uses; it
+    follows the relative imports), and the `auto_map` entries of both JSON files are pointed at them. The
+    weights are not touched.
+
+    Returns:
+        `list[str]`: the `.py` files now in `folder`, sorted.
+
+    Raises:
+        `ValueError`: `config.json`'s `model_type` is not one of hf_ser's (they are listed).
+    """
+    from transformers.dynamic_module_utils import custom_object_save
+
+    from .auto import AUTO_CLASS_TABLE
+
+    folder = Path(folder)
+    config_path = folder / "config.json"
+    model_type = json.loads(config_path.read_text(encoding="utf-8")).get("model_type")
+    row = next((r for r in AUTO_CLASS_TABLE if r.config_class.model_type == model_type), None)
+    if row is None:
+        known = ", ".join(repr(r.config_class.model_type) for r in AUTO_CLASS_TABLE)
+        raise ValueError(
+            f"{config_path} has model_type {model_type!r}, which is not an hf_ser model ({known}), so "
+            "hf_ser cannot write its modelling code."
+        )
+    for stale in folder.glob("*.py"):
+        stale.unlink()
+    classes = {"AutoConfig": row.config_class}
+    if include_model:
+        classes["AutoModelForAudioClassification"] = row.model_class
+    for cls in classes.values():
+        custom_object_save(cls, folder)
+    _rewrite_json(config_path, auto_map={key: _auto_map_name(cls) for key, cls in classes.items()})
+
+    preprocessor_path = folder / "preprocessor_config.json"
+    if preprocessor_path.is_file():
+        extractor_type = json.loads(preprocessor_path.read_text(encoding="utf-8")).get("feature_extractor_type")
+        extractor = next(
+            (
+                r.feature_extractor_class
+                for r in AUTO_CLASS_TABLE
+                if r.feature_extractor_class is not None
+                and r.feature_extractor_class.__name__ == extractor_type
+                and r.feature_extractor_class.__module__.startswith(__package__ + ".")
+            ),
+            None,
+        )
+        if extractor is not None:  # transformers' own extractors (Wav2Vec2FeatureExtractor) need no code
+            custom_object_save(extractor, folder)
+            _rewrite_json(preprocessor_path, auto_map={"AutoFeatureExtractor": _auto_map_name(extractor)})
+    return sorted(p.name for p in folder.glob("*.py"))
+
+
 def _merge_adapter(run_dir: Path, stage: Path) -> None:
     """Adapter-only run: load its base model, apply the adapter, merge, and save the merged model."""
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
@@ -147,7 +223,8 @@ def _merge_adapter(run_dir: Path, stage: Path) -> None:
 
 
 def _stage_model(run_dir: Path, stage: Path, include_onnx: bool) -> dict[str, str]:
-    """Copy (adapter-only runs: merge) everything that is published; return skipped files + reasons."""
+    """Copy (adapter-only runs: merge) everything that is published, with the installed hf_ser's modelling
+    code in place of the run's `.py` copies; return skipped files + reasons."""
     skipped: dict[str, str] = {}
     adapter_dir = None
     if (run_dir / "adapter_config.json").is_file():
@@ -169,6 +246,8 @@ def _stage_model(run_dir: Path, stage: Path, include_onnx: bool) -> dict[str, st
             continue
         if name.endswith(PICKLE_SUFFIXES):
             skipped[name] = "pickle-based format, never uploaded (safetensors only)"
+        elif name.endswith(".py"):
+            continue  # replaced below by the current modelling code (or, if not part of it, skipped)
         elif adapter_dir == run_dir and (name in ADAPTER_FILES or name == "config.json"):
             continue  # the merged model's files come from _merge_adapter; the adapter goes to adapter/
         elif name in SKIPPED_FILES or not name.endswith(MODEL_FILE_SUFFIXES):
@@ -177,6 +256,10 @@ def _stage_model(run_dir: Path, stage: Path, include_onnx: bool) -> dict[str, st
             shutil.copy2(path, stage / name)
     if not any(stage.glob("*.safetensors")):
         raise ValueError(f"{run_dir} has no safetensors weights; save the model with save_pretrained().")
+    code = write_modelling_code(stage)
+    for path in sorted(run_dir.glob("*.py")):
+        if path.name not in code:
+            skipped[path.name] = "not part of the current hf_ser modelling code of this model"
     if adapter_dir is not None:
         (stage / "adapter").mkdir()
         for name in ADAPTER_FILES:
@@ -185,6 +268,8 @@ def _stage_model(run_dir: Path, stage: Path, include_onnx: bool) -> dict[str, st
         from .export import to_onnx
 
         to_onnx(str(stage), str(stage / "onnx"))
+    if (stage / "onnx" / "config.json").is_file():  # a run's own export carries its config's code too
+        write_modelling_code(stage / "onnx", include_model=False)
     return skipped
 
 
