@@ -453,7 +453,7 @@ def run_experiment(
         done[run_key(run)] = run
         with log.open("a") as handle:
             handle.write(json.dumps(run) + "\n")
-        finished = len(done) - (len(tasks) - len(todo))
+        finished = sum(t in done for t in todo)
         print(
             f"[{name}] {corpus} {run['model']} fold {run['fold']} seed {run['seed']}: test UAR "
             f"{run['test']['uar']:.4f} (val {run['validation_uar']:.4f} @ epoch {run['best_epoch']}) "
@@ -507,7 +507,7 @@ def summarize_runs(runs: list[dict], n_folds: int, seeds: int) -> dict:
             per_fold.append(uar(fold_runs[0]["test_labels"], probabilities.argmax(-1)))
         summary["ensemble"] = {
             "uar_mean_over_folds": float(np.mean(per_fold)),
-            "uar_std_over_folds": float(np.std(per_fold)),
+            "uar_std_over_folds": float(np.std(per_fold, ddof=1)),
             "members": seeds,
             "per_fold": [float(v) for v in per_fold],
         }
@@ -525,8 +525,10 @@ def main_part(args) -> None:
             summary = summarize_runs(model_runs, len(_DATA[corpus].folds), args.seeds)
             summary["settings"] = asdict(settings)
             results.setdefault(corpus, {})[model_name] = summary
-            print(f"{corpus} {model_name}: UAR {summary['mean']:.4f} ± {summary['std']:.4f} "
-                  f"(max {summary['max']:.4f})")
+            print(
+                f"{corpus} {model_name}: UAR {summary['mean']:.4f} ± {summary['std']:.4f} "
+                f"(max {summary['max']:.4f})"
+            )
         save_results("small_models_crossval.json", results)
 
 
@@ -577,8 +579,10 @@ def tune_part(args) -> None:
             results = load_results("small_models_tuning.json")  # re-read: several tune processes may write
             results.setdefault(corpus, []).append(entry)
             save_results("small_models_tuning.json", results)
-            print(f"tune {corpus} {point}: validation UAR {entry['validation_uar']:.4f} "
-                  f"(test {entry['test_uar']:.4f})")
+            print(
+                f"tune {corpus} {point}: validation UAR {entry['validation_uar']:.4f} "
+                f"(test {entry['test_uar']:.4f})"
+            )
 
 
 # ---------------------------------------------------------------------------------------------- SVM baseline
@@ -615,7 +619,7 @@ def svm_part(args) -> None:
             values = [m["uar"] for m in per_fold]
             entry[name] = {
                 "uar_mean_over_folds": float(np.mean(values)),
-                "uar_std_over_folds": float(np.std(values)),
+                "uar_std_over_folds": float(np.std(values, ddof=1)),
                 "uar_max_fold": float(np.max(values)),
                 "wa_mean": float(np.mean([m["wa"] for m in per_fold])),
                 "per_fold": values,
@@ -623,7 +627,7 @@ def svm_part(args) -> None:
                 "seconds": time.perf_counter() - started,
                 "chosen": [{k: v for k, v in c.items()} for c in chosen],
             }
-            print(f"{corpus} {name}: UAR {np.mean(values):.4f} ± {np.std(values):.4f} over folds")
+            print(f"{corpus} {name}: UAR {np.mean(values):.4f} ± {np.std(values, ddof=1):.4f} over folds")
         results[corpus] = entry
     save_results("small_models_svm.json", results)
 
@@ -659,7 +663,8 @@ NOTES = """## How to read these numbers
 
 - Neural rows: the recipe protocol. Each run trains on the speakers of the other folds minus the next fold
   (EmoDB: 8 speakers, URDU: 3 of 5 folds), keeps the epoch with the best validation UAR (next fold's speakers)
-  and is scored on the test fold. Per seed, UAR is averaged over the folds; mean ± std and max are over seeds.
+  and is scored on the test fold. Per seed, UAR is averaged over the folds; mean ± std and max are over seeds
+  (over folds for one seed). All std are sample std (ddof=1), as the recipe's crossval summary reports them.
 - RBF-SVM rows: `StandardScaler` + `SVC(kernel="rbf")` on the mean and std over frames of the 46 raw
   MFCC+chroma dims (hop 256), trained on all non-test speakers; `tuned inner cv` picks C in {1,3,10,30,100}
   and gamma in {scale, 0.003, 0.01, 0.03} by `GroupKFold` over the training speakers only (balanced
@@ -668,6 +673,10 @@ NOTES = """## How to read these numbers
 - Hyper-parameters of the neural models were chosen on EmoDB *validation* folds only (ResLSTM-SA-h64,
   1 seed, first 6 folds; table at the end) and used unchanged for URDU and for LSTM-SA. During development
   a few pilot runs on EmoDB fold 0 also traced that fold's test UAR (diagnostics, not used for the choice).
+- Time: `time / run` is the wall time of one run in a worker (1 torch thread; 3-4 workers shared 2 cores
+  with other jobs at load 10-18), so the sums overstate CPU time. Wall time of the main h64 command
+  (2 models x 3 seeds x both corpora, 90 runs, 3 workers): ~46 min under that load. The 1-seed h32 / h128
+  rows ran later on a quieter machine (4 workers, ~3 and ~5 min wall), so their times are not comparable.
 - `hop_length` 512 (32 ms) instead of the extractor's default 256: similar validation UAR, ~1.7x faster.
 - Ablations use the project's augmentations: `SpecAugment` (defaults: 2 feature masks <= 8 of 46 dims, 2 time
   masks <= 20 frames) on the normalised features; `CopyPaste` (mode "both", partner from the fold's training
@@ -696,8 +705,8 @@ def report_part(args) -> None:
         lines += [
             f"## {corpus}: {PROTOCOL[corpus]}, metric UAR",
             "",
-            "| model | params | seeds | UAR mean ± std (over seeds) | UAR max | seed ensemble | "
-            "train time / run | total |",
+            "| model | params | seeds | UAR mean ± std | UAR max | seed ensemble | "
+            "time / run | sum of run times |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for model_name in MODELS:
@@ -707,8 +716,9 @@ def report_part(args) -> None:
             ensemble = summary.get("ensemble", {}).get("uar_mean_over_folds")
             lines.append(
                 f"| {display_name(model_name)} | {summary['parameters'] / 1000:.1f} k | "
-                f"{summary['n_seeds']} | {summary['mean']:.4f} ± {summary['std']:.4f} | "
-                f"{summary['max']:.4f} | "
+                f"{summary['n_seeds']} | {summary['mean']:.4f} ± {summary['std']:.4f} "
+                f"(over {summary['over']}) | "
+                f"{summary['max']:.4f}{' (best fold)' if summary['over'] == 'folds' else ''} | "
                 f"{'' if ensemble is None else f'{ensemble:.4f}'} | "
                 f"{summary['train_seconds_per_run']:.0f} s | "
                 f"{summary['train_seconds_total'] / 60:.1f} min |"
@@ -717,7 +727,7 @@ def report_part(args) -> None:
             lines.append(
                 f"| RBF-SVM ({name.removeprefix('svm_').replace('_', ' ')}) | - | - (deterministic) | "
                 f"{entry['uar_mean_over_folds']:.4f} ± {entry['uar_std_over_folds']:.4f} (over folds) | "
-                f"{entry['uar_max_fold']:.4f} (best fold) | | | {entry['seconds'] / 60:.1f} min |"
+                f"{entry['uar_max_fold']:.4f} (best fold) | | | {entry['seconds']:.0f} s |"
             )
         lines.append("")
         settings = next(iter(main.get(corpus, {}).values()), {}).get("settings")
@@ -743,8 +753,11 @@ def report_part(args) -> None:
                 delta, better = "", ""
                 if plain is not None and variant != "plain":
                     delta = f"{summary['mean'] - plain['mean']:+.4f}"
-                    wins = [summary["per_fold"][f]["mean"] > plain["per_fold"][f]["mean"]
-                            for f in plain["per_fold"] if f in summary["per_fold"]]
+                    wins = [
+                        summary["per_fold"][f]["mean"] > plain["per_fold"][f]["mean"]
+                        for f in plain["per_fold"]
+                        if f in summary["per_fold"]
+                    ]
                     better = f"{sum(wins)}/{len(wins)}"
                 lines.append(
                     f"| {corpus} | {variant} | {summary['n_seeds']} | {summary['mean']:.4f} ± "

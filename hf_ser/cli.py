@@ -11,7 +11,7 @@ is a single decorated function (heavy imports go inside it so that ``hf-ser --he
 
 ``passthrough=True`` hands the command-line words the subcommand does not declare to the function
 (``args.rest``), for subcommands that wrap a recipe with its own flags (``hf-ser train --config x.yaml``);
-``--help`` is passed on too, so the recipe's own help shows.
+their ``--help`` shows the command's description, then every flag of the recipe's config parser.
 
 Errors (bad audio, missing files, bad options) are printed to stderr as one line, with exit code 2 and no
 traceback; ``hf-ser --debug ...`` shows the traceback.
@@ -196,7 +196,12 @@ def predict(args: argparse.Namespace) -> int:
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="checkpoint directory or Hub id to export")
     parser.add_argument("output_dir", help="directory for model.onnx, config.json and the feature extractor")
-    parser.add_argument("--quantize", choices=("int8",), default=None, help="also write an int8 model")
+    parser.add_argument(
+        "--quantize",
+        choices=("int8",),
+        default=None,
+        help="also write model_quantized.onnx (int8; run it: predict --backend onnx --dtype int8)",
+    )
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
 
 
@@ -216,14 +221,23 @@ def export(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------
-# train / crossval / hpo: the recipes, from the installed package
+# train / crossval / hpo / distill: the recipes, from the installed package
 # ----------------------------------------------------------------------------------------------------
-def _run_recipe(function_name: str, argv: list[str]) -> int:
-    from . import training
+def _run_recipe(
+    name: str, run: Callable[[Any], Any], argv: list[str], defaults: Optional[dict[str, Any]] = None
+) -> int:
+    """Parse ``argv`` with the recipes' config parser and call ``run(config)``.
 
-    if not argv:
+    No flags, ``-h`` or ``--help``: the command's own description, then every config key.
+    """
+    from .training import parse_config
+
+    if not argv or "-h" in argv or "--help" in argv:
+        print(COMMANDS[name].description + "\n")
+        if defaults:
+            print("Defaults of this command: " + ", ".join(f"--{k} {v}" for k, v in defaults.items()) + "\n")
         argv = ["--help"]
-    getattr(training, function_name)(training.parse_config(argv))
+    run(parse_config(argv, defaults=defaults))
     return 0
 
 
@@ -235,7 +249,9 @@ def train(args: argparse.Namespace) -> int:
       hf-ser train --config recipes/configs/wav2vec2_base_attentive.yaml --corpus emodb --data_dir data/emodb
     Run `hf-ser train --help` for the recipe's flags.
     """
-    return _run_recipe("run_finetune", args.rest)
+    from .training import run_finetune
+
+    return _run_recipe("train", run_finetune, args.rest)
 
 
 @command(
@@ -247,43 +263,122 @@ def crossval(args: argparse.Namespace) -> int:
     """Cross-validate a recipe config over speaker-independent folds; flags as recipes/crossval.py.
 
     Example:
-      hf-ser crossval --config recipes/configs/wav2vec2_base_attentive.yaml --corpus emodb \
+      hf-ser crossval --config recipes/configs/wav2vec2_base_attentive.yaml --corpus emodb \\
         --data_dir data/emodb --folds 5
     """
-    return _run_recipe("run_crossval", args.rest)
+    from .training import run_crossval
+
+    return _run_recipe("crossval", run_crossval, args.rest)
 
 
 @command("hpo", help="Hyper-parameter search (same flags as recipes/hpo.py).", passthrough=True)
 def hpo(args: argparse.Namespace) -> int:
-    """Optuna search over a recipe config; flags as recipes/hpo.py."""
-    return _run_recipe("run_hpo", args.rest)
+    """Optuna search over a recipe config; flags as recipes/hpo.py.
+
+    Writes <output_dir>/best_config.yaml (cross-validate it with `hf-ser crossval --config`).
+
+    Example:
+      hf-ser hpo --config recipes/configs/reslstm_sa_h64.yaml --corpus emodb --data_dir data/emodb \\
+        --output_dir outputs/hpo --n_trials 100
+    """
+    from .training import run_hpo
+
+    return _run_recipe("hpo", run_hpo, args.rest)
+
+
+@command(
+    "distill",
+    help="Distil a teacher into a small student (same flags as recipes/distill.py).",
+    passthrough=True,
+)
+def distill(args: argparse.Namespace) -> int:
+    """Distil a teacher checkpoint (or an ensemble) into a small student; flags as recipes/distill.py.
+
+    The student defaults to the Wav2Small-style model (--model_type student) and writes to
+    outputs/distill; --teacher DIR is required (a YAML list of directories makes an ensemble).
+
+    Example:
+      hf-ser distill --config recipes/configs/wav2small_distill.yaml --teacher outputs/w2v2_emodb \\
+        --data_dir data/emodb --output_dir outputs/wav2small_emodb
+    """
+    from .training.distill import DISTILL_DEFAULTS, run_distill  # not via .training: circular import
+
+    return _run_recipe("distill", run_distill, args.rest, defaults=DISTILL_DEFAULTS)
 
 
 # ----------------------------------------------------------------------------------------------------
 # demo
 # ----------------------------------------------------------------------------------------------------
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model", default=None, help="checkpoint directory or Hub id (default: built-in model)"
-    )
-    parser.add_argument("--host", default=None, help="address to listen on (Gradio's default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="port (Gradio's default: 7860)")
-    parser.add_argument("--share", action="store_true", help="also create a public gradio.live link")
+    from .demo import add_demo_arguments
+
+    add_demo_arguments(parser)
 
 
 @command("demo", help="Run the Gradio demo (the Space's app) locally.", arguments=_demo_arguments)
 def demo(args: argparse.Namespace) -> int:
-    """Run the Gradio app of the Space (hf_ser.demo.build_demo, also used by spaces/app.py) locally.
+    """Run the Gradio app of the Space (hf_ser.demo, also used by spaces/app.py) on this machine.
 
+    It listens on 127.0.0.1 (this machine only) unless --host says otherwise; stop it with Ctrl+C.
     Needs the gradio extra: pip install "hf_ser[gradio]".
 
-    Example:
+    Examples:
+      hf-ser demo
       hf-ser demo --model ./my_checkpoint --port 7861
     """
-    from .demo import build_demo
+    from .demo import run_demo
 
-    build_demo(args.model).launch(server_name=args.host, server_port=args.port, share=args.share)
-    return 0
+    return run_demo(args)
+
+
+# ----------------------------------------------------------------------------------------------------
+# publish / publish-space (hf_ser.hub)
+# ----------------------------------------------------------------------------------------------------
+def _publish_arguments(parser: argparse.ArgumentParser) -> None:
+    from .hub import add_publish_arguments
+
+    add_publish_arguments(parser)
+
+
+@command("publish", help="Publish a trained model to the Hugging Face Hub (checked first).",
+         arguments=_publish_arguments)  # fmt: skip
+def publish(args: argparse.Namespace) -> int:
+    """Publish a run directory as a Hub model repo: weights, feature extractor, the current modelling code
+    (for trust_remote_code), model card, ONNX export and LoRA adapter. The staged folder is checked
+    first (loads with and without hf_ser, card validates, no pickles); --dry-run stops there.
+
+    The token comes from --token, HF_TOKEN or `hf auth login`.
+
+    Examples:
+      hf-ser publish outputs/w2v2_emodb me/ser-emodb --dry-run
+      hf-ser publish outputs/w2v2_emodb me/ser-emodb --private
+    """
+    from .hub import run_publish
+
+    return run_publish(args)
+
+
+def _publish_space_arguments(parser: argparse.ArgumentParser) -> None:
+    from .hub import add_publish_space_arguments
+
+    add_publish_space_arguments(parser)
+
+
+@command("publish-space", help="Publish the Gradio demo as a Hugging Face Space.",
+         arguments=_publish_space_arguments)  # fmt: skip
+def publish_space(args: argparse.Namespace) -> int:
+    """Publish the Gradio demo (spaces/) as a Hub Space serving --model (a Hub id; default: built-in).
+
+    The Space ships a copy of this hf_ser; the staged folder is checked (header, app builds) first,
+    and --dry-run stops there.
+
+    Examples:
+      hf-ser publish-space me/ser-demo --model me/ser-emodb --dry-run
+      hf-ser publish-space me/ser-demo --model me/ser-emodb
+    """
+    from .hub import run_publish_space
+
+    return run_publish_space(args)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -184,17 +184,14 @@ def write_modelling_code(folder: PathLike, *, include_model: bool = True) -> lis
 
     preprocessor_path = folder / "preprocessor_config.json"
     if preprocessor_path.is_file():
-        extractor_type = json.loads(preprocessor_path.read_text(encoding="utf-8")).get("feature_extractor_type")
-        extractor = next(
-            (
-                r.feature_extractor_class
-                for r in AUTO_CLASS_TABLE
-                if r.feature_extractor_class is not None
-                and r.feature_extractor_class.__name__ == extractor_type
-                and r.feature_extractor_class.__module__.startswith(__package__ + ".")
-            ),
-            None,
-        )
+        name = json.loads(preprocessor_path.read_text(encoding="utf-8")).get("feature_extractor_type")
+        own_extractors = {
+            r.feature_extractor_class.__name__: r.feature_extractor_class
+            for r in AUTO_CLASS_TABLE
+            if r.feature_extractor_class is not None
+            and r.feature_extractor_class.__module__.startswith(__package__ + ".")
+        }
+        extractor = own_extractors.get(name)
         if extractor is not None:  # transformers' own extractors (Wav2Vec2FeatureExtractor) need no code
             custom_object_save(extractor, folder)
             _rewrite_json(preprocessor_path, auto_map={"AutoFeatureExtractor": _auto_map_name(extractor)})

@@ -10,13 +10,11 @@ is a flag too; ``--help`` lists them.
 """
 
 from hf_ser.training import parse_config
-from hf_ser.training.distill import run_distill
-
-DEFAULTS = {"model_type": "student", "output_dir": "outputs/distill"}
+from hf_ser.training.distill import DISTILL_DEFAULTS, run_distill
 
 
 def main(argv=None):
-    return run_distill(parse_config(argv, defaults=DEFAULTS))
+    return run_distill(parse_config(argv, defaults=DISTILL_DEFAULTS))
 
 
 if __name__ == "__main__":

@@ -253,6 +253,8 @@ def main(argv=None) -> None:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.output_dir)
     extractor.save_pretrained(args.output_dir)
+    for code in args.output_dir.glob("*.py"):  # save_pretrained's code copies would go stale in the package:
+        code.unlink()  # the installed hf_ser loads the model, and hf_ser.hub.publish writes the current code
     if cv:
         (args.output_dir / "crossval.json").write_text(json.dumps(cv, indent=2) + "\n")
     write_card(model, data, cv, args, args.output_dir)

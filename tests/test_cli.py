@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -112,21 +114,31 @@ def test_directories_expand_to_audio_files(tmp_path, clips):
         collect_audio_files([str(empty)])
 
 
+def test_every_command_is_registered():
+    inference = {"predict", "export", "demo", "report"}
+    recipes = {"train", "crossval", "hpo", "distill"}
+    assert inference | recipes | {"publish", "publish-space"} == set(COMMANDS)
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_subcommand_has_help(name, capsys):
-    if COMMANDS[name].passthrough:
-        with pytest.raises(SystemExit) as exit_info:  # the recipe's own parser prints its flags
-            main([name, "--help"])
-        assert exit_info.value.code == 0
-        assert "--config" in capsys.readouterr().out
-        return
     with pytest.raises(SystemExit) as exit_info:
         main([name, "--help"])
     assert exit_info.value.code == 0
-    assert COMMANDS[name].description.splitlines()[0] in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert COMMANDS[name].description.splitlines()[0] in out
+    assert "Example" in out
+    if COMMANDS[name].passthrough:  # then the recipe's config parser lists its flags
+        assert "--config" in out and "--output_dir (default:" in out
 
 
-def test_demo_builds_and_launches_the_app(monkeypatch):
+def test_export_offers_int8_quantisation(capsys):
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    assert "--quantize {int8}" in capsys.readouterr().out
+
+
+def test_demo_builds_and_launches_the_app_on_loopback(monkeypatch):
     import hf_ser.demo
 
     calls = {}
@@ -142,7 +154,52 @@ def test_demo_builds_and_launches_the_app(monkeypatch):
     monkeypatch.setattr(hf_ser.demo, "build_demo", fake_build_demo)
     assert main(["demo", "--model", "some/model", "--port", "7861"]) == 0
     assert calls["model"] == "some/model"
-    assert calls["launch"] == {"server_name": None, "server_port": 7861, "share": False}
+    assert calls["launch"] == {"server_name": "127.0.0.1", "server_port": 7861}
+
+
+def test_publish_dry_run_stages_and_checks_a_checkpoint(tiny_checkpoint_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_checkpoint_dir, run)
+    stage = tmp_path / "stage"
+    code = main(["publish", str(run), "me/tiny-ser", "--dry-run", "--no-onnx", "--folder", str(stage)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Dry run: staged" in out and str(stage) in out
+    assert "ok trust_remote_code: loads without hf_ser" in out and "ok model_card" in out
+    staged = {path.name for path in stage.iterdir()}
+    assert {"README.md", "config.json", "model.safetensors", "modeling_ser.py"} <= staged
+    assert not (stage / "onnx").exists()
+
+
+def test_publish_commands_report_bad_arguments_without_traceback(tiny_checkpoint_dir, capsys):
+    assert main(["publish", str(tiny_checkpoint_dir), "not a repo id", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "hf-ser: error: repo_id must look like 'user/name'" in err and "Traceback" not in err
+    assert main(["publish-space", "me/demo", "--model", str(tiny_checkpoint_dir), "--dry-run"]) == 2
+    assert "must be a Hub model id ('user/name'): a Space cannot read local paths" in capsys.readouterr().err
+
+
+def test_distill_help_shows_the_recipe_flags_and_its_defaults(capsys):
+    from hf_ser.training.distill import DISTILL_DEFAULTS
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["distill", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Distil a teacher checkpoint")
+    assert "Defaults of this command: --model_type student, --output_dir outputs/distill" in out
+    assert "--teacher (default: None)" in out and "--distill_temperature" in out
+    assert DISTILL_DEFAULTS == {"model_type": "student", "output_dir": "outputs/distill"}
+
+
+def test_distill_config_errors_exit_2(tmp_path, capsys):
+    assert main(["distill", "--no_such_key", "1"]) == 2
+    assert "no_such_key" in capsys.readouterr().err
+    missing = tmp_path / "no_teacher"
+    assert main(["distill", "--teacher", str(missing), "--output_dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"hf-ser: error: Teacher {str(missing)!r} does not exist" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # refused before any work
 
 
 def test_no_command_prints_usage(capsys):
@@ -150,10 +207,20 @@ def test_no_command_prints_usage(capsys):
     assert "usage: hf-ser" in capsys.readouterr().err
 
 
+def test_python_dash_m_hf_ser_prints_the_commands(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["hf_ser", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("hf_ser", run_name="__main__")  # what `python -m hf_ser --help` runs
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: hf-ser" in out
+    assert all(name in out for name in COMMANDS)
+
+
 def test_module_entry_point_runs_in_a_subprocess(model_dir, clips):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     completed = subprocess.run(
-        [sys.executable, "-m", "hf_ser.cli", "predict", clips[0], "--model", model_dir, "--json"],
+        [sys.executable, "-m", "hf_ser", "predict", clips[0], "--model", model_dir, "--json"],
         capture_output=True,
         text=True,
         env=env,

@@ -14,7 +14,7 @@ import yaml
 from huggingface_hub import ModelCard
 
 from hf_ser.cards import validate_model_card
-from hf_ser.hub import PublishResult, check_model_folder, publish
+from hf_ser.hub import PublishResult, check_model_folder, publish, write_modelling_code
 
 REPO_ID = "me/tiny-ser"
 LABELS = ["anger", "happiness", "neutral", "sadness"]
@@ -170,6 +170,43 @@ def test_dry_run_of_a_lora_adapter_run_merges_it_and_ships_the_adapter(
     card = (result.folder / "README.md").read_text()
     assert re.search(r"^- \*\*LoRA:\*\* r=2, alpha=4, .*adapter-only weights\.$", card, re.M)
     assert "lora" in ModelCard(card).data.tags
+
+
+def test_publishing_replaces_stale_modelling_code_of_the_run_and_its_onnx_export(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    """A run saved by an older hf_ser carries that version's code; the published folder has today's."""
+    import hf_ser.models
+    from hf_ser.export import to_onnx
+
+    models = Path(hf_ser.models.__file__).parent
+    to_onnx(str(run_dir), str(run_dir / "onnx"))
+    broken = "raise ImportError('modelling code of an old hf_ser')\n"
+    (run_dir / "modeling_ser.py").write_text(broken)
+    (run_dir / "onnx" / "configuration_ser.py").write_text(broken)
+    (run_dir / "old_helpers.py").write_text("VERSION = '0.0.1'\n")
+    config = json.loads((run_dir / "config.json").read_text())
+    config["auto_map"]["AutoModelForAudioClassification"] = "old_modeling.SERModelForAudioClassification"
+    (run_dir / "config.json").write_text(json.dumps(config))
+
+    result = publish(run_dir, REPO_ID, dry_run=True, folder=tmp_path / "staged")
+    assert {"trust_remote_code", "onnx"} <= set(result.checks)  # the folder loads without hf_ser
+    for name in ("modeling_ser.py", "configuration_ser.py", "onnx/configuration_ser.py"):
+        assert (result.folder / name).read_text() == (models / Path(name).name).read_text()
+    assert "onnx/modeling_ser.py" not in result.files  # an export needs only the config's code
+    assert "old_helpers.py" not in result.files
+    assert result.skipped["old_helpers.py"] == "not part of the current hf_ser modelling code of this model"
+    assert json.loads((result.folder / "config.json").read_text())["auto_map"] == {
+        "AutoConfig": "configuration_ser.SERConfig",
+        "AutoModelForAudioClassification": "modeling_ser.SERModelForAudioClassification",
+    }
+    assert (run_dir / "modeling_ser.py").read_text() == broken  # the run directory is left as it was
+
+    not_ours = tmp_path / "not_ours"
+    not_ours.mkdir()
+    (not_ours / "config.json").write_text(json.dumps({"model_type": "wav2vec2"}))
+    with pytest.raises(ValueError, match=r"model_type 'wav2vec2', which is not an hf_ser model \('hf_ser'"):
+        write_modelling_code(not_ours)
 
 
 class RecordingHfApi:

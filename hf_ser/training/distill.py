@@ -76,6 +76,8 @@ from .models import check_model_options
 logger = logging.getLogger(__name__)
 
 CACHE_DIRNAME = "teacher_cache"
+DISTILL_DEFAULTS = {"model_type": "student", "output_dir": "outputs/distill"}
+"""Config defaults of distillation runs (``recipes/distill.py``, ``hf-ser distill``): a Wav2Small student."""
 
 
 # -- the teacher --------------------------------------------------------------------------------------
