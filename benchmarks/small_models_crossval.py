@@ -7,8 +7,10 @@ The commands behind ``benchmarks/results/small_models.md`` (settings chosen with
     python benchmarks/small_models_crossval.py --part svm
     python benchmarks/small_models_crossval.py --part main --models lstm_sa_h64 reslstm_sa_h64 --seeds 3 $S
     python benchmarks/small_models_crossval.py --part ablations --seeds 1 --workers 2 $S
+    M="lstm_sa_h32 reslstm_sa_h32 lstm_sa_h128 reslstm_sa_h128"
+    python benchmarks/small_models_crossval.py --part main --models $M --seeds 1 --workers 4 $S
     python benchmarks/small_models_crossval.py --part report
-    # the other sizes: --part main --models all; the validation-scored search: --part tune --grid '{...}' ...
+    # validation-scored search, e.g. --part tune --tune_folds 6 --epochs 25 --grid '{"dropout": 0.5}' ...
 
 Protocol (identical to ``recipes/crossval.py`` / :func:`hf_ser.training.run_crossval`): folds from
 :func:`hf_ser.training.data.compute_folds` (EmoDB: leave-one-speaker-out, 10 folds; URDU: 5 speaker-disjoint

@@ -541,6 +541,18 @@ def test_ctc_logits_padding_invariant_on_real_frames(tiny_ser_model, feature_ext
 
 
 def test_ctc_head_saved_and_loaded_without_warning(tiny_ser_model, feature_extractor, emodb_clips, tmp_path):
+    from transformers.utils import logging
+
+    # Other tests (e.g. the CLI run in-process) may have silenced transformers; this test reads its warnings.
+    previous_verbosity = logging.get_verbosity()
+    logging.set_verbosity_warning()
+    try:
+        _check_ctc_head_round_trip(tiny_ser_model, feature_extractor, emodb_clips, tmp_path)
+    finally:
+        logging.set_verbosity(previous_verbosity)
+
+
+def _check_ctc_head_round_trip(tiny_ser_model, feature_extractor, emodb_clips, tmp_path):
     from transformers import AutoModelForAudioClassification
     from transformers.testing_utils import CaptureLogger
     from transformers.utils import logging
