@@ -85,3 +85,23 @@ def test_config_errors():
         MfccChromaFeatureExtractor(n_mels=20)
     with pytest.raises(ValueError, match="fit_global_normalization"):
         MfccChromaFeatureExtractor(normalization="global")
+
+
+def test_frame_computation_limits_blas_to_one_thread(monkeypatch, emodb_clips):
+    from threadpoolctl import threadpool_info
+
+    import hf_ser.models.feature_extraction_mfcc_chroma as module
+
+    seen = []
+    compute = MfccChromaFeatureExtractor._compute_raw_features
+
+    def spy(self, waveform):
+        seen.append({info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"})
+        return compute(self, waveform)
+
+    monkeypatch.setattr(MfccChromaFeatureExtractor, "_compute_raw_features", spy)
+    before = {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+    MfccChromaFeatureExtractor().extract(emodb_clips[0])
+    assert seen == [{1}]
+    assert {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"} == before
+    assert module._THREADPOOL_CONTROLLER and module._THREADPOOL_CONTROLLER[0] is not None

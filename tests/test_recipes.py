@@ -569,3 +569,37 @@ def single_process_test_uar(out: Path) -> float:
             predictions.append(int(model(**inputs).logits.argmax(-1)))
         references.append(row["label"])
     return uar(references, predictions)
+
+
+def test_lstm_sa_global_normalisation_fitted_on_training_split_only(tmp_path):
+    """`feature_normalization: global`: statistics of the training clips (not validation/test), saved with the
+    model and reloaded by AutoFeatureExtractor; `feature_extractor:` options reach the saved extractor."""
+    from transformers import AutoFeatureExtractor
+
+    import hf_ser  # noqa: F401  (registers the Auto classes)
+    from hf_ser.models.feature_extraction_mfcc_chroma import MfccChromaFeatureExtractor
+    from hf_ser.training import parse_config
+    from hf_ser.training.data import EvalClipTransform, decoded, load_dataset_for, split_data
+
+    out = tmp_path / "out"
+    argv = ["--config", config("reslstm_sa_h32"), *flags(output_dir=out, max_steps=2, num_train_epochs=1)]
+    run_recipe("finetune", argv)
+    saved = json.loads((out / "preprocessor_config.json").read_text())
+    assert saved["normalization"] == "global" and saved["hop_length"] == 512
+
+    cfg = parse_config(argv)
+    data = split_data(cfg, load_dataset_for(cfg))
+
+    def fitted(*splits):
+        clips = [row["audio"]["array"] for split in splits for row in decoded(split, EvalClipTransform(None))]
+        return MfccChromaFeatureExtractor(hop_length=512).fit_global_normalization(clips)
+
+    from_train = fitted(data.train)
+    np.testing.assert_allclose(saved["mean"], from_train.mean, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(saved["std"], from_train.std, rtol=1e-6, atol=1e-8)
+    with_held_out = fitted(data.train, data.validation, data.tests["test"])
+    assert not np.allclose(saved["mean"], with_held_out.mean), "held-out speakers leaked into the statistics"
+    loaded = AutoFeatureExtractor.from_pretrained(out)
+    assert isinstance(loaded, MfccChromaFeatureExtractor) and loaded.normalization == "global"
+    clip = next(iter(decoded(data.tests["test"], EvalClipTransform(None))))["audio"]["array"]
+    np.testing.assert_allclose(loaded.extract(clip), from_train.extract(clip), atol=1e-5)

@@ -173,3 +173,30 @@ def test_labels_that_do_not_fit_the_task_fail_before_compute(tmp_path):
     _finetune_fails_fast(
         ["--data_dir", emodb, "--labels", "anger", *out], ValueError, "at least 2 emotion classes"
     )
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model_type", "lstm_sa", "--feature_normalization", "cmvn"], "feature_normalization.*utterance"),
+        (["--feature_normalization", "global"], "applies to the MFCC.*'ser'"),
+    ],
+)
+def test_feature_normalization_is_validated(argv, message):
+    with pytest.raises(ValueError, match=message):
+        parse_config(argv)
+    assert parse_config([]).feature_normalization == "utterance"  # today's behaviour stays the default
+
+
+def test_feature_extractor_options_checked_before_compute():
+    from hf_ser.training.models import build_model, check_model_options
+
+    with pytest.raises(ValueError, match=r"Unknown `feature_extractor` option.*'hop'.*hop_length"):
+        check_model_options(parse_config(["--model_type", "lstm_sa", "--feature_extractor.hop", "512"]))
+    with pytest.raises(ValueError, match="not to model_type 'ser'"):
+        check_model_options(parse_config(["--feature_extractor.hop_length", "512"]))
+    argv = ["--model_type", "lstm_sa", "--pooling", "null", "--feature_extractor.hop_length", "512"]
+    cfg = parse_config(argv)
+    check_model_options(cfg)
+    _, extractor = build_model(cfg, {0: "anger", 1: "neutral"}, [])
+    assert extractor.hop_length == 512 and extractor.normalization == "utterance"

@@ -70,6 +70,7 @@ def recipe_card(cfg: TrainConfig) -> SERCardData:
         "ctc_alpha": cfg.ctc_alpha,
         "augment": cfg.augment,
         "class_weights": cfg.class_weights,
+        "feature_normalization": cfg.feature_normalization if cfg.model_type == "lstm_sa" else None,
         "max_train_seconds": cfg.max_train_seconds,
     }
     return SERCardData(
@@ -178,6 +179,21 @@ def build_training_arguments(cfg: TrainConfig, has_validation: bool, train_size:
     return args
 
 
+def fit_feature_normalization(cfg: TrainConfig, extractor: Any, train: Any) -> None:
+    """With ``feature_normalization: global``, fit the extractor's per-feature mean/std on the training
+    clips (whole clips, no crop or augmentation) so the statistics never see validation or test speakers;
+    they are saved with the model in ``preprocessor_config.json``."""
+    if cfg.feature_normalization != "global":
+        return
+    if not hasattr(extractor, "fit_global_normalization"):
+        raise ValueError(
+            f"feature_normalization 'global' needs a feature extractor with fit_global_normalization; "
+            f"{type(extractor).__name__} has none."
+        )
+    clips = (row["audio"]["array"] for row in decoded(train, EvalClipTransform(None)))
+    extractor.fit_global_normalization(clips)
+
+
 def make_collator(extractor: Any, task: str, targets: Sequence[str]) -> Any:
     """The data layer's collator, padding only: cropping and augmentation happen in the training
     dataset's transform, because `Trainer` uses one collator for training *and* evaluation batches."""
@@ -247,6 +263,7 @@ def run_finetune(
         class_weights=weights,
         ctc_vocab=vocab.tokens if vocab is not None else None,
     )
+    fit_feature_normalization(cfg, extractor, data.train)
     collator = make_collator(extractor, cfg.task, data.regression_targets)
     if vocab is not None:
         collator = CTCLabelCollator(collator, vocab)

@@ -10,6 +10,7 @@ same family (training continues from it).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from pathlib import Path
 from typing import Any, Optional
@@ -78,6 +79,7 @@ def check_model_options(cfg: TrainConfig) -> None:
     duplicated = sorted(set(cfg.model) & set(FORWARDED_KEYS))
     if duplicated:
         raise ValueError(f"Set {duplicated} as top-level keys, not inside `model:`.")
+    check_feature_extractor_options(cfg)
     if cfg.backbone_config and cfg.model_type != "ser":
         raise ValueError(
             f"`backbone_config` applies to SSL backbones (model_type 'ser'), not {cfg.model_type!r}."
@@ -88,6 +90,27 @@ def check_model_options(cfg: TrainConfig) -> None:
             raise ValueError(
                 f"backbone {cfg.backbone!r} exists but has no config.json: not a model directory."
             )
+
+
+def check_feature_extractor_options(cfg: TrainConfig) -> None:
+    """Reject ``feature_extractor:`` keys the family's (new) feature extractor does not accept."""
+    if not cfg.feature_extractor:
+        return
+    _, _, extractor_class = family_classes(cfg.model_type)
+    if cfg.model_type == "ser" or extractor_class is None or _checkpoint_model_type(cfg.backbone):
+        raise ValueError(
+            f"`feature_extractor` options {sorted(cfg.feature_extractor)} apply to the new feature extractor "
+            f"of model_type 'lstm_sa' or 'student', not to model_type {cfg.model_type!r} or to a trained "
+            f"checkpoint (backbone {cfg.backbone!r})."
+        )
+    signature = inspect.signature(extractor_class.__init__).parameters
+    allowed = sorted(name for name in signature if name not in ("self", "args", "kwargs"))
+    unknown = sorted(set(cfg.feature_extractor) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"Unknown `feature_extractor` option(s) {unknown} for {extractor_class.__name__}. "
+            f"Known options: {', '.join(allowed)}."
+        )
 
 
 def _config_kwargs(
@@ -149,7 +172,7 @@ def build_model(
     model = model_class(config_class(**kwargs))
     if extractor_class is None:
         raise ValueError(f"model_type {cfg.model_type!r} has no registered feature extractor.")
-    return model, extractor_class()
+    return model, extractor_class(**cfg.feature_extractor)
 
 
 def check_backbone_options(cfg: TrainConfig) -> None:
