@@ -102,6 +102,24 @@ def _dummy_inputs(feature_extractor: Any, sampling_rate: int) -> dict[str, torch
     return {"input_values": inputs["input_values"].float(), "attention_mask": inputs["attention_mask"].long()}
 
 
+def check_exportable(config: Any) -> None:
+    """Raise a ``ValueError`` for a model whose seq2seq mechanism has no dynamic-length ONNX graph.
+
+    ``retention`` and ``gla`` would trace into a graph unrolled for the example length only (wrong on any
+    other length) and ``delta`` needs ``linalg.solve_triangular`` (no ONNX operator), see
+    :mod:`hf_ser.models.seq2seq`; failing up front beats a silently wrong file or a long tracer error.
+    """
+    from ..models.seq2seq import ONNX_EXPORTABLE
+
+    mechanism = getattr(config, "seq2seq", None)
+    if mechanism is not None and mechanism not in ONNX_EXPORTABLE:
+        raise ValueError(
+            f"Cannot export seq2seq mechanism {mechanism!r} to ONNX: its graph does not support dynamic "
+            f"time axes. ONNX-exportable mechanisms: {', '.join(ONNX_EXPORTABLE)}. Train with one of those, "
+            "or run this model with the PyTorch backend (hf_ser.pipeline(..., backend=\"torch\"))."
+        )
+
+
 def to_onnx(
     model_or_path: Union[str, os.PathLike, nn.Module],
     out_dir: Union[str, os.PathLike],
@@ -127,6 +145,10 @@ def to_onnx(
     Returns:
         Path of `model_quantized.onnx` when `quantize="int8"`, else of `model.onnx`.
 
+    Raises:
+        ValueError: for an unknown `quantize`, or a model whose `config.seq2seq` is not in
+            `hf_ser.seq2seq.ONNX_EXPORTABLE` (checked before anything is written).
+
     Example:
 
     ```python
@@ -145,6 +167,7 @@ def to_onnx(
             f"Unknown quantize {quantize!r}; choose one of {', '.join(map(str, QUANTIZATIONS))}."
         )
     model, feature_extractor = _load(model_or_path, feature_extractor)
+    check_exportable(model.config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = model.eval()

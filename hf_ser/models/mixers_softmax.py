@@ -70,7 +70,8 @@ def forgetting_attention(
     # centre the cumulative sum: same softmax, smaller magnitudes, better fp32 resolution
     cumulative = cumulative - cumulative[..., -1:] / 2
     bias = (-cumulative * math.sqrt(head_dim)).to(key.dtype).unsqueeze(-1)
-    query = torch.cat([query, torch.ones_like(query[..., :1])], dim=-1)
+    # a pad (not cat with ones_like, which the ONNX exporter folds into a constant of the example shape)
+    query = F.pad(query, (0, 1), value=1.0)
     key = torch.cat([key, bias], dim=-1)
     # equal q/k/v widths keep SDPA on its fused flash kernel (the math fallback is quadratic in memory)
     value = F.pad(value, (0, 1))
