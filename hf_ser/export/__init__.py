@@ -5,13 +5,21 @@
 - :class:`OnnxSERModel`: loads that directory and returns ``SERModelOutput`` like the torch model.
 """
 
-from .onnx import ONNX_FILE, QUANTIZED_ONNX_FILE, default_feature_extractor, quantize_int8, to_onnx
+from .onnx import (
+    ONNX_FILE,
+    QUANTIZED_ONNX_FILE,
+    check_exportable,
+    default_feature_extractor,
+    quantize_int8,
+    to_onnx,
+)
 from .runtime import OnnxSERModel
 
 __all__ = [
     "ONNX_FILE",
     "QUANTIZED_ONNX_FILE",
     "OnnxSERModel",
+    "check_exportable",
     "default_feature_extractor",
     "quantize_int8",
     "to_onnx",
