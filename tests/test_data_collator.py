@@ -69,10 +69,15 @@ def test_random_crop_only_in_training_mode(feature_extractor):
     clip = np.arange(32000, dtype=np.float32) / 32000
     collator = SERDataCollator(feature_extractor, max_length_seconds=0.5, seed=0)
     collator.feature_extractor = type(feature_extractor)(return_attention_mask=True, do_normalize=False)
-    crops = [collator(_rows([clip], [0]))["input_values"][0] for _ in range(3)]
+    crops = []
+    for epoch in range(3):
+        collator.epoch = epoch
+        crops.append(collator(_rows([clip], [0]))["input_values"][0])
     assert all(crop.shape == (8000,) for crop in crops)
     starts = [round(float(crop[0]) * 32000) for crop in crops]
-    assert len(set(starts)) > 1  # random windows ...
+    assert len(set(starts)) > 1  # random windows, new ones each epoch ...
+    collator.epoch = 0  # ... reproducible: the same window again for the same epoch and clip
+    torch.testing.assert_close(collator(_rows([clip], [0]))["input_values"][0], crops[0])
     for crop, start in zip(crops, starts, strict=True):  # ... of the original clip
         torch.testing.assert_close(crop, torch.from_numpy(clip[start : start + 8000]))
     evaluation = collator.eval()

@@ -549,14 +549,15 @@ def single_process_test_uar(out: Path) -> float:
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
     from hf_ser.data.decoding import with_decoded_audio
+    from hf_ser.data.transforms import CenterCrop
     from hf_ser.metrics import uar
     from hf_ser.training import load_yaml
     from hf_ser.training.config import TrainConfig
-    from hf_ser.training.data import EvalClipTransform, load_dataset_for, split_data
+    from hf_ser.training.data import load_dataset_for, split_data
 
     cfg = TrainConfig(**load_yaml(out / "train_config.yaml"))
     test = with_decoded_audio(
-        split_data(cfg, load_dataset_for(cfg)).tests["test"], augment=EvalClipTransform(cfg.max_eval_seconds)
+        split_data(cfg, load_dataset_for(cfg)).tests["test"], augment=CenterCrop(cfg.max_eval_seconds)
     )
     model = AutoModelForAudioClassification.from_pretrained(out).eval()
     extractor = AutoFeatureExtractor.from_pretrained(out)
@@ -577,9 +578,10 @@ def test_lstm_sa_global_normalisation_fitted_on_training_split_only(tmp_path):
     from transformers import AutoFeatureExtractor
 
     import hf_ser  # noqa: F401  (registers the Auto classes)
+    from hf_ser.data.transforms import CenterCrop
     from hf_ser.models.feature_extraction_mfcc_chroma import MfccChromaFeatureExtractor
     from hf_ser.training import parse_config
-    from hf_ser.training.data import EvalClipTransform, decoded, load_dataset_for, split_data
+    from hf_ser.training.data import decoded, load_dataset_for, split_data
 
     out = tmp_path / "out"
     argv = ["--config", config("reslstm_sa_h32"), *flags(output_dir=out, max_steps=2, num_train_epochs=1)]
@@ -591,7 +593,7 @@ def test_lstm_sa_global_normalisation_fitted_on_training_split_only(tmp_path):
     data = split_data(cfg, load_dataset_for(cfg))
 
     def fitted(*splits):
-        clips = [row["audio"]["array"] for split in splits for row in decoded(split, EvalClipTransform(None))]
+        clips = [row["audio"]["array"] for split in splits for row in decoded(split, CenterCrop(None))]
         return MfccChromaFeatureExtractor(hop_length=512).fit_global_normalization(clips)
 
     from_train = fitted(data.train)
@@ -601,5 +603,5 @@ def test_lstm_sa_global_normalisation_fitted_on_training_split_only(tmp_path):
     assert not np.allclose(saved["mean"], with_held_out.mean), "held-out speakers leaked into the statistics"
     loaded = AutoFeatureExtractor.from_pretrained(out)
     assert isinstance(loaded, MfccChromaFeatureExtractor) and loaded.normalization == "global"
-    clip = next(iter(decoded(data.tests["test"], EvalClipTransform(None))))["audio"]["array"]
+    clip = next(iter(decoded(data.tests["test"], CenterCrop(None))))["audio"]["array"]
     np.testing.assert_allclose(loaded.extract(clip), from_train.extract(clip), atol=1e-5)

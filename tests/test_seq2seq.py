@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from hf_ser.models.linear_attention import (
     GLA_MIN_LOG_DECAY,
+    SEGMENT_CHUNKS,
     chunk_gated_delta_rule,
     chunk_linear_attention,
     recurrent_gated_delta_rule,
@@ -134,6 +135,39 @@ def test_gated_delta_rule_chunk_equals_recurrent(chunk_size):
     recurrent, recurrent_state = recurrent_gated_delta_rule(query, key, value, log_decay, beta, state)
     torch.testing.assert_close(chunked, recurrent, atol=1e-4, rtol=0)
     torch.testing.assert_close(chunk_state, recurrent_state, atol=1e-4, rtol=0)
+
+
+def test_kernels_carry_the_state_across_segments():
+    """Inputs longer than one segment (``SEGMENT_CHUNKS`` chunks) plus a partial chunk: the chunk
+    kernels, fixed retention decay included, still equal the recurrences."""
+    chunk_size = 4
+    frames = 2 * SEGMENT_CHUNKS * chunk_size + 7
+    query, key, value = _random_heads(frames=frames)
+    key = F.normalize(key, dim=-1)
+    fixed_decay = torch.full((2, 3, 1), math.log(0.9))
+    chunked, _ = chunk_linear_attention(query, key, value, fixed_decay, chunk_size)
+    recurrent, _ = recurrent_linear_attention(query, key, value, fixed_decay)
+    torch.testing.assert_close(chunked, recurrent, atol=1e-4, rtol=0)
+    log_decay = F.logsigmoid(torch.randn(query.shape[:-1]) + 2.0)
+    beta = torch.rand(query.shape[:-1])
+    chunked, _ = chunk_gated_delta_rule(query, key, value, log_decay, beta, chunk_size)
+    recurrent, _ = recurrent_gated_delta_rule(query, key, value, log_decay, beta)
+    torch.testing.assert_close(chunked, recurrent, atol=1e-4, rtol=0)
+
+
+def test_gated_delta_rule_chunk_gradients_equal_recurrent():
+    """Training goes through the chunk form (no in-place write into a buffer when gradients are on):
+    its gradients equal the recurrence's."""
+    tensors = list(_random_heads(frames=37, dim=8))
+    tensors[1] = F.normalize(tensors[1], dim=-1)
+    gates = [F.logsigmoid(torch.randn(tensors[0].shape[:-1]) + 2.0), torch.rand(tensors[0].shape[:-1])]
+    leaves = [tensor.clone().requires_grad_(True) for tensor in tensors + gates]
+    chunked, _ = chunk_gated_delta_rule(*leaves, chunk_size=8)
+    chunk_grads = torch.autograd.grad(chunked.square().sum(), leaves)
+    recurrent, _ = recurrent_gated_delta_rule(*leaves)
+    recurrent_grads = torch.autograd.grad(recurrent.square().sum(), leaves)
+    for chunk_grad, recurrent_grad in zip(chunk_grads, recurrent_grads, strict=True):
+        torch.testing.assert_close(chunk_grad, recurrent_grad, atol=1e-4, rtol=1e-4)
 
 
 def test_delta_rule_stores_a_key_value_pair():

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hf_ser.training.config import TrainConfig, known_keys, load_yaml, parse_config, usage
+from hf_ser.training.config import (
+    TrainConfig,
+    field_descriptions,
+    known_keys,
+    load_yaml,
+    parse_config,
+    usage,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "recipes" / "configs").glob("*.yaml"))
@@ -68,6 +75,16 @@ def test_flags_override_yaml_and_are_typed(tmp_path):
 def test_help_lists_every_key_as_a_flag():
     text = usage()
     assert all(f"--{key} (default" in text for key in known_keys())
+
+
+def test_help_describes_every_key_from_the_docstring():
+    descriptions = field_descriptions()
+    assert set(descriptions) == set(known_keys())  # documented keys are exactly the config's keys
+    assert all(len(text) > 8 for text in descriptions.values()), descriptions
+    lines = usage().splitlines()
+    line = lines.index("  --seed (default: 42)")
+    assert lines[line + 1].strip() == "random seed."
+    assert "Run length" in descriptions["max_steps"] and "Run length" in descriptions["num_train_epochs"]
 
 
 @pytest.mark.parametrize(

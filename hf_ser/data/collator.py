@@ -2,7 +2,8 @@
 
 :class:`SERDataCollator` takes rows as a corpus gives them (``audio`` as a path dict from
 :func:`hf_ser.data.load_corpus`, or already decoded by :func:`hf_ser.data.with_decoded_audio`),
-decodes them if needed, optionally crops and augments them (training mode only), and pads them with
+decodes them if needed, optionally crops and augments them (training mode only, with
+:class:`hf_ser.data.transforms.RandomCrop`: reproducible crops, see there), and pads them with
 the model's feature extractor, which always returns an attention mask. It passes ``labels`` and, when
 ``regression_columns`` are given, ``regression_labels``.
 
@@ -23,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .audio import DEFAULT_SAMPLING_RATE, audio_duration, decode_example_audio
+from .transforms import RandomCrop
 
 IGNORE_INDEX = -100
 """Class label ignored by the losses (rows with label -1, "no class", are mapped to it)."""
@@ -43,10 +45,12 @@ class SERDataCollator:
             ``(batch, targets)`` (None values become NaN = missing), e.g. ``("arousal", "dominance",
             "valence")``. ``None`` = pass no ``regression_labels``.
         max_length_seconds (`float`, *optional*): in training mode, crop longer clips to this length
-            (random window with ``random_crop``, else the start).
+            (random window with ``random_crop``, else the start). The window depends on ``seed``, the
+            clip and ``collator.epoch`` only, so it is the same after a resume; new windows each epoch
+            need ``collator.epoch`` set, e.g. with ``hf_ser.training.CropEpochCallback(collator)``.
         random_crop (`bool`, *optional*, defaults to `True`).
         augment (`Callable`, *optional*): ``augment(array, sampling_rate, label=...)``, applied in training
-            mode only (see :mod:`hf_ser.augment`).
+            mode only, after the crop (see :mod:`hf_ser.augment`).
         training (`bool`, *optional*, defaults to `True`): crop and augment only when True. `Trainer` uses
             one collator for training and evaluation: give it ``collator.eval()``'s copy for evaluation
             (or crop/augment in the training dataset instead) so test clips are never changed.
@@ -80,12 +84,21 @@ class SERDataCollator:
     training: bool = True
     pad_to_multiple_of: Optional[int] = None
     seed: int = 0
-    _rng: np.random.Generator = field(init=False, repr=False)
+    transform: RandomCrop = field(init=False, repr=False)
 
     def __post_init__(self):
         if self.max_length_seconds is not None and self.max_length_seconds <= 0:
             raise ValueError(f"max_length_seconds must be positive, got {self.max_length_seconds!r}.")
-        self._rng = np.random.default_rng(self.seed)
+        self.transform = RandomCrop(self.max_length_seconds, self.seed, self.augment, self.random_crop)
+
+    @property
+    def epoch(self) -> int:
+        """Epoch whose crops the training mode draws (see :class:`~.transforms.RandomCrop`)."""
+        return self.transform.epoch
+
+    @epoch.setter
+    def epoch(self, epoch: int) -> None:
+        self.transform.epoch = epoch
 
     def eval(self) -> SERDataCollator:
         """A copy in evaluation mode: no cropping, no augmentation."""
@@ -95,23 +108,13 @@ class SERDataCollator:
         """A copy in training mode."""
         return dataclasses.replace(self, training=True)
 
-    def _crop(self, array: np.ndarray) -> np.ndarray:
-        size = int(self.max_length_seconds * self.sampling_rate)
-        if array.size <= size:
-            return array
-        start = int(self._rng.integers(array.size - size + 1)) if self.random_crop else 0
-        return array[start : start + size]
-
     def _array(self, row: dict) -> np.ndarray:
         if self.audio_column not in row:
             raise ValueError(f"Row has no {self.audio_column!r} column; columns: {sorted(row)}.")
         array = decode_example_audio(row[self.audio_column], self.sampling_rate)
         if self.training:
-            if self.augment is not None:
-                label = row.get(self.label_column) if self.label_column else None
-                array = self.augment(array, self.sampling_rate, label=label)
-            if self.max_length_seconds is not None:
-                array = self._crop(array)
+            label = row.get(self.label_column) if self.label_column else None
+            array = self.transform(array, self.sampling_rate, label=label)
         return array
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .linear_attention import (
+    DELTA_CHUNK_SIZE,
     GLA_MIN_LOG_DECAY,
     check_chunk_size,
     chunk_gated_delta_rule,
@@ -34,12 +35,22 @@ def _check_mode(mode: str) -> None:
 
 
 class LinearMixer(TokenMixer):
-    """Common part of the linear mixers: q/k/v projection, head norm, chunk size."""
+    """Common part of the linear mixers: q/k/v projection, head norm, chunk size.
+
+    ``chunk_size=None`` takes the mechanism's ``default_chunk_size`` (the fastest on CPU at head size 64).
+    """
+
+    default_chunk_size = 64
 
     def __init__(
-        self, hidden_size: int, num_heads: int, bidirectional: bool = True, chunk_size: int = 64
+        self,
+        hidden_size: int,
+        num_heads: int,
+        bidirectional: bool = True,
+        chunk_size: Optional[int] = None,
     ) -> None:
         super().__init__(hidden_size, num_heads, bidirectional)
+        chunk_size = self.default_chunk_size if chunk_size is None else chunk_size
         check_chunk_size(chunk_size)
         self.qkv_proj = nn.Linear(hidden_size, 3 * hidden_size)
         self.norm = HeadRMSNorm(self.head_dim)
@@ -95,7 +106,11 @@ class GatedLinearAttentionMixer(LinearMixer):
     gate_normalizer = 16.0
 
     def __init__(
-        self, hidden_size: int, num_heads: int, bidirectional: bool = True, chunk_size: int = 64
+        self,
+        hidden_size: int,
+        num_heads: int,
+        bidirectional: bool = True,
+        chunk_size: Optional[int] = None,
     ) -> None:
         super().__init__(hidden_size, num_heads, bidirectional, chunk_size)
         self.gate_down = nn.Linear(hidden_size, self.gate_rank, bias=False)
@@ -129,12 +144,14 @@ class GatedDeltaRuleMixer(LinearMixer):
     ``log a_t = logsigmoid(w_a . x_t + b_a)`` per head.
     """
 
+    default_chunk_size = DELTA_CHUNK_SIZE
+
     def __init__(
         self,
         hidden_size: int,
         num_heads: int,
         bidirectional: bool = True,
-        chunk_size: int = 64,
+        chunk_size: Optional[int] = None,
         decay_bias: float = 3.0,
     ) -> None:
         super().__init__(hidden_size, num_heads, bidirectional, chunk_size)

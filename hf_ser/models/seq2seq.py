@@ -76,7 +76,11 @@ class IdentityMixer(TokenMixer):
 
 
 def build_token_mixer(
-    mechanism: str, hidden_size: int, num_heads: int, bidirectional: bool = True, chunk_size: int = 64
+    mechanism: str,
+    hidden_size: int,
+    num_heads: int,
+    bidirectional: bool = True,
+    chunk_size: Optional[int] = None,
 ) -> TokenMixer:
     """Instantiate the token mixer of a mechanism name from ``SEQ2SEQ_MECHANISMS``."""
     if mechanism in LINEAR_MECHANISMS:
@@ -120,7 +124,7 @@ class Seq2SeqBlock(nn.Module):
         intermediate_size: int,
         dropout: float = 0.0,
         bidirectional: bool = True,
-        chunk_size: int = 64,
+        chunk_size: Optional[int] = None,
         layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
@@ -150,7 +154,8 @@ class Seq2SeqEncoder(nn.Module):
         bidirectional (`bool`, *optional*, defaults to `True`): whole-clip context (softmax attends
             both ways; causal mechanisms split their heads between the two directions). `False` gives
             a causal encoder, usable for streaming with ``mode="recurrent"``.
-        chunk_size (`int`, *optional*, defaults to 64): chunk length of the chunkwise linear kernels.
+        chunk_size (`int`, *optional*): chunk length of the chunkwise linear kernels; by default each
+            mechanism's own (64 frames; 32 for ``delta``, whose per-chunk UT transform is cubic in it).
         layer_norm_eps (`float`, *optional*, defaults to 1e-5): LayerNorm epsilon.
     """
 
@@ -163,7 +168,7 @@ class Seq2SeqEncoder(nn.Module):
         intermediate_size: Optional[int] = None,
         dropout: float = 0.0,
         bidirectional: bool = True,
-        chunk_size: int = 64,
+        chunk_size: Optional[int] = None,
         layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()

@@ -82,7 +82,10 @@ class EpochSummaryCallback(TrainerCallback):
 
 class CropEpochCallback(TrainerCallback):
     """Tell the training transform which epoch runs, so random crops change per epoch but are reproducible
-    (also after ``--resume``: the crop depends on seed, epoch and clip, not on how many were drawn)."""
+    (also after ``--resume``: the crop depends on seed, epoch and clip, not on how many were drawn).
+
+    ``transform``: anything with an ``epoch`` attribute, i.e. a :class:`hf_ser.data.transforms.RandomCrop`
+    or a :class:`hf_ser.data.SERDataCollator` that crops."""
 
     def __init__(self, transform: Any) -> None:
         self.transform = transform

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import sys
+import textwrap
 import types
 import typing
 from dataclasses import dataclass, field
@@ -131,9 +133,10 @@ class TrainConfig:
             `"cosine_with_restarts"`).
         per_device_train_batch_size, per_device_eval_batch_size, gradient_accumulation_steps:
             Batch sizes and accumulation.
-        num_train_epochs (`float`), max_steps (`int`, -1 = use epochs): run length.
-        eval_strategy (`str`), eval_steps (`int`), save_steps (`int`), save_total_limit (`int`),
-        logging_steps (`int`): when to evaluate, save and log (`save` follows `eval` when evaluating).
+        num_train_epochs, max_steps:
+            Run length: epochs (`float`), or optimizer steps (`int`; -1 = use the epochs).
+        eval_strategy, eval_steps, save_steps, save_total_limit, logging_steps:
+            When to evaluate, save and log (`save` follows `eval` when evaluating).
         early_stopping_patience (`int`, *optional*):
             Stop after this many evaluations without improvement of the selection metric.
         bf16 (`"auto"` or `bool`, *optional*, defaults to `"auto"`):
@@ -479,12 +482,36 @@ def _split_flags(argv: list[str]) -> list[tuple[str, Optional[str]]]:
     return pairs
 
 
+def field_descriptions() -> dict[str, str]:
+    """Each :class:`TrainConfig` key's description, read from the class docstring's ``Args:`` section
+    (one source for the API docs and ``--help``)."""
+    descriptions: dict[str, list[str]] = {}
+    current = None
+    for line in (TrainConfig.__doc__ or "").splitlines():
+        header = re.match(r"^ {8}(\w+(?:, \w+)*)(?: \(.*\))?:(?: (.*))?$", line)
+        if header:  # "name (`type`, ...):", "name (...): text" or "name_a, name_b:"
+            current = header.group(1).split(", ")
+            for name in current:
+                descriptions[name] = [header.group(2)] if header.group(2) else []
+        elif current is not None and line.startswith(" " * 12):
+            for name in current:
+                descriptions[name].append(line.strip())
+        elif current is not None and line.strip():
+            current = None  # end of the Args section
+    return {name: " ".join(text) for name, text in descriptions.items()}
+
+
 def usage() -> str:
-    """The ``--help`` text: every key with its default."""
+    """The ``--help`` text: every key with its default and its description."""
+    descriptions = field_descriptions()
     lines = ["Flags (every key can also be set in the YAML given with --config PATH):"]
     for f in dataclasses.fields(TrainConfig):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         lines.append(f"  --{f.name} (default: {default!r})")
+        if descriptions.get(f.name):
+            lines.extend(
+                textwrap.wrap(descriptions[f.name], 100, initial_indent=" " * 6, subsequent_indent=" " * 6)
+            )
     lines.append("  --model.KEY VALUE  set one key of the `model` mapping (model config argument)")
     lines.append("  --backbone_config.KEY VALUE  set one option of the pretrained backbone's config")
     return "\n".join(lines)

@@ -5,16 +5,15 @@ protocol: the corpus' official ``split`` column (MSP-Podcast), or speaker-disjoi
 :func:`hf_ser.data.speaker_folds` where fold ``k`` is the test set and, with ``use_validation``, fold
 ``k + 1`` (other speakers again) is the validation set used for best-checkpoint selection and early
 stopping. Clips are decoded lazily with :func:`hf_ser.data.with_decoded_audio`; training clips go through
-:class:`TrainClipTransform` (random crop + augmentation preset), evaluation clips through
-:class:`EvalClipTransform` (deterministic centre crop).
+:class:`hf_ser.data.transforms.RandomCrop` (reproducible random crop + augmentation preset), evaluation
+clips through :class:`hf_ser.data.transforms.CenterCrop` (deterministic centre crop).
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import datasets
 import numpy as np
@@ -204,46 +203,6 @@ def class_weights_from(train: datasets.Dataset, num_labels: int) -> list[float]:
     )
     weights = np.divide(counts.sum(), num_labels * counts, out=np.zeros_like(counts), where=counts > 0)
     return weights.tolist()
-
-
-def crop(array: np.ndarray, max_samples: int, offset: int) -> np.ndarray:
-    return array[offset : offset + max_samples]
-
-
-class TrainClipTransform:
-    """Training clips: random crop to ``max_seconds`` then the augmentation, as a ``with_decoded_audio`` hook.
-
-    The crop offset is drawn from ``(seed, epoch, CRC32 of the clip)``: new crops every epoch, yet the same
-    crops after ``--resume`` and in every data-loader worker. ``epoch`` is set by
-    :class:`~.callbacks.CropEpochCallback`.
-    """
-
-    def __init__(self, max_seconds: Optional[float], seed: int, augment: Optional[Callable] = None) -> None:
-        self.max_samples = None if max_seconds is None else int(round(max_seconds * SAMPLING_RATE))
-        self.seed = seed
-        self.augment = augment
-        self.epoch = 0
-
-    def __call__(self, array: np.ndarray, sampling_rate: int, label: Any = None) -> np.ndarray:
-        if self.max_samples is not None and len(array) > self.max_samples:
-            key = zlib.crc32(np.ascontiguousarray(array).tobytes())
-            rng = np.random.default_rng([self.seed, self.epoch, key])
-            array = crop(array, self.max_samples, int(rng.integers(0, len(array) - self.max_samples + 1)))
-        if self.augment is not None:
-            array = self.augment(array, sampling_rate, label=label)
-        return array
-
-
-class EvalClipTransform:
-    """Evaluation clips: centre crop to ``max_seconds`` (deterministic), nothing else."""
-
-    def __init__(self, max_seconds: Optional[float]) -> None:
-        self.max_samples = None if max_seconds is None else int(round(max_seconds * SAMPLING_RATE))
-
-    def __call__(self, array: np.ndarray, sampling_rate: int, label: Any = None) -> np.ndarray:
-        if self.max_samples is not None and len(array) > self.max_samples:
-            array = crop(array, self.max_samples, (len(array) - self.max_samples) // 2)
-        return array
 
 
 def build_augmentation(cfg: TrainConfig) -> Optional[Callable]:

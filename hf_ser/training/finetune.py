@@ -30,13 +30,12 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..cards import SERCardData, SERModelCardCallback, save_model_card
 from ..cards.callback import _label_counts
 from ..cards.card_data import CORPORA, METRICS, is_hub_repo_id
+from ..data.transforms import CenterCrop, RandomCrop
 from ..lora import count_parameters
 from .artifacts import plot_confusion_matrix, plot_regression_scatter, write_metrics
 from .callbacks import CropEpochCallback, EpochSummaryCallback
 from .config import TrainConfig
 from .data import (
-    EvalClipTransform,
-    TrainClipTransform,
     TrainingData,
     build_augmentation,
     class_weights_from,
@@ -190,7 +189,7 @@ def fit_feature_normalization(cfg: TrainConfig, extractor: Any, train: Any) -> N
             f"feature_normalization 'global' needs a feature extractor with fit_global_normalization; "
             f"{type(extractor).__name__} has none."
         )
-    clips = (row["audio"]["array"] for row in decoded(train, EvalClipTransform(None)))
+    clips = (row["audio"]["array"] for row in decoded(train, CenterCrop(None)))
     extractor.fit_global_normalization(clips)
 
 
@@ -271,8 +270,8 @@ def run_finetune(
     count = count_parameters(model)
     trainable, total = count.trainable, count.total
 
-    crop = TrainClipTransform(cfg.max_train_seconds, cfg.seed, build_augmentation(cfg))
-    eval_crop = EvalClipTransform(cfg.max_eval_seconds)
+    crop = RandomCrop(cfg.max_train_seconds, cfg.seed, build_augmentation(cfg))
+    eval_crop = CenterCrop(cfg.max_eval_seconds)
     validation = decoded(data.validation, eval_crop) if data.validation is not None else None
     args = build_training_arguments(cfg, validation is not None, len(data.train))
     card = recipe_card(cfg)
