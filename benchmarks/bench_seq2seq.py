@@ -258,6 +258,14 @@ def markdown_table(records: list[dict], seconds_list: list[float]) -> str:
     return "\n".join(lines)
 
 
+def _judge(value, comparison: str, target: float, form: str, judged: bool) -> str:
+    """Format a target figure, with a check mark (met) or a cross (missed) when ``judged``."""
+    if not value:
+        return ""
+    met = value >= target if comparison == ">=" else value <= target
+    return form.format(value) + ((" ✓" if met else " ✗") if judged else "")
+
+
 def targets_table(records: list[dict], seconds_list: list[float]) -> list[str]:
     """Issue 8 targets at the longest length."""
     longest, shortest = max(seconds_list), min(seconds_list)
@@ -277,10 +285,15 @@ def targets_table(records: list[dict], seconds_list: list[float]) -> list[str]:
         first = _lookup(records, "mixer", mechanism, shortest)
         if mixer is None:
             continue
-        speedup = f"{sdpa['latency_s'] / mixer['latency_s']:.1f}x" if sdpa else ""
-        ratio = f"{block['latency_s'] / floor['latency_s']:.2f}" if block and floor else ""
-        growth = f"{mixer['latency_s'] / first['latency_s']:.0f}" if first else ""
-        memory = f"{max(mixer['peak_memory_mb'], 0) / naive['peak_memory_mb']:.4f}" if naive else ""
+        # targets apply to the linear mechanisms (memory: to all); softmax / forgetting rows are context
+        judged = mechanism in LINEAR
+        speedup = _judge(sdpa and sdpa["latency_s"] / mixer["latency_s"], ">=", 30, "{:.1f}x", judged)
+        ratio = _judge(
+            block and floor and block["latency_s"] / floor["latency_s"], "<=", 1.5, "{:.2f}", judged
+        )
+        growth = _judge(first and mixer["latency_s"] / first["latency_s"], "<=", 60, "{:.0f}", judged)
+        share = naive and max(mixer["peak_memory_mb"], 0) / naive["peak_memory_mb"]
+        memory = _judge(share, "<=", 0.25, "{:.4f}", True)
         lines.append(f"| {mechanism} | {speedup} | {ratio} | {growth} | {memory} |")
     return lines
 

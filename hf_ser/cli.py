@@ -88,6 +88,13 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--top-k", type=int, default=None, metavar="K", help="show only the K most likely classes"
     )
+    parser.add_argument(
+        "--stream",
+        type=float,
+        default=None,
+        metavar="S",
+        help="stream in S-second pieces: running prediction after each (causal linear seq2seq models)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per file (JSON lines)")
     parser.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default 8)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
@@ -157,6 +164,7 @@ def predict(args: argparse.Namespace) -> int:
       hf-ser predict examples/*.wav
       hf-ser predict recording.flac --chunk-length 10 --json > segments.jsonl
       hf-ser predict clips/ --model ./my_checkpoint --top-k 3
+      hf-ser predict call.wav --model ./causal_checkpoint --stream 1 --json   # one line per update
     """
     from .data.audio import AudioError
     from .inference.inputs import normalize_inputs
@@ -175,6 +183,9 @@ def predict(args: argparse.Namespace) -> int:
         classify = pipeline(
             args.model, device=args.device, dtype=args.dtype, backend=args.backend, batch_size=args.batch_size
         )
+        if args.stream is not None:
+            _predict_stream(classify, good, args)
+            return EXIT_USAGE if failures else 0
         results = classify(
             good,
             top_k=args.top_k,
@@ -188,6 +199,20 @@ def predict(args: argparse.Namespace) -> int:
         else:
             print(format_table(good, results, classify.regression_targets))
     return EXIT_USAGE if failures else 0
+
+
+def _predict_stream(classify: Any, files: list[str], args: argparse.Namespace) -> None:
+    """``predict --stream S``: the running prediction over ``[0, end)`` after every S-second piece."""
+    if args.chunk_length is not None:
+        raise ValueError("--stream and --chunk-length exclude each other; pick one.")
+    for path in files:
+        updates = []
+        for update in classify.stream(path, piece_seconds=args.stream, top_k=args.top_k):
+            if args.json:
+                print(json.dumps({"file": path, **to_jsonable(update)}), flush=True)
+            updates.append({**update, "start": 0.0})
+        if not args.json:
+            print(format_table([path], [{**updates[-1], "segments": updates}], classify.regression_targets))
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 import torch
@@ -37,6 +37,7 @@ from .inference.backends import ClipOutput, TorchBackend, model_task
 from .inference.batching import length_sorted_batches
 from .inference.chunking import ChunkingConfig, aggregate, read_window
 from .inference.inputs import AudioSource, normalize_inputs, pad_short_audio
+from .inference.streaming import TorchStreamer, check_piece_seconds, stream_pieces
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 """The built-in default model (a small LSTM-SA model shipped inside the package)."""
@@ -262,6 +263,88 @@ class SERPipeline:
             for source, mine in zip(sources, pieces, strict=True)
         ]
         return results[0] if is_single else results
+
+    def stream(
+        self,
+        inputs: Any,
+        *,
+        piece_seconds: float = 1.0,
+        sampling_rate: Optional[int] = None,
+        top_k: Optional[int] = _UNSET,
+        return_embeddings: bool = False,
+    ) -> Iterator[dict]:
+        """Classify audio as it arrives: yield the running prediction after every piece.
+
+        For models whose seq2seq encoder is causal and linear (``seq2seq="retention" | "gla" | "delta"``
+        with ``seq2seq_bidirectional=False``, or ``"none"``) or absent: the encoder state and the pooling
+        accumulators are carried from piece to piece, so the prediction after ``end`` seconds covers all
+        the audio so far at a cost per piece that does not grow with the stream. The backbone runs on each
+        piece alone (like the windows of ``chunk_length_s``); the rest is exact (see
+        :mod:`hf_ser.models.streaming`). Runs in fp32.
+
+        Args:
+            inputs: one clip (path, bytes, array/tensor with ``sampling_rate``, dict) or an iterable of
+                audio blocks of any length (e.g. from a microphone) at ``sampling_rate``.
+            piece_seconds (`float`, *optional*, defaults to 1.0): audio per model step (>= 0.1 s); blocks
+                are re-cut to this length, so it is also the latency of the updates.
+            sampling_rate (`int`, *optional*): rate of array inputs and blocks.
+            top_k (`int`, *optional*): keep only the ``top_k`` most likely classes in ``"scores"``.
+            return_embeddings (`bool`): add the running pooled embedding.
+
+        Returns:
+            A generator of dicts: ``"start"`` / ``"end"`` (seconds) of the piece just consumed, and the
+            prediction for ``[0, end)`` as in ``pipe(...)`` (``"label"``, ``"scores"`` and/or one value per
+            regression target).
+
+        Raises:
+            ValueError: when the model cannot stream (the message says why), for bad settings, and
+                (as ``AudioError``) for unusable audio.
+
+        Example:
+
+        ```python
+        >>> import numpy as np
+        >>> from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor
+        >>> from hf_ser import SERConfig, SERModelForAudioClassification, pipeline
+        >>> backbone = Wav2Vec2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        ...                           intermediate_size=37, conv_dim=(32, 32), conv_kernel=(10, 3),
+        ...                           conv_stride=(5, 2), num_conv_pos_embeddings=16,
+        ...                           num_conv_pos_embedding_groups=2, feat_extract_norm="layer")
+        >>> model = SERModelForAudioClassification(SERConfig(
+        ...     backbone_config=backbone, id2label={0: "anger", 1: "neutral"}, pooling="soft_attention",
+        ...     seq2seq="gla", seq2seq_bidirectional=False))
+        >>> pipe = pipeline(model, feature_extractor=Wav2Vec2FeatureExtractor(return_attention_mask=True))
+        >>> microphone = (np.random.default_rng(0).normal(size=4000).astype(np.float32) for _ in range(8))
+        >>> [result["end"] for result in pipe.stream(microphone, sampling_rate=16000, piece_seconds=0.5)]
+        [0.5, 1.0, 1.5, 2.0]
+
+        ```
+        """
+        top_k = self.top_k if top_k is _UNSET else top_k
+        self._check_settings(self.batch_size, None, None, top_k)
+        piece_samples = int(round(check_piece_seconds(piece_seconds) * self.sampling_rate))
+        streamer = TorchStreamer(self.backend)
+        pieces = stream_pieces(
+            inputs,
+            piece_samples,
+            lambda source, start, end: self._load_unit(source, start, end, whole=False),
+            sampling_rate=sampling_rate,
+            target_sampling_rate=self.sampling_rate,
+        )
+        return self._stream_results(streamer.run(pieces), top_k, return_embeddings)
+
+    def _stream_results(
+        self, outputs: Iterator, top_k: Optional[int], return_embeddings: bool
+    ) -> Iterator[dict]:
+        """Format the ``(start, end, output)`` of each streamed piece (a generator, so :meth:`stream`
+        itself validates eagerly)."""
+        rate = float(self.sampling_rate)
+        for start, end, output in outputs:
+            if not return_embeddings:
+                output.embedding = None
+            result = {"start": round(start / rate, 3), "end": round(end / rate, 3)}
+            result.update(self._format(output, top_k))
+            yield result
 
     # ------------------------------------------------------------------------------------------------
     # Running

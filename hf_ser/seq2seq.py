@@ -15,13 +15,17 @@ from .models.seq2seq import (
     Seq2SeqEncoder,
     build_token_mixer,
 )
+from .models.streaming import STREAMABLE_MECHANISMS, Seq2SeqStream, Seq2SeqStreamState
 
 __all__ = [
     "LINEAR_MECHANISMS",
     "ONNX_EXPORTABLE",
     "SEQ2SEQ_MECHANISMS",
+    "STREAMABLE_MECHANISMS",
     "Seq2SeqBlock",
     "Seq2SeqEncoder",
+    "Seq2SeqStream",
+    "Seq2SeqStreamState",
     "build_token_mixer",
     "chunk_gated_delta_rule",
     "chunk_linear_attention",

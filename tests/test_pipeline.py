@@ -27,6 +27,7 @@ from hf_ser.pipeline import DEFAULT_MODEL_DIR, SERPipeline, pipeline
 
 # 320x down-sampling (like wav2vec2): 50 frames per second keeps attention cheap on multi-second clips.
 COARSE_FRAMES = {"conv_dim": (32, 32), "conv_kernel": (20, 16), "conv_stride": (20, 16)}
+EMODB_CLIP = "03a01Nc.flac"  # 22.05 kHz
 URDU_CLIPS = ["Angry/SM1_F10_A010.flac", "Happy/SF1_F10_H010.flac", "Sad/SF10_F1_S01.flac"]
 
 
@@ -223,14 +224,20 @@ def test_chunking_windows_and_settings():
             ChunkingConfig.from_seconds(chunk, stride, 16000)
 
 
-def test_read_window_matches_decoding_the_whole_file(data_dir):
+@pytest.mark.parametrize("corpus", ["urdu", "emodb"])
+def test_read_window_matches_decoding_the_whole_file(data_dir, corpus):
+    """44.1 kHz (URDU) and 22.05 kHz (EmoDB, where a window start is not a whole number of native
+    samples: the read must start on a sample shared by both rates, or the window is shifted)."""
     from hf_ser.data.audio import load_audio
 
-    path = str(data_dir / "urdu" / URDU_CLIPS[1])  # 44.1 kHz
+    path = (
+        str(data_dir / "urdu" / URDU_CLIPS[1]) if corpus == "urdu" else str(data_dir / "emodb" / EMODB_CLIP)
+    )
     whole = load_audio(path)
-    window = read_window(path, 4000, 12000, 16000)
-    assert window.shape == (8000,)
-    np.testing.assert_allclose(window, whole[4000:12000], atol=2e-3)
+    for start in (4000, 8000, 12345):
+        window = read_window(path, start, start + 8000, 16000)
+        assert window.shape == (8000,)
+        np.testing.assert_allclose(window, whole[start : start + 8000], atol=2e-3)
     tail = read_window(path, len(whole) - 100, len(whole) + 50, 16000)  # past the end: zero-padded
     assert tail.shape == (150,)
 

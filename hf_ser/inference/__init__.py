@@ -5,6 +5,7 @@
 - :mod:`.batching`: length-sorted batches;
 - :mod:`.dtype`: fp32 / bf16 choice with a calibration check;
 - :mod:`.backends`: PyTorch execution (``onnx_backend``: ONNX Runtime execution).
+- :mod:`.streaming`: piece-by-piece input and running predictions (``SERPipeline.stream``).
 """
 
 from .inputs import AudioSource, UnsupportedInputError, normalize_inputs

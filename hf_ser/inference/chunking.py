@@ -90,7 +90,10 @@ def read_window(path: str, start: int, end: int, sampling_rate: int) -> np.ndarr
             native_rate, total = handle.samplerate, handle.frames
             ratio = native_rate / sampling_rate
             margin = int(math.ceil(RESAMPLE_MARGIN_S * native_rate)) if native_rate != sampling_rate else 0
-            read_start = max(0, int(math.floor(start * ratio)) - margin)
+            # start the read on a native sample that falls exactly on a target-rate sample, so the
+            # window's offset in the resampled block is a whole number of samples (EmoDB: 22.05 kHz)
+            grid = native_rate // math.gcd(native_rate, sampling_rate)
+            read_start = max(0, int(math.floor(start * ratio)) - margin) // grid * grid
             read_end = min(total, int(math.ceil(end * ratio)) + margin)
             handle.seek(read_start)
             block = handle.read(read_end - read_start, dtype="float32", always_2d=True)
@@ -102,7 +105,7 @@ def read_window(path: str, start: int, end: int, sampling_rate: int) -> np.ndarr
         audio = prepare_audio(block, native_rate, sampling_rate)
     except AudioError as error:
         raise AudioError(f"{path} at {start / sampling_rate:.2f} s: {error}") from error
-    offset = max(0, int(round(start - read_start / ratio)))
+    offset = max(0, start - read_start * sampling_rate // native_rate)
     window = audio[offset : offset + (end - start)]
     if window.shape[0] < end - start:
         window = np.pad(window, (0, end - start - window.shape[0]))

@@ -64,6 +64,10 @@ class SERConfig(SERHeadConfig):
             Number of seq2seq encoder layers.
         seq2seq_heads (`int`, *optional*, defaults to 4):
             Number of heads of the seq2seq encoder.
+        seq2seq_bidirectional (`bool`, *optional*, defaults to `True`):
+            Whole-clip context in the seq2seq encoder. `False` builds a causal encoder: with a linear
+            mechanism (`"retention"`, `"gla"`, `"delta"`) or `"none"` the model can then stream
+            (`model.stream_step`, `pipe.stream`, see `hf_ser.models.streaming`).
         projector_size (`int`, *optional*, defaults to 256):
             Width of the dense layer of each head (`dense -> activation -> dropout -> out_proj`); `None`
             gives a single linear layer on the pooled vector.
@@ -121,6 +125,7 @@ class SERConfig(SERHeadConfig):
     seq2seq: Optional[str] = None
     seq2seq_layers: int = 2
     seq2seq_heads: int = 4
+    seq2seq_bidirectional: bool = True
     projector_size: Optional[int] = 256
     head_activation: str = "tanh"
     freeze_feature_encoder: bool = True

@@ -260,7 +260,7 @@ def _delta_rule_chunks(
     transform = _unit_lower_inverse(strict)
     pseudo_values = transform @ (value * beta.unsqueeze(-1))  # U
     key_weights = transform @ (key_beta * cumulative.exp().unsqueeze(-1))  # W_k
-    key_decayed = (key * (last - cumulative).exp().unsqueeze(-1)).transpose(-1, -2)
+    key_decayed = (key * (last - cumulative).exp().unsqueeze(-1)).transpose(-1, -2).contiguous()
     query_decayed = query * cumulative.exp().unsqueeze(-1)
     scores = (query @ key.transpose(-1, -2)) * decay_matrix
     chunk_decay = last.exp().unsqueeze(-1)  # (batch * heads, N, 1, 1)

@@ -63,6 +63,22 @@ class LinearMixer(TokenMixer):
     def finish(self, heads: torch.Tensor) -> torch.Tensor:
         return self.norm(heads)
 
+    #: ``(chunkwise kernel, recurrent kernel)`` of the mechanism, from :mod:`.linear_attention`
+    kernels: tuple = (chunk_linear_attention, recurrent_linear_attention)
+
+    def run_kernel(
+        self, projected: dict, mode: str = "chunk", initial_state: Optional[torch.Tensor] = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The attention core from ``initial_state``: ``(heads, final_state)`` (streams carry the state)."""
+        _check_mode(mode)
+        chunked, recurrent = self.kernels
+        if mode == "recurrent":
+            return recurrent(**projected, initial_state=initial_state)
+        return chunked(**projected, chunk_size=self.chunk_size, initial_state=initial_state)
+
+    def core(self, mode: str = "chunk", **projected: torch.Tensor) -> torch.Tensor:
+        return self.run_kernel(projected, mode)[0]
+
 
 def retention_log_decay(num_heads: int, num_forward_heads: int) -> torch.Tensor:
     """RetNet's multi-scale decays ``gamma = 1 - 2^(-5 - i)``, in log space, one per head.
@@ -86,12 +102,6 @@ class RetentionMixer(LinearMixer):
         decay = retention_log_decay(self.num_heads, self.num_forward_heads).to(query)
         log_decay = decay[None, :, None].expand(query.shape[0], -1, 1)  # fixed: (batch, heads, 1)
         return {"query": query * self.head_dim**-0.5, "key": key, "value": value, "log_decay": log_decay}
-
-    def core(self, mode: str = "chunk", **projected: torch.Tensor) -> torch.Tensor:
-        _check_mode(mode)
-        if mode == "recurrent":
-            return recurrent_linear_attention(**projected)[0]
-        return chunk_linear_attention(**projected, chunk_size=self.chunk_size)[0]
 
 
 class GatedLinearAttentionMixer(LinearMixer):
@@ -128,12 +138,6 @@ class GatedLinearAttentionMixer(LinearMixer):
             "log_decay": self.arrange(self.split_heads(log_decay), mask),
         }
 
-    def core(self, mode: str = "chunk", **projected: torch.Tensor) -> torch.Tensor:
-        _check_mode(mode)
-        if mode == "recurrent":
-            return recurrent_linear_attention(**projected)[0]
-        return chunk_linear_attention(**projected, chunk_size=self.chunk_size)[0]
-
 
 class GatedDeltaRuleMixer(LinearMixer):
     """Gated delta rule (Yang et al., 2025, "Gated DeltaNet"; the DeltaNet / Kimi delta attention
@@ -145,6 +149,7 @@ class GatedDeltaRuleMixer(LinearMixer):
     """
 
     default_chunk_size = DELTA_CHUNK_SIZE
+    kernels = (chunk_gated_delta_rule, recurrent_gated_delta_rule)
 
     def __init__(
         self,
@@ -170,9 +175,3 @@ class GatedDeltaRuleMixer(LinearMixer):
             "log_decay": self.arrange(log_decay, mask),
             "beta": self.arrange(torch.sigmoid(beta_logits), mask),
         }
-
-    def core(self, mode: str = "chunk", **projected: torch.Tensor) -> torch.Tensor:
-        _check_mode(mode)
-        if mode == "recurrent":
-            return recurrent_gated_delta_rule(**projected)[0]
-        return chunk_gated_delta_rule(**projected, chunk_size=self.chunk_size)[0]

@@ -33,6 +33,7 @@ from .losses import ctc_loss
 from .outputs import SERModelOutput
 from .pooling import build_pooling
 from .seq2seq import Seq2SeqEncoder
+from .streaming import SERStreamState, init_ser_stream_state, ser_stream_step
 from .weight_init import init_linear_
 
 
@@ -131,6 +132,7 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
             hidden_size=config.hidden_size,
             num_heads=config.seq2seq_heads,
             num_layers=config.seq2seq_layers,
+            bidirectional=config.seq2seq_bidirectional,
         )
         # The encoder initialises its own mechanism-specific parameters (decays, gates): keep them.
         for module in encoder.modules():
@@ -330,6 +332,34 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
             ctc_logits=ctc_logits,
         )
         return output if return_dict else output.to_tuple()
+
+    # ----------------------------------------------------------------------------------------------
+    # Streaming (causal linear or no seq2seq; see hf_ser.models.streaming)
+    # ----------------------------------------------------------------------------------------------
+    def init_stream_state(self, batch_size: int = 1) -> SERStreamState:
+        """Empty streaming state for ``batch_size`` streams; raises a `ValueError` saying why when the
+        model cannot stream (bidirectional seq2seq, ``softmax`` / ``forgetting`` attention)."""
+        return init_ser_stream_state(self, batch_size)
+
+    def stream_step(
+        self,
+        input_values: torch.Tensor,
+        state: Optional[SERStreamState] = None,
+        attention_mask: Optional[torch.Tensor] = None,
+    ) -> tuple[SERModelOutput, SERStreamState]:
+        """Feed the next audio piece of each stream; return the running prediction and the new state.
+
+        The backbone sees each piece on its own (it is not streamable, as with the pipeline's chunking);
+        seq2seq and pooling carry their state across pieces, so after pieces ``p_1..p_n`` the logits equal
+        one pass of seq2seq, pooling and heads over the backbone frames of all pieces concatenated.
+        See :func:`hf_ser.models.streaming.ser_stream_step`.
+
+        Example (with ``model`` and ``extractor`` as in the class docstring, built with
+        ``seq2seq="gla", seq2seq_bidirectional=False``): ``state = None``, then for each piece
+        ``out, state = model.stream_step(extractor(piece, sampling_rate=16000,
+        return_tensors="pt").input_values, state)``; ``out.logits`` is the running prediction.
+        """
+        return ser_stream_step(self, input_values, state, attention_mask)
 
     def _check_ctc_labels(self, ctc_labels: Optional[torch.Tensor], batch_size: int) -> None:
         """Reject ``ctc_labels`` the CTC head cannot use (no head, wrong shape, ids outside the vocab)."""

@@ -36,6 +36,16 @@ torch.Size([2, 120, 64])
 
 ```
 
+Streaming: a causal encoder (``bidirectional=False``) with a linear mechanism is a recurrence with one
+``head_dim x head_dim`` state per head and layer, so it can run over an unbounded stream piece by piece:
+:class:`~.streaming.Seq2SeqStream` carries each layer's state between calls (``init_state(batch)``,
+``step(piece, state) -> (output, state)``) and its outputs equal one causal pass over the whole stream
+(``"none"`` streams too: it has no memory). ``softmax`` and ``forgetting`` attention (every frame attends
+to all others) and bidirectional encoders (backward heads start from the clip's end) cannot stream and
+are refused with a ``ValueError``. SER models built with ``SERConfig(seq2seq_bidirectional=False)``
+stream end to end: ``model.stream_step`` and ``hf_ser.pipeline(...).stream`` (see
+:mod:`.streaming`).
+
 ONNX export (``torch.onnx.export`` of a tiny encoder with dynamic batch and frame axes, checked
 against onnxruntime at two lengths; torch 2.13): ``ONNX_EXPORTABLE`` lists the mechanisms that
 export. ``retention`` and ``gla`` do not: their chunkwise kernels loop in Python over a number of
@@ -137,7 +147,12 @@ class Seq2SeqBlock(nn.Module):
     def forward(
         self, hidden_states: torch.Tensor, mask: Optional[torch.Tensor] = None, mode: str = "chunk"
     ) -> torch.Tensor:
-        hidden_states = hidden_states + self.dropout(self.mixer(self.mixer_norm(hidden_states), mask, mode))
+        return self.apply_residuals(hidden_states, lambda normed: self.mixer(normed, mask, mode))
+
+    def apply_residuals(self, hidden_states: torch.Tensor, mix) -> torch.Tensor:
+        """The block around a token-mixing function ``mix(normed_frames) -> frames`` (streaming passes
+        one that carries the mixer's recurrent state)."""
+        hidden_states = hidden_states + self.dropout(mix(self.mixer_norm(hidden_states)))
         return hidden_states + self.dropout(self.ffn(self.ffn_norm(hidden_states)))
 
 
