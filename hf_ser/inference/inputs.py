@@ -112,18 +112,24 @@ def _path_source(path: Any, sampling_rate: int) -> AudioSource:
     return AudioSource(name=name, num_samples=num_samples, path=name, sampling_rate=sampling_rate)
 
 
+def prepare_named_audio(array: Any, input_rate: Any, sampling_rate: int, name: str) -> np.ndarray:
+    """:func:`hf_ser.data.prepare_audio`, with every error an `AudioError` that starts with ``name``
+    (the input's position or path, so a batch or a stream says which item is bad)."""
+    try:
+        return prepare_audio(array, input_rate, sampling_rate)
+    except AudioError as error:
+        raise type(error)(f"{name}: {error}") from error
+    except (TypeError, ValueError) as error:  # e.g. np.asarray on ragged nested lists
+        raise AudioError(f"{name}: cannot read as audio: {error}") from error
+
+
 def _array_source(array: Any, input_rate: Any, sampling_rate: int, name: str) -> AudioSource:
     if input_rate is None:
         raise AudioError(
             f"{name}: a sampling rate is required for array inputs; call pipe(array, sampling_rate=16000) "
             'or pass {"array": array, "sampling_rate": 16000}.'
         )
-    try:
-        audio = prepare_audio(array, input_rate, sampling_rate)
-    except AudioError as error:
-        raise type(error)(f"{name}: {error}") from error
-    except (TypeError, ValueError) as error:  # e.g. np.asarray on ragged nested lists
-        raise AudioError(f"{name}: cannot read as audio: {error}") from error
+    audio = prepare_named_audio(array, input_rate, sampling_rate, name)
     return AudioSource(name=name, num_samples=int(audio.shape[0]), array=audio, sampling_rate=sampling_rate)
 
 

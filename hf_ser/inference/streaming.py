@@ -26,9 +26,16 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-from ..data.audio import AudioError, prepare_audio, validate_audio
+from ..data.audio import AudioError, validate_audio
 from .backends import ClipOutput, _to_numpy
-from .inputs import MIN_DURATION_S, AudioSource, UnsupportedInputError, pad_short_audio, source_from_value
+from .inputs import (
+    MIN_DURATION_S,
+    AudioSource,
+    UnsupportedInputError,
+    pad_short_audio,
+    prepare_named_audio,
+    source_from_value,
+)
 
 Piece = tuple[np.ndarray, int]
 """A piece of audio ready for the model and its number of real samples (short last pieces are padded)."""
@@ -106,12 +113,7 @@ def _rebuffer(
     pending: list[np.ndarray] = []
     buffered = 0
     for index, block in enumerate(blocks):
-        try:
-            audio = prepare_audio(block, sampling_rate, target_sampling_rate)
-        except AudioError as error:
-            raise type(error)(f"stream block {index}: {error}") from error
-        except (TypeError, ValueError) as error:  # e.g. np.asarray on ragged nested lists
-            raise AudioError(f"stream block {index}: cannot read as audio: {error}") from error
+        audio = prepare_named_audio(block, sampling_rate, target_sampling_rate, f"stream block {index}")
         pending.append(audio)
         buffered += audio.shape[0]
         if buffered < piece_samples:

@@ -210,6 +210,24 @@ class Seq2SeqEncoder(nn.Module):
         )
         self.final_norm = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
 
+    def check_inputs(
+        self, hidden_states: torch.Tensor, attention_mask: Optional[torch.Tensor]
+    ) -> Optional[torch.Tensor]:
+        """Check frame features (and mask) against the encoder; return the mask as bool (or None)."""
+        if hidden_states.dim() != 3 or hidden_states.shape[-1] != self.hidden_size:
+            raise ValueError(
+                f"Expected hidden_states of shape (batch, frames, {self.hidden_size}), "
+                f"got {tuple(hidden_states.shape)}."
+            )
+        if attention_mask is None:
+            return None
+        if attention_mask.shape != hidden_states.shape[:2]:
+            raise ValueError(
+                f"attention_mask shape {tuple(attention_mask.shape)} does not match the frames "
+                f"{tuple(hidden_states.shape[:2])}."
+            )
+        return attention_mask.bool()
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -230,19 +248,7 @@ class Seq2SeqEncoder(nn.Module):
         """
         if mode not in KERNEL_MODES:
             raise ValueError(f"mode must be one of {KERNEL_MODES}, got {mode!r}.")
-        if hidden_states.dim() != 3 or hidden_states.shape[-1] != self.hidden_size:
-            raise ValueError(
-                f"Expected hidden_states of shape (batch, frames, {self.hidden_size}), "
-                f"got {tuple(hidden_states.shape)}."
-            )
-        mask = None
-        if attention_mask is not None:
-            if attention_mask.shape != hidden_states.shape[:2]:
-                raise ValueError(
-                    f"attention_mask shape {tuple(attention_mask.shape)} does not match the frames "
-                    f"{tuple(hidden_states.shape[:2])}."
-                )
-            mask = attention_mask.bool()
+        mask = self.check_inputs(hidden_states, attention_mask)
         for layer in self.layers:
             hidden_states = layer(hidden_states, mask, mode)
         hidden_states = self.final_norm(hidden_states)

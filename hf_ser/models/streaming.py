@@ -211,24 +211,12 @@ class Seq2SeqStream:
             frames of one causal ``encoder(...)`` pass over the whole stream, and the new state.
         """
         encoder = self.encoder
-        if hidden_states.dim() != 3 or hidden_states.shape[-1] != encoder.hidden_size:
-            raise ValueError(
-                f"Expected hidden_states of shape (batch, frames, {encoder.hidden_size}), "
-                f"got {tuple(hidden_states.shape)}."
-            )
+        mask = encoder.check_inputs(hidden_states, attention_mask)
         if hidden_states.shape[0] != state.frames.shape[0]:
             raise ValueError(
                 f"The piece has {hidden_states.shape[0]} rows but the state holds {state.frames.shape[0]} "
                 "streams; use init_state(batch_size=...) with the piece's batch size."
             )
-        mask = None
-        if attention_mask is not None:
-            if attention_mask.shape != hidden_states.shape[:2]:
-                raise ValueError(
-                    f"attention_mask shape {tuple(attention_mask.shape)} does not match the frames "
-                    f"{tuple(hidden_states.shape[:2])}."
-                )
-            mask = attention_mask.bool()
         if hidden_states.shape[1] == 0:
             return hidden_states, state
         new_states = []
