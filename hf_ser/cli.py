@@ -304,7 +304,7 @@ def hpo(args: argparse.Namespace) -> int:
 
     Example:
       hf-ser hpo --config recipes/configs/reslstm_sa_h64.yaml --corpus emodb --data_dir data/emodb \\
-        --output_dir outputs/hpo --n_trials 100
+        --output_dir outputs/hpo --n_trials 100 --use_validation true
     """
     from .training import run_hpo
 

@@ -584,7 +584,10 @@ def test_lstm_sa_global_normalisation_fitted_on_training_split_only(tmp_path):
     from hf_ser.training.data import decoded, load_dataset_for, split_data
 
     out = tmp_path / "out"
-    argv = ["--config", config("reslstm_sa_h32"), *flags(output_dir=out, max_steps=2, num_train_epochs=1)]
+    argv = [
+        "--config", config("reslstm_sa_h32"),
+        *flags(output_dir=out, max_steps=2, num_train_epochs=1, use_validation="true"),  # held-out split
+    ]  # fmt: skip
     run_recipe("finetune", argv)
     saved = json.loads((out / "preprocessor_config.json").read_text())
     assert saved["normalization"] == "global" and saved["hop_length"] == 512

@@ -152,6 +152,26 @@ def test_shipped_configs_parse_and_name_valid_model_options(path):
     check_model_options(cfg)
 
 
+LSTM_SA_CONFIGS = [p for p in CONFIGS if p.stem.startswith(("lstm_sa_h", "reslstm_sa_h"))]
+
+
+@pytest.mark.parametrize("path", LSTM_SA_CONFIGS, ids=[p.name for p in LSTM_SA_CONFIGS])
+def test_lstm_sa_configs_train_on_every_non_test_speaker_and_keep_the_final_weights(path):
+    """The shipped LSTM-SA protocol (benchmarks/small_models_crossval.py `v2`): no validation hold-out, the
+    training split is every speaker but the test one, no evaluation, no best-checkpoint reload."""
+    from hf_ser.training.data import load_dataset_for, split_data
+    from hf_ser.training.finetune import build_training_arguments
+
+    cfg = parse_config(["--config", str(path), "--data_dir", str(DATA_DIR / "emodb"), "--fold", "3"])
+    dataset = load_dataset_for(cfg)
+    data = split_data(cfg, dataset)
+    assert data.validation is None and len(data.speakers["test"]) == 1
+    assert sorted(data.speakers["train"] + data.speakers["test"]) == sorted(set(dataset["speaker"]))
+    args = build_training_arguments(cfg, data.validation is not None, len(data.train))
+    assert args.eval_strategy == "no" and not args.load_best_model_at_end
+    assert args.num_train_epochs == 30 and args.learning_rate == pytest.approx(1e-2)
+
+
 def test_unknown_model_option_rejected_before_compute():
     from hf_ser.training.models import check_model_options
 

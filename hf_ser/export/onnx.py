@@ -116,7 +116,7 @@ def check_exportable(config: Any) -> None:
         raise ValueError(
             f"Cannot export seq2seq mechanism {mechanism!r} to ONNX: its graph does not support dynamic "
             f"time axes. ONNX-exportable mechanisms: {', '.join(ONNX_EXPORTABLE)}. Train with one of those, "
-            "or run this model with the PyTorch backend (hf_ser.pipeline(..., backend=\"torch\"))."
+            'or run this model with the PyTorch backend (hf_ser.pipeline(..., backend="torch")).'
         )
 
 
