@@ -294,15 +294,9 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
         labels, regression_labels = self._route_labels(labels, regression_labels)
         self._check_ctc_labels(ctc_labels, input_values.shape[0])
 
-        backbone_outputs = self.backbone(
-            input_values,
-            attention_mask=attention_mask,
-            output_hidden_states=bool(output_hidden_states or self.layer_mix.needs_all_hidden_states),
-            output_attentions=output_attentions,
-            return_dict=True,
+        backbone_outputs, hidden, mask = self.frame_features(
+            input_values, attention_mask, bool(output_hidden_states), output_attentions
         )
-        hidden = self.layer_mix(backbone_outputs.last_hidden_state, backbone_outputs.hidden_states)
-        mask = frame_mask(self.backbone, attention_mask, hidden.shape[1])
         ctc_logits = self.ctc_head(backbone_outputs.last_hidden_state) if self.ctc_head is not None else None
         if self.seq2seq is not None:
             hidden = self.seq2seq(hidden, attention_mask=mask)
@@ -332,6 +326,25 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
             ctc_logits=ctc_logits,
         )
         return output if return_dict else output.to_tuple()
+
+    def frame_features(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+    ) -> tuple[Any, torch.Tensor, Optional[torch.Tensor]]:
+        """Backbone -> layer mix: ``(backbone_outputs, frames, frame_mask)``, the input of seq2seq and
+        pooling (shared by :meth:`forward` and streaming)."""
+        backbone_outputs = self.backbone(
+            input_values,
+            attention_mask=attention_mask,
+            output_hidden_states=output_hidden_states or self.layer_mix.needs_all_hidden_states,
+            output_attentions=output_attentions,
+            return_dict=True,
+        )
+        hidden = self.layer_mix(backbone_outputs.last_hidden_state, backbone_outputs.hidden_states)
+        return backbone_outputs, hidden, frame_mask(self.backbone, attention_mask, hidden.shape[1])
 
     # ----------------------------------------------------------------------------------------------
     # Streaming (causal linear or no seq2seq; see hf_ser.models.streaming)

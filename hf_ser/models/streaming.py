@@ -31,7 +31,6 @@ from typing import Any, Optional
 
 import torch
 
-from .backbone import frame_mask
 from .mixer_base import TokenMixer
 from .mixers_linear import LinearMixer
 from .outputs import SERModelOutput
@@ -307,14 +306,7 @@ def ser_stream_step(
             f"An audio piece of {int(samples.min())} samples is shorter than one backbone frame; feed pieces "
             "of at least 0.1 s (e.g. buffer microphone blocks)."
         )
-    backbone_outputs = model.backbone(
-        input_values,
-        attention_mask=attention_mask,
-        output_hidden_states=model.layer_mix.needs_all_hidden_states,
-        return_dict=True,
-    )
-    hidden = model.layer_mix(backbone_outputs.last_hidden_state, backbone_outputs.hidden_states)
-    mask = frame_mask(model.backbone, attention_mask, hidden.shape[1])
+    _, hidden, mask = model.frame_features(input_values, attention_mask)
     encoder_state = state.encoder
     if model.seq2seq is not None:
         hidden, encoder_state = Seq2SeqStream(model.seq2seq).step(hidden, state.encoder, mask)
