@@ -19,7 +19,25 @@ The commands behind ``benchmarks/results/small_models.md`` (settings chosen with
     $B --part main --label v2 --corpora emodb --models lstm_sa_h64 reslstm_sa_h64 --seeds 10 --workers 1 $S2
     $B --part main --label v2-speaker-norm --models lstm_sa_h64 reslstm_sa_h64 --seeds 5 --workers 1 \
         $S2 --normalization speaker
+    # v3 rows: v2 + speed perturbation of the training clips
+    S3="$S2 --speed_perturbation true --speed_factors 0.85,0.9,0.95,1.05,1.1,1.15"
+    $B --part main --label v3 --models lstm_sa_h64 reslstm_sa_h64 --seeds 10 --workers 2 $S3
+    $B --part main --label v3 --corpora emodb --models lstm_sa_h128 reslstm_sa_h128 --seeds 3 --workers 2 $S3
+    # v3-tta rows (the shipped recipe): v3 + test-time averaging over speeds 0.9 / 1 / 1.1
+    S4="$S3 --test_time_speeds 0.9,1.1"
+    $B --part main --label v3-tta --models lstm_sa_h64 reslstm_sa_h64 --seeds 10 --workers 2 $S4
+    $B --part ablations --label v3-tta --seeds 3 --workers 2 $S4 --variants plain no_test_time_speeds \
+        no_speed_perturbation spec_augment label_smoothing mixup copy_paste
+    $B --part main --label v3-tta --corpora emodb --models lstm_sa_h128 reslstm_sa_h128 --seeds 3 \
+        --workers 2 $S4
     $B --part report
+    # validation-scored search behind v3 / v3-tta (EmoDB, ResLSTM-SA-h64, 2 seeds x 10 validation folds):
+    $B --part tune --corpora emodb --tune_seeds 2 --workers 2 $S2 --validation true --grid '{}' \
+        '{"speed_perturbation": true}' \
+        '{"speed_perturbation": true, "speed_factors": "0.85,0.9,0.95,1.05,1.1,1.15"}' \
+        '{"spec_augment": true}' '{"input_noise": 0.1}' ...   # every point is in the md table
+    $B --part tune --corpora emodb --tune_seeds 2 --workers 2 $S3 --validation true --grid '{}' \
+        '{"test_time_speeds": "0.9,1.1"}' '{"speaker_adversarial": 0.1}' ...
     # validation-scored search behind v2 (EmoDB, ResLSTM-SA-h64, 2 seeds x 10 validation folds):
     $B --part tune --corpora emodb --tune_seeds 2 --workers 1 $S --grid '{"checkpoint": "best"}' \
         '{"checkpoint": "last"}' '{"checkpoint": "last", "learning_rate": 0.01}' ...   # see the md table
@@ -67,7 +85,7 @@ import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Optional  # noqa: E402
+from typing import Any, Optional, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -86,18 +104,22 @@ MODELS = {  # name -> (hidden_size, residual)
     "reslstm_sa_h128": (128, True),
 }
 CORPORA = {"emodb": None, "urdu": 5}  # name -> number of speaker folds (None = leave-one-speaker-out)
-ABLATIONS = {  # variant -> training options on top of the plain recipe
+ABLATIONS = {  # variant -> training options changed on top of the plain recipe (the --label's settings)
     "plain": {},
     "spec_augment": {"spec_augment": True},
     "copy_paste": {"copy_paste": True},
     "speed_perturbation": {"speed_perturbation": True},
     "label_smoothing": {"label_smoothing": 0.1},
+    "mixup": {"mixup": 0.4},
+    "input_noise": {"input_noise": 0.1},
+    "no_speed_perturbation": {"speed_perturbation": False},  # for recipes that already use it (v3)
+    "no_test_time_speeds": {"test_time_speeds": ""},  # for recipes that average over speeds (v3-tta)
 }
 CHECKPOINTS = ("best", "last")
 # "speaker": each speaker's frames standardised with that speaker's own mean/std over all of their clips
 # (unsupervised and transductive: the test speaker's statistics come from their unlabelled test clips).
 NORMALIZATIONS = ("utterance", "global", "none", "speaker")
-SPEED_FACTORS = (0.9, 1.1)  # with 1.0: SpeedPerturbation's default (0.9, 1.0, 1.1)
+SPEED_FACTORS = "0.9,1.1"  # Settings.speed_factors default; with 1.0: SpeedPerturbation's (0.9, 1.0, 1.1)
 COPY_PASTE_VARIANTS = 2  # CopyPaste versions of every training clip, precomputed per fold
 
 
@@ -133,6 +155,18 @@ class Settings:
     # max_train_seconds: a random window of the training clips' frames (1 + samples // hop frames), a new one
     # every time a clip is drawn, as the recipe's RandomCrop of the audio; 0 = whole clips.
     max_train_seconds: float = 0.0
+    # input_noise: std of Gaussian noise added to the normalised training features (real frames only),
+    # drawn anew for every batch; 0 = off.
+    input_noise: float = 0.0
+    # speed_factors: comma-separated speeds drawn (with 1.0, uniformly) for every training clip and epoch
+    # when speed_perturbation is on; features of every factor are precomputed once per corpus.
+    speed_factors: str = SPEED_FACTORS
+    # test_time_speeds: comma-separated speeds whose predictions are averaged with the clip's own (1.0) for
+    # validation and test clips (test-time augmentation); "" = off.
+    test_time_speeds: str = ""
+    # speaker_adversarial: weight of a speaker classifier on the pooled vector behind a gradient-reversal
+    # layer (domain-adversarial training, so the pooled vector carries less speaker identity); 0 = off.
+    speaker_adversarial: float = 0.0
 
     def __post_init__(self) -> None:
         if self.checkpoint not in CHECKPOINTS:
@@ -151,6 +185,10 @@ DEFAULTS = {  # values of the Settings fields added later, for runs logged befor
     "average_last_epochs": 0,
     "mixup": 0.0,
     "max_train_seconds": 0.0,
+    "input_noise": 0.0,
+    "speed_factors": SPEED_FACTORS,
+    "test_time_speeds": "",
+    "speaker_adversarial": 0.0,
 }
 
 
@@ -195,8 +233,26 @@ def raw_extractor(hop_length: int = 256):
     return MfccChromaFeatureExtractor(normalization="none", hop_length=hop_length)
 
 
-def load_corpus_data(corpus: str, work_dir: Path, speed: bool = False, hop_length: int = 256) -> CorpusData:
-    """Load the corpus and its folds; compute (or read the cached) raw features of every clip."""
+def parse_speed_factors(text: str) -> tuple[float, ...]:
+    """``"0.9,1.1"`` -> ``(0.9, 1.1)``."""
+    return tuple(float(value) for value in text.split(",") if value.strip())
+
+
+def needed_speeds(settings: Settings) -> set[float]:
+    """Speeds whose features a run reads: its speed perturbation's and its test-time speeds."""
+    speeds = set(parse_speed_factors(settings.test_time_speeds))
+    if settings.speed_perturbation:
+        speeds |= set(parse_speed_factors(settings.speed_factors))
+    return speeds
+
+
+def load_corpus_data(
+    corpus: str, work_dir: Path, speed: Sequence[float] = (), hop_length: int = 256
+) -> CorpusData:
+    """Load the corpus and its folds; compute (or read the cached) raw features of every clip.
+
+    ``speed``: speed-perturbation factors whose features are computed (or read) too, in ``data.speed``.
+    """
     from tqdm.auto import tqdm
 
     from hf_ser.data import with_decoded_audio
@@ -219,7 +275,7 @@ def load_corpus_data(corpus: str, work_dir: Path, speed: bool = False, hop_lengt
         path_index={path: row for row, path in enumerate(paths)},
         hop_length=hop_length,
     )
-    wanted = {1.0: "raw"} | ({factor: f"speed{factor}" for factor in SPEED_FACTORS} if speed else {})
+    wanted = {1.0: "raw"} | {factor: f"speed{factor}" for factor in speed if factor != 1.0}
     cache = (
         work_dir / "features" / (f"{corpus}.npz" if hop_length == 256 else f"{corpus}_hop{hop_length}.npz")
     )
@@ -371,6 +427,19 @@ def predict(model, extractor, features: list, batch_size: int = 64) -> np.ndarra
     return np.concatenate(probabilities)
 
 
+class _ReverseGradient(torch.autograd.Function):
+    """Identity forward; gradient multiplied by ``-weight`` backward (Ganin & Lempitsky's GRL)."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor, weight: float) -> torch.Tensor:
+        ctx.weight = weight
+        return tensor.view_as(tensor)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return -ctx.weight * grad, None
+
+
 def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Settings, work_dir: str) -> dict:
     """Train one model on one fold with one seed; return validation/test metrics and test probabilities."""
     import torch.nn.functional as F
@@ -416,8 +485,14 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
         **config_kwargs,
     )
     model = LSTMSAForAudioClassification(config)
-    decay = [p for n, p in model.named_parameters() if "bias" not in n]
-    no_decay = [p for n, p in model.named_parameters() if "bias" in n]
+    parameters = list(model.named_parameters())
+    if settings.speaker_adversarial > 0:  # created only when used: the other runs' random streams stay put
+        train_speakers = [data.speakers[r] for r in train_rows]
+        speaker_ids = torch.tensor([sorted(set(train_speakers)).index(s) for s in train_speakers])
+        speaker_head = torch.nn.Linear(model.pooling.output_size, len(set(train_speakers)))
+        parameters += list(speaker_head.named_parameters(prefix="speaker_head"))
+    decay = [p for n, p in parameters if "bias" not in n]
+    no_decay = [p for n, p in parameters if "bias" in n]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=settings.learning_rate,
@@ -434,7 +509,17 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
     rng = np.random.default_rng(seed)
     labels = torch.tensor(data.labels[train_rows])
     validation_rows = rows.get("validation", np.zeros(0, dtype=int))
-    validation_features = [raw[r] for r in validation_rows]
+    test_time_speeds = parse_speed_factors(settings.test_time_speeds)
+    if test_time_speeds and settings.normalization == "speaker":
+        raise ValueError("normalization='speaker' is not combined with test_time_speeds.")
+
+    def evaluate(rows_: np.ndarray) -> np.ndarray:
+        """Probabilities of ``rows_``: the clips' own, averaged with their ``test_time_speeds`` versions."""
+        probabilities = predict(model, extractor, [raw[r] for r in rows_])
+        for factor in test_time_speeds:
+            probabilities += predict(model, extractor, [data.speed[factor][r] for r in rows_])
+        return probabilities / (1 + len(test_time_speeds))
+
     validation_labels = data.labels[validation_rows]
     test_features = [raw[r] for r in rows["test"]]
     test_labels = data.labels[rows["test"]]
@@ -449,19 +534,21 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
             features = features[start : start + crop_frames]
         return features
 
+    speeds = (1.0, *parse_speed_factors(settings.speed_factors))
+
     def clip_features(position: int) -> np.ndarray:
         row = train_rows[position]
         if copy_paste is not None and rng.random() < 0.5:
             return copy_paste[int(rng.integers(len(copy_paste)))][position]
         if settings.speed_perturbation:
-            factor = (1.0, *SPEED_FACTORS)[int(rng.integers(1 + len(SPEED_FACTORS)))]
+            factor = speeds[int(rng.integers(len(speeds)))]
             return data.raw[row] if factor == 1.0 else data.speed[factor][row]
         return raw[row]
 
     def validation_score() -> Optional[float]:
         if not len(validation_rows):
             return None
-        return uar(validation_labels, predict(model, extractor, validation_features).argmax(-1))
+        return uar(validation_labels, evaluate(validation_rows).argmax(-1))
 
     best_uar, best_state, best_epoch, history, test_history, loss_history = -1.0, None, -1, [], [], []
     averaged: Optional[dict] = None  # running sum of the last `average_last_epochs` epochs' weights
@@ -477,6 +564,10 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
             inputs = batch_inputs(extractor, [training_features(p) for p in positions])
             if spec_augment is not None:
                 inputs["input_values"] = spec_augment(inputs["input_values"], inputs["attention_mask"].bool())
+            if settings.input_noise > 0:
+                noise = torch.from_numpy(rng.standard_normal(inputs["input_values"].shape, dtype=np.float32))
+                real = inputs["attention_mask"].unsqueeze(-1).to(noise.dtype)
+                inputs["input_values"] = inputs["input_values"] + settings.input_noise * noise * real
             batch_labels = labels[positions]
             if settings.mixup > 0:  # mix each clip with a batch partner; frames real in either are kept
                 lam = float(rng.beta(settings.mixup, settings.mixup))
@@ -496,6 +587,10 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
                 loss = F.cross_entropy(
                     logits, batch_labels, weight=weight, label_smoothing=settings.label_smoothing
                 )
+            elif settings.speaker_adversarial > 0:
+                outputs = model(**inputs, labels=batch_labels)
+                reversed_pooled = _ReverseGradient.apply(outputs.pooled, settings.speaker_adversarial)
+                loss = outputs.loss + F.cross_entropy(speaker_head(reversed_pooled), speaker_ids[positions])
             else:
                 loss = model(**inputs, labels=batch_labels).loss
             loss.backward()
@@ -531,7 +626,7 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
             best_uar, best_epoch, best_state = validation_uar, epoch, copy.deepcopy(model.state_dict())
     if best_state is not None:
         model.load_state_dict(best_state)
-    probabilities = predict(model, extractor, test_features)
+    probabilities = evaluate(rows["test"])
     metrics = classification_metrics(test_labels, probabilities.argmax(-1))
     return {
         "corpus": corpus,
@@ -666,7 +761,12 @@ def split_key(key: str) -> tuple[str, str]:
 def main_part(args) -> None:
     settings = settings_from(args)
     for corpus in args.corpora:
-        _DATA[corpus] = load_corpus_data(corpus, Path(args.work_dir), hop_length=settings.hop_length)
+        _DATA[corpus] = load_corpus_data(
+            corpus,
+            Path(args.work_dir),
+            speed=sorted(needed_speeds(settings)),
+            hop_length=settings.hop_length,
+        )
         runs = run_experiment("main", corpus, args.models, args.seeds, settings, args)
         results = load_results("small_models_crossval.json")
         for model_name in args.models:
@@ -682,24 +782,30 @@ def main_part(args) -> None:
         save_results("small_models_crossval.json", results)
 
 
+def ablation_file(label: str) -> str:
+    """Results file of the ablations on top of recipe ``label`` (v1's keeps its original name)."""
+    return "small_models_ablations.json" if label == "v1" else f"small_models_ablations_{label}.json"
+
+
 def ablation_part(args) -> None:
+    """Each variant of ``--variants`` changes one thing of the ``--label`` recipe's settings (the flags)."""
+    variants = {variant: settings_from(args, **ABLATIONS[variant]) for variant in args.variants}
+    speeds = sorted(set().union(*(needed_speeds(settings) for settings in variants.values())))
     for corpus in args.corpora:
         _DATA[corpus] = load_corpus_data(
-            corpus,
-            Path(args.work_dir),
-            speed="speed_perturbation" in args.variants,
-            hop_length=settings_from(args).hop_length,
+            corpus, Path(args.work_dir), speed=speeds, hop_length=settings_from(args).hop_length
         )
         # "plain" last: its runs are the main table's (same settings), usually finished by then.
-        for variant in sorted(args.variants, key=lambda v: v == "plain"):
-            settings = settings_from(args, **ABLATIONS[variant])
-            name = "main" if variant == "plain" else f"ablation_{variant}"
+        for variant in sorted(variants, key=lambda v: v == "plain"):
+            settings = variants[variant]
+            # runs are matched by their settings, so variants equal to a main-table recipe reuse its runs
+            name = "main" if variant in ("plain", "no_test_time_speeds") else f"ablation_{variant}"
             runs = run_experiment(name, corpus, [args.ablation_model], args.seeds, settings, args)
             summary = summarize_runs(runs, len(_DATA[corpus].folds), args.seeds)
             summary["settings"] = asdict(settings)
-            results = load_results("small_models_ablations.json")  # re-read: one process per corpus may write
+            results = load_results(ablation_file(args.label))  # re-read: one process per corpus may write
             results.setdefault(corpus, {})[variant] = summary
-            save_results("small_models_ablations.json", results)
+            save_results(ablation_file(args.label), results)
             print(
                 f"{corpus} {variant}: UAR {summary['mean']:.4f} ± {summary['std']:.4f}"
                 + (
@@ -718,7 +824,10 @@ def tune_part(args) -> None:
     """
     for corpus in args.corpora:
         _DATA[corpus] = load_corpus_data(
-            corpus, Path(args.work_dir), hop_length=settings_from(args).hop_length
+            corpus,
+            Path(args.work_dir),
+            speed=sorted(set().union(*(needed_speeds(settings_from(args, **p)) for p in args.grid))),
+            hop_length=settings_from(args).hop_length,
         )
         for point in args.grid:
             settings = settings_from(args, **point)
@@ -844,6 +953,12 @@ RECIPE_LABELS = {  # --label of the main part -> what the rows' protocol is (pri
     "epoch with the best validation UAR (`validation: true, checkpoint: best`).",
     "v2": "trains on every non-test speaker for the fixed epoch budget and keeps the final weights, "
     "like the SVM and like the recipe with `use_validation: false` (`validation: false, checkpoint: last`).",
+    "v3": "`v2` + speed perturbation of the training clips (one speed of 0.85 / 0.9 / 0.95 / 1 / 1.05 / "
+    "1.1 / 1.15 drawn per clip and epoch; `speed_perturbation: true`), the shipped recipe: the only addition "
+    "that raised validation UAR (table at the end).",
+    "v3-tta": "`v3` + test-time speed averaging (`test_time_speeds`): each validation / test clip is also "
+    "predicted at the speeds below and the probabilities are averaged, as `hf_ser.pipeline` does for a model "
+    "trained with the shipped configs (the speeds were chosen on validation folds, table at the end).",
     "v2-speaker-norm": "`v2` on speaker-normalised features: every speaker's frames standardised with that "
     "speaker's own mean/std over all their clips (unlabelled, but the test speaker's statistics come from "
     "their test clips: a transductive protocol, not the recipe's; the SVM rows labelled `speaker-norm` use "
@@ -892,10 +1007,66 @@ NOTES = """## How to read these numbers
 """
 
 
+SVM_REFERENCE = "svm_tuned_inner_cv"  # the RBF-SVM row the neural rows are compared with, fold by fold
+
+
+def paired_difference(ours: list, theirs: list) -> dict:
+    """Mean fold-wise difference ``ours - theirs``, its 95% t interval over folds, and folds won."""
+    from scipy import stats
+
+    differences = np.asarray(ours, dtype=float) - np.asarray(theirs, dtype=float)
+    half = stats.t.ppf(0.975, len(differences) - 1) * differences.std(ddof=1) / math.sqrt(len(differences))
+    return {
+        "mean": float(differences.mean()),
+        "low": float(differences.mean() - half),
+        "high": float(differences.mean() + half),
+        "wins": int((differences > 0).sum()),
+        "folds": len(differences),
+    }
+
+
+def svm_comparison_lines(main: dict, svm: dict) -> list[str]:
+    """Markdown table: every neural row (and its seed ensemble) minus the RBF-SVM, paired over folds."""
+    lines = [
+        "## Neural rows against the RBF-SVM, fold by fold",
+        "",
+        f"Difference in UAR to the RBF-SVM (`{SVM_REFERENCE.removeprefix('svm_').replace('_', ' ')}`) on the "
+        "same test folds: per fold, the neural UAR (mean over seeds, or the seed ensemble) minus the SVM's; "
+        "mean over folds with a 95% t interval over folds, and the folds where the neural model is ahead. "
+        "Rows whose interval lies above 0 beat the SVM beyond fold-to-fold noise. Same-protocol rows only "
+        "(speaker-normalised rows against the speaker-normalised SVM).",
+        "",
+        "| corpus | recipe | model | seeds | Δ UAR (95% CI) | folds ahead | ensemble Δ UAR (95% CI) | "
+        "folds ahead |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for corpus, entries in main.items():
+        if corpus.startswith("_") or corpus not in svm:
+            continue
+        for key, summary in entries.items():
+            model_name, label = split_key(key)
+            reference = svm[corpus].get(SVM_REFERENCE + ("_speaker_norm" if "speaker-norm" in label else ""))
+            if reference is None or summary["n_seeds"] < 2:
+                continue
+            folds = range(len(reference["per_fold"]))
+            single = paired_difference(
+                [summary["per_fold"][str(f)]["mean"] for f in folds], reference["per_fold"]
+            )
+            ensemble = paired_difference(summary["ensemble"]["per_fold"], reference["per_fold"])
+            lines.append(
+                f"| {corpus} | {label} | {display_name(model_name)} | {summary['n_seeds']} | "
+                + " | ".join(
+                    f"{d['mean']:+.4f} ({d['low']:+.4f}, {d['high']:+.4f}) | {d['wins']}/{d['folds']}"
+                    for d in (single, ensemble)
+                )
+                + " |"
+            )
+    return lines + [""]
+
+
 def report_part(args) -> None:
     """Write ``benchmarks/results/small_models.md`` from the JSON results."""
     main = load_results("small_models_crossval.json")
-    ablations = load_results("small_models_ablations.json")
     svm = load_results("small_models_svm.json")
     tuning = load_results("small_models_tuning.json")
     lines = [
@@ -943,13 +1114,18 @@ def report_part(args) -> None:
         for label in labels:
             settings = next(e["settings"] for k, e in entries.items() if split_key(k)[1] == label)
             lines += [f"`{label}`: {RECIPE_LABELS[label]} Settings: `{json.dumps(DEFAULTS | settings)}`.", ""]
-    if ablations:
+    lines += svm_comparison_lines(main, svm)
+    for label in reversed(RECIPE_LABELS):  # newest recipe first
+        ablations = load_results(ablation_file(label))
+        if not any(corpus in ablations for corpus in CORPORA):
+            continue
         lines += [
-            "## Beyond the paper: ablations on ResLSTM-SA-h64",
+            f"## Beyond the paper: ablations on ResLSTM-SA-h64, recipe `{label}`",
             "",
-            "Each variant adds one thing to the main table's settings; same folds and seeds as its `plain` "
+            f"Each variant changes one thing of the `{label}` settings; same folds and seeds as its `plain` "
             "row (whose runs are the main table's). With one seed, mean ± std are over folds. "
-            "`folds better` counts folds whose test UAR beats `plain` on the same fold (paired).",
+            "`folds better` counts folds whose test UAR (mean over seeds) beats `plain` on the same fold "
+            "(paired).",
             "",
             "| corpus | variant | seeds | UAR mean ± std | Δ vs plain | folds better | train time / run |",
             "|---|---|---|---|---|---|---|",
@@ -973,7 +1149,7 @@ def report_part(args) -> None:
                     f"| {corpus} | {variant} | {summary['n_seeds']} | {summary['mean']:.4f} ± "
                     f"{summary['std']:.4f} | {delta} | {better} | {summary['train_seconds_per_run']:.0f} s |"
                 )
-            reference = main.get(corpus, {}).get("reslstm_sa_h64", {})
+            reference = main.get(corpus, {}).get(result_key("reslstm_sa_h64", label), {})
             if "ensemble" in reference:
                 ensemble = reference["ensemble"]
                 single = [reference["per_fold"][str(f)]["mean"] for f in range(len(ensemble["per_fold"]))]

@@ -104,6 +104,27 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto (bf16 when it does not change predictions), float32 or bfloat16; int8 for ONNX exports",
     )
     parser.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="inference backend")
+    parser.add_argument(
+        "--test-time-speeds",
+        type=_speed_list,
+        default="config",
+        metavar="F,F",
+        help="also classify each clip at these speeds (e.g. 0.9,1.1) and average; 'none' turns it off "
+        "(default: the model config's test_time_speeds)",
+    )
+
+
+def _speed_list(text: str) -> Any:
+    """``"0.9,1.1"`` -> ``[0.9, 1.1]``; ``"none"`` -> ``None``; ``"config"`` stays (use the model's)."""
+    if text.lower() in ("none", "off", "config"):
+        return None if text.lower() != "config" else "config"
+    try:
+        speeds = [float(value) for value in text.split(",") if value.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected speeds like 0.9,1.1 or 'none', got {text!r}") from None
+    if not speeds or any(not speed > 0 for speed in speeds):
+        raise argparse.ArgumentTypeError(f"speeds must be positive numbers, got {text!r}")
+    return speeds
 
 
 def collect_audio_files(paths: list[str]) -> list[str]:
@@ -164,6 +185,7 @@ def predict(args: argparse.Namespace) -> int:
       hf-ser predict examples/*.wav
       hf-ser predict recording.flac --chunk-length 10 --json > segments.jsonl
       hf-ser predict clips/ --model ./my_checkpoint --top-k 3
+      hf-ser predict clips/ --test-time-speeds 0.9,1.1   # average over the clip played at 3 speeds
       hf-ser predict call.wav --model ./causal_checkpoint --stream 1 --json   # one line per update
     """
     from .data.audio import AudioError
@@ -180,8 +202,14 @@ def predict(args: argparse.Namespace) -> int:
             print(f"hf-ser: error: {error}", file=sys.stderr)
             failures += 1
     if good:
+        speeds = {} if args.test_time_speeds == "config" else {"test_time_speeds": args.test_time_speeds}
         classify = pipeline(
-            args.model, device=args.device, dtype=args.dtype, backend=args.backend, batch_size=args.batch_size
+            args.model,
+            device=args.device,
+            dtype=args.dtype,
+            backend=args.backend,
+            batch_size=args.batch_size,
+            **speeds,
         )
         if args.stream is not None:
             _predict_stream(classify, good, args)

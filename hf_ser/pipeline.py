@@ -32,12 +32,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .data.audio import DEFAULT_SAMPLING_RATE
+from .data.audio import DEFAULT_SAMPLING_RATE, change_speed
 from .inference.backends import ClipOutput, TorchBackend, model_task
 from .inference.batching import length_sorted_batches
 from .inference.chunking import ChunkingConfig, aggregate, read_window
 from .inference.inputs import AudioSource, normalize_inputs, pad_short_audio
 from .inference.streaming import TorchStreamer, check_piece_seconds, stream_pieces
+from .inference.test_time import average_outputs, check_test_time_speeds
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 """The built-in default model (a small LSTM-SA model shipped inside the package)."""
@@ -146,7 +147,9 @@ class SERPipeline:
     ``return_embeddings=True`` it adds ``"embedding"`` (the pooled vector, `np.ndarray`); with
     ``return_frame_weights=True`` it adds ``"frame_weights"`` (pooling attention over the clip's frames).
     With chunking it adds ``"segments"``: one such dict per window with ``"start"``/``"end"`` in seconds;
-    the top-level values are then the duration-weighted average over the windows.
+    the top-level values are then the duration-weighted average over the windows. With
+    ``test_time_speeds`` (default: the model config's) each clip or window is also run at those speeds
+    and the predictions are averaged (:mod:`hf_ser.inference.test_time`).
     """
 
     def __init__(
@@ -157,6 +160,7 @@ class SERPipeline:
         chunk_length_s: Optional[float] = None,
         stride_length_s: Optional[float] = None,
         top_k: Optional[int] = None,
+        test_time_speeds: Any = _UNSET,
     ) -> None:
         self.backend = backend
         self.config = backend.config
@@ -169,6 +173,9 @@ class SERPipeline:
         self.stride_length_s = stride_length_s
         self.top_k = top_k
         self._check_settings(batch_size, chunk_length_s, stride_length_s, top_k)
+        self.test_time_speeds = check_test_time_speeds(
+            getattr(self.config, "test_time_speeds", None) if test_time_speeds is _UNSET else test_time_speeds
+        )
 
     @property
     def model(self) -> Any:
@@ -219,6 +226,7 @@ class SERPipeline:
         batch_size: int = _UNSET,
         audio_column: str = "audio",
         progress: bool = False,
+        test_time_speeds: Any = _UNSET,
     ) -> Union[dict, list[dict]]:
         """Classify ``inputs``; keyword arguments left unset use the pipeline's defaults.
 
@@ -234,6 +242,8 @@ class SERPipeline:
             batch_size (`int`, *optional*): clips (or windows) per forward pass.
             audio_column (`str`): audio column of a `datasets.Dataset` input.
             progress (`bool`): show a tqdm progress bar over clips.
+            test_time_speeds (`list[float]`, *optional*): also run every clip (or window) at these speeds
+                and average the predictions; ``None`` turns it off. Defaults to the pipeline's setting.
 
         Raises:
             hf_ser.data.audio.AudioError: (a ``ValueError``) for unusable audio or inputs, naming the problem.
@@ -243,6 +253,9 @@ class SERPipeline:
         stride_length_s = self.stride_length_s if stride_length_s is _UNSET else stride_length_s
         batch_size = self.batch_size if batch_size is _UNSET else batch_size
         chunking = self._check_settings(batch_size, chunk_length_s, stride_length_s, top_k)
+        speeds = (
+            self.test_time_speeds if test_time_speeds is _UNSET else check_test_time_speeds(test_time_speeds)
+        )
 
         sources, is_single = normalize_inputs(
             inputs,
@@ -252,7 +265,7 @@ class SERPipeline:
         )
         units = self._plan_units(sources, chunking)
         outputs = self._run_units(
-            sources, units, batch_size, return_embeddings, return_frame_weights, progress
+            sources, units, batch_size, return_embeddings, return_frame_weights, progress, speeds
         )
 
         pieces: list[list] = [[] for _ in sources]
@@ -280,7 +293,7 @@ class SERPipeline:
         accumulators are carried from piece to piece, so the prediction after ``end`` seconds covers all
         the audio so far at a cost per piece that does not grow with the stream. The backbone runs on each
         piece alone (like the windows of ``chunk_length_s``); the rest is exact (see
-        :mod:`hf_ser.models.streaming`). Runs in fp32.
+        :mod:`hf_ser.models.streaming`). Runs in fp32, without ``test_time_speeds``.
 
         Args:
             inputs: one clip (path, bytes, array/tensor with ``sampling_rate``, dict) or an iterable of
@@ -387,8 +400,12 @@ class SERPipeline:
         return_embeddings: bool,
         return_frame_weights: bool,
         progress: bool,
+        speeds: tuple[float, ...] = (),
     ) -> list[ClipOutput]:
-        """Run every unit in length-sorted batches; return outputs in unit order."""
+        """Run every unit in length-sorted batches; return outputs in unit order.
+
+        With ``speeds``, every batch is also run at each speed and each unit's outputs are averaged.
+        """
         whole = [start == 0 and end == sources[index].num_samples for index, start, end in units]
         batches = length_sorted_batches(
             [end - start for _, start, end in units],
@@ -401,10 +418,23 @@ class SERPipeline:
                 arrays = [
                     self._load_unit(sources[units[i][0]], units[i][1], units[i][2], whole[i]) for i in batch
                 ]
-                for i, output in zip(
-                    batch, self.backend.run(arrays, return_embeddings, return_frame_weights), strict=True
-                ):
-                    outputs[i] = output
+                batch_outputs = [self.backend.run(arrays, return_embeddings, return_frame_weights)]
+                for speed in speeds:
+                    variants = [
+                        pad_short_audio(
+                            change_speed(array, self.sampling_rate, speed),
+                            self.sampling_rate,
+                            f"{sources[units[i][0]].name} at speed {speed}",
+                        )
+                        for i, array in zip(batch, arrays, strict=True)
+                    ]
+                    batch_outputs.append(self.backend.run(variants, False, False))
+                for position, i in enumerate(batch):
+                    outputs[i] = (
+                        average_outputs([run[position] for run in batch_outputs])
+                        if speeds
+                        else batch_outputs[0][position]
+                    )
                 bar.update(len(batch))
         return outputs  # type: ignore[return-value]
 
@@ -484,6 +514,7 @@ def pipeline(
     chunk_length_s: Optional[float] = None,
     stride_length_s: Optional[float] = None,
     top_k: Optional[int] = None,
+    test_time_speeds: Any = _UNSET,
 ) -> SERPipeline:
     """Build a speech emotion recognition pipeline.
 
@@ -504,6 +535,9 @@ def pipeline(
         stride_length_s (`float`, *optional*): context shared with each neighbouring window
             (defaults to ``chunk_length_s / 6``).
         top_k (`int`, *optional*): keep only the ``top_k`` most likely classes in ``"scores"``.
+        test_time_speeds (`list[float]`, *optional*): also run every clip at these speeds (e.g.
+            ``[0.9, 1.1]``) and average the predictions (:mod:`hf_ser.inference.test_time`). Defaults to the
+            model config's ``test_time_speeds`` (set by the recipe that trained it); ``None`` turns it off.
 
     Returns:
         A callable :class:`SERPipeline`.
@@ -528,6 +562,7 @@ def pipeline(
         chunk_length_s=chunk_length_s,
         stride_length_s=stride_length_s,
         top_k=top_k,
+        test_time_speeds=test_time_speeds,
     )
 
 

@@ -62,6 +62,29 @@ def test_predict_json_lines(model_dir, clips, capsys):
         assert {"arousal", "dominance", "valence"} <= set(record)
 
 
+def test_predict_test_time_speeds_match_the_pipeline(model_dir, clips, capsys):
+    """``--test-time-speeds 0.9,1.1`` prints what ``pipeline(..., test_time_speeds=[0.9, 1.1])`` returns
+    (multitask model: probabilities and A/D/V averaged); ``none`` is the plain prediction; bad values
+    exit 2."""
+    from hf_ser import pipeline
+
+    def run(*extra: str) -> list[dict]:
+        assert main(["predict", *clips, "--model", model_dir, "--json", "--dtype", "float32", *extra]) == 0
+        return [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+
+    pipe = pipeline(model_dir, dtype="float32")
+    for extra, speeds in (
+        (("--test-time-speeds", "0.9,1.1"), [0.9, 1.1]),
+        (("--test-time-speeds", "none"), None),
+    ):
+        for record, expected in zip(run(*extra), pipe(clips, test_time_speeds=speeds), strict=True):
+            assert record["scores"] == pytest.approx(expected["scores"], abs=1e-6)
+            assert record["arousal"] == pytest.approx(expected["arousal"], abs=1e-6)
+    with pytest.raises(SystemExit) as error:
+        main(["predict", *clips, "--model", model_dir, "--test-time-speeds", "fast"])
+    assert error.value.code == 2 and "0.9,1.1" in capsys.readouterr().err
+
+
 def test_predict_table_with_chunks(model_dir, clips, capsys):
     assert (
         main(["predict", clips[0], "--model", model_dir, "--chunk-length", "1.0", "--dtype", "float32"]) == 0

@@ -608,3 +608,37 @@ def test_lstm_sa_global_normalisation_fitted_on_training_split_only(tmp_path):
     assert isinstance(loaded, MfccChromaFeatureExtractor) and loaded.normalization == "global"
     clip = next(iter(decoded(data.tests["test"], CenterCrop(None))))["audio"]["array"]
     np.testing.assert_allclose(loaded.extract(clip), from_train.extract(clip), atol=1e-5)
+
+
+def test_lstm_sa_test_time_speeds_in_the_test_metrics_and_the_saved_config(tmp_path):
+    """`test_time_speeds: [0.9, 1.1]`: saved in config.json, and the recipe's test figures are those of the
+    averaged predictions, i.e. what `hf_ser.pipeline` (which reads the speeds from the config) gives on the
+    test clips; with the speeds turned off the pipeline's probabilities differ."""
+    from hf_ser import pipeline
+    from hf_ser.metrics import classification_metrics
+    from hf_ser.training import parse_config
+    from hf_ser.training.data import load_dataset_for, split_data
+
+    out = tmp_path / "out"
+    argv = [
+        "--config", config("reslstm_sa_h32"),
+        *flags(output_dir=out, max_steps=6, max_eval_seconds=None, test_time_speeds="[0.9, 1.1]"),
+    ]  # fmt: skip
+    run_recipe("finetune", argv)
+    assert json.loads((out / "config.json").read_text())["test_time_speeds"] == [0.9, 1.1]
+    reported = json.loads((out / "metrics.json").read_text())["test"]
+
+    cfg = parse_config(argv)
+    test = split_data(cfg, load_dataset_for(cfg)).tests["test"].with_format(None)
+    paths = [value["path"] for value in test["audio"]]
+    pipe = pipeline(str(out), dtype="float32")
+    assert pipe.test_time_speeds == (0.9, 1.1)
+    results = pipe(paths)
+    label2id = {name: index for index, name in pipe.id2label.items()}
+    expected = classification_metrics(test["label"], [label2id[r["label"]] for r in results])
+    assert reported["uar"] == pytest.approx(expected["uar"], abs=1e-9)
+    assert reported["wa"] == pytest.approx(expected["wa"], abs=1e-9)
+    plain = pipe(paths, test_time_speeds=None)
+    assert any(
+        p["scores"] != pytest.approx(r["scores"], abs=1e-4) for p, r in zip(plain, results, strict=True)
+    )

@@ -142,6 +142,9 @@ def test_model_card_facts_from_the_config(corpus, language, tmp_path):
     assert card.base_model == "facebook/wav2vec2-base"  # a Hub id is the card's base_model, a local path not:
     assert recipe_card(TrainConfig(corpus=corpus, backbone=str(tmp_path))).base_model is None
     assert recipe_card(TrainConfig(model_type="lstm_sa")).base_model is None
+    speeds = recipe_card(TrainConfig(speed_perturbation=[0.9, 1.1], test_time_speeds=[0.95])).hyperparameters
+    assert speeds["speed_perturbation"] == [0.9, 1.1] and speeds["test_time_speeds"] == [0.95]
+    assert "test_time_speeds" not in card.hyperparameters  # unset keys stay off the card
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
@@ -170,6 +173,8 @@ def test_lstm_sa_configs_train_on_every_non_test_speaker_and_keep_the_final_weig
     args = build_training_arguments(cfg, data.validation is not None, len(data.train))
     assert args.eval_strategy == "no" and not args.load_best_model_at_end
     assert args.num_train_epochs == 30 and args.learning_rate == pytest.approx(1e-2)
+    assert cfg.speed_perturbation == [0.85, 0.9, 0.95, 1.05, 1.1, 1.15]  # recipe "v3-tta"
+    assert cfg.test_time_speeds == [0.9, 1.1]
 
 
 def test_unknown_model_option_rejected_before_compute():
@@ -237,3 +242,40 @@ def test_feature_extractor_options_checked_before_compute():
     check_model_options(cfg)
     _, extractor = build_model(cfg, {0: "anger", 1: "neutral"}, [])
     assert extractor.hop_length == 512 and extractor.normalization == "utterance"
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("[0.9, 1.1]", [0.9, 1.1]), ("0.8,1.2", [0.8, 1.2]), ("null", None)],
+)
+def test_speed_perturbation_flag_is_a_list_of_speeds(value, expected):
+    assert parse_config(["--speed_perturbation", value]).speed_perturbation == expected
+
+
+@pytest.mark.parametrize("value", ["[]", "[0, 1.1]", "fast", "[-0.9]"])
+def test_bad_speed_perturbation_names_the_key(value):
+    with pytest.raises(ValueError, match="speed_perturbation.*positive speeds"):
+        parse_config(["--speed_perturbation", value])
+
+
+def test_speed_perturbation_draws_one_speed_per_clip_reproducibly():
+    """``speed_perturbation: [0.5, 2.0]`` alone: every clip comes out at 1x, 0.5x or 2x speed (length 2x,
+    1x or 0.5x), all three speeds occur, and the same seed gives the same sequence."""
+    import numpy as np
+
+    from hf_ser.training.data import build_augmentation
+
+    assert build_augmentation(parse_config([])) is None
+    clip = np.sin(np.linspace(0, 800, 16000)).astype(np.float32)
+
+    def lengths(seed: int) -> list[int]:
+        augment = build_augmentation(
+            parse_config(["--speed_perturbation", "[0.5, 2.0]", "--seed", str(seed)])
+        )
+        return [len(augment(clip, 16000)) for _ in range(30)]
+
+    first = lengths(1)
+    assert set(first) == {8000, 16000, 32000}
+    assert first == lengths(1) and first != lengths(2)
+    preset = build_augmentation(parse_config(["--speed_perturbation", "[0.5]", "--augment", "light"]))
+    assert {len(preset(clip, 16000)) for _ in range(30)} == {16000, 32000}

@@ -225,6 +225,29 @@ def load_audio(
         raise AudioError(f"{_name(path)}: {error}") from error
 
 
+def change_speed(array: np.ndarray, sampling_rate: int, factor: float) -> np.ndarray:
+    """``array`` played ``factor`` times faster (tempo and pitch together, Kaldi-style speed perturbation).
+
+    The clip is read as if recorded at ``sampling_rate * factor`` and resampled back to ``sampling_rate``,
+    so it keeps its rate and gets ``len(array) / factor`` samples. Used for training augmentation
+    (:class:`hf_ser.augment.SpeedPerturbation`) and test-time averaging (``test_time_speeds``).
+
+    Example:
+
+    ```python
+    >>> import numpy as np
+    >>> from hf_ser.data.audio import change_speed
+    >>> len(change_speed(np.zeros(16000, dtype=np.float32), 16000, 1.25))
+    12800
+    ```
+    """
+    if not factor > 0:
+        raise ValueError(f"speed factor must be > 0, got {factor!r}.")
+    if factor == 1.0:
+        return array
+    return soxr.resample(array, sampling_rate * factor, sampling_rate).astype(np.float32, copy=False)
+
+
 def audio_duration(path: PathLike) -> float:
     """Duration of an audio file in seconds, read from its header (no decoding)."""
     try:
@@ -274,6 +297,7 @@ __all__ = [
     "DEFAULT_SAMPLING_RATE",
     "AudioError",
     "audio_duration",
+    "change_speed",
     "decode_audio_value",
     "decode_example_audio",
     "load_audio",

@@ -34,11 +34,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
-import soxr
 import torch
 from torch import nn
 
-from .audio import DEFAULT_SAMPLING_RATE, decode_example_audio
+from .audio import DEFAULT_SAMPLING_RATE, change_speed, decode_example_audio
 
 PRESETS: dict[str, dict[str, Any]] = {
     "light": {
@@ -114,11 +113,7 @@ class SpeedPerturbation(WaveformAugmentation):
         rng = rng if rng is not None else np.random.default_rng()
         if rng.random() >= self.p:
             return array
-        factor = self.factors[rng.integers(len(self.factors))]
-        if factor == 1.0:
-            return array
-        # Reading the clip as if it were recorded at sampling_rate * factor and resampling it back.
-        return soxr.resample(array, sampling_rate * factor, sampling_rate).astype(np.float32)
+        return change_speed(array, sampling_rate, self.factors[rng.integers(len(self.factors))])
 
 
 class SyntheticReverb(WaveformAugmentation):

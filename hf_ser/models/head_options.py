@@ -52,6 +52,11 @@ class SERHeadConfig(PreTrainedConfig):
             For `task="multitask"`: `loss = (1 - w) * classification_loss + w * regression_loss`.
         classifier_dropout (`float`, *optional*, defaults to 0.1):
             Dropout on the pooled vector before the heads (subclasses may change the default).
+        test_time_speeds (`list[float]`, *optional*):
+            Test-time augmentation used by `hf_ser.pipeline` (not by `forward`): every clip is also played
+            at these speeds (tempo and pitch, as speed perturbation) and the class probabilities /
+            regression values are averaged with the clip's own. Set by the recipes' `test_time_speeds`
+            key, so a published model is used the way its reported figures were measured.
     """
 
     task: str = "classification"
@@ -63,6 +68,7 @@ class SERHeadConfig(PreTrainedConfig):
     regression_loss_weights: Optional[list[Union[float, int]]] = None
     multitask_weight: Union[float, int] = 0.5
     classifier_dropout: Union[float, int] = 0.1
+    test_time_speeds: Optional[list[Union[float, int]]] = None
 
     def _labels_given(self, kwargs: dict[str, Any]) -> bool:
         """Whether the user passed class labels (``id2label`` or ``num_labels``); call before
@@ -75,6 +81,15 @@ class SERHeadConfig(PreTrainedConfig):
         if not 0.0 <= self.classifier_dropout < 1.0:
             raise ValueError(f"classifier_dropout must be in [0, 1), got {self.classifier_dropout}.")
         self.regression_targets = list(self.regression_targets)
+        if self.test_time_speeds is not None:
+            speeds = list(self.test_time_speeds)
+            if not speeds or any(
+                isinstance(f, bool) or not isinstance(f, (int, float)) or not f > 0 for f in speeds
+            ):
+                raise ValueError(
+                    f"test_time_speeds must be a non-empty list of positive speeds or None, got {speeds!r}."
+                )
+            self.test_time_speeds = [float(f) for f in speeds]
         check_choice("task", self.task, TASKS)
         self._validate_task(labels_given)
         self._validate_losses()

@@ -206,12 +206,20 @@ def class_weights_from(train: datasets.Dataset, num_labels: int) -> list[float]:
 
 
 def build_augmentation(cfg: TrainConfig) -> Optional[Callable]:
-    """The ``hf_ser.augment`` preset named by ``cfg.augment`` (None: no augmentation)."""
+    """The training clips' waveform augmentation: ``cfg.augment``'s preset and/or ``cfg.speed_perturbation``.
+
+    None when neither is set. Speed perturbation draws uniformly from ``[1.0, *cfg.speed_perturbation]``.
+    """
+    speeds = None if cfg.speed_perturbation is None else (1.0, *cfg.speed_perturbation)
     if cfg.augment is None:
-        return None
+        if speeds is None:
+            return None
+        from ..data.augment import Augmenter, SpeedPerturbation
+
+        return Augmenter([SpeedPerturbation(speeds)], seed=cfg.seed)
     from ..data.augment import build_augmentation as build
 
-    return build(cfg.augment, seed=cfg.seed)
+    return build(cfg.augment, seed=cfg.seed, speed_factors=speeds)
 
 
 def decoded(split: datasets.Dataset, transform: Callable) -> datasets.Dataset:

@@ -68,6 +68,8 @@ def recipe_card(cfg: TrainConfig) -> SERCardData:
         "lora": cfg.lora,
         "ctc_alpha": cfg.ctc_alpha,
         "augment": cfg.augment,
+        "speed_perturbation": cfg.speed_perturbation,
+        "test_time_speeds": cfg.test_time_speeds,
         "class_weights": cfg.class_weights,
         "feature_normalization": cfg.feature_normalization if cfg.model_type == "lstm_sa" else None,
         "max_train_seconds": cfg.max_train_seconds,
@@ -266,6 +268,8 @@ def run_finetune(
     collator = make_collator(extractor, cfg.task, data.regression_targets)
     if vocab is not None:
         collator = CTCLabelCollator(collator, vocab)
+    if cfg.test_time_speeds is not None:  # saved with the model: the pipeline averages the same speeds
+        model.config.test_time_speeds = list(cfg.test_time_speeds)
     model = apply_lora(cfg, model)
     count = count_parameters(model)
     trainable, total = count.trainable, count.total
@@ -321,7 +325,7 @@ def run_finetune(
         results["validation"] = trainer.evaluate(validation, metric_key_prefix="validation")
         del card.eval_rows[logged:]  # the training log ends with training; this figure goes to the results
     for name, split in data.tests.items():
-        output = trainer.predict(decoded(split, eval_crop), metric_key_prefix=name)
+        output = predict_test_split(cfg, trainer, split, name, eval_crop)
         results[name] = output.metrics
         for column, groups in group_results(cfg, data, split, output).items():
             results[name][f"by_{column}"] = groups
@@ -330,6 +334,51 @@ def run_finetune(
         _write_outputs(cfg, trainer, data, results, predictions, card)
     trainer.accelerator.wait_for_everyone()
     return {split: _strip(split, metrics) for split, metrics in results.items()}
+
+
+def _at_speed(array: np.ndarray, sampling_rate: int, label: Any = None, *, crop: Any, speed: float) -> Any:
+    """An evaluation clip (``crop`` applied) played at ``speed`` (picklable via ``functools.partial``)."""
+    from ..data.audio import change_speed
+
+    return change_speed(crop(array, sampling_rate), sampling_rate, speed)
+
+
+def average_predictions(runs: list[Any], task: str) -> Any:
+    """Average ``Trainer.predict`` predictions of the same clips: class probabilities (returned as
+    log-probabilities, valid logits) and regression values; other outputs come from the first run."""
+    from ..inference.test_time import mean_probability_logits
+
+    as_tuples = [run if isinstance(run, tuple) else (run,) for run in runs]
+    averaged = list(as_tuples[0])
+    for index in range(min(len(averaged), 2 if task == "multitask" else 1)):
+        values = [run[index] for run in as_tuples]
+        is_classes = task == "classification" or (task == "multitask" and index == 0)
+        averaged[index] = mean_probability_logits(values) if is_classes else np.mean(values, axis=0)
+    return tuple(averaged) if isinstance(runs[0], tuple) else averaged[0]
+
+
+def predict_test_split(cfg: TrainConfig, trainer: Any, split: Any, name: str, eval_crop: CenterCrop) -> Any:
+    """``trainer.predict`` on a test split; with ``cfg.test_time_speeds`` also on the split played at
+    each speed, the predictions averaged and the metrics recomputed from the average (the loss stays
+    that of the clips at their own speed)."""
+    from functools import partial
+
+    from transformers import EvalPrediction
+
+    output = trainer.predict(decoded(split, eval_crop), metric_key_prefix=name)
+    speeds = [speed for speed in cfg.test_time_speeds or () if speed != 1.0]
+    if not speeds:
+        return output
+    runs = [output.predictions] + [
+        trainer.predict(
+            decoded(split, partial(_at_speed, crop=eval_crop, speed=speed)), metric_key_prefix=name
+        ).predictions
+        for speed in speeds
+    ]
+    predictions = average_predictions(runs, cfg.task)
+    metrics = trainer.compute_metrics(EvalPrediction(predictions=predictions, label_ids=output.label_ids))
+    output.metrics.update({f"{name}_{key}": value for key, value in metrics.items()})
+    return output._replace(predictions=predictions)
 
 
 def _compute_metrics(cfg: TrainConfig, data: TrainingData) -> Any:
