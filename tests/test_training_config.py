@@ -160,8 +160,9 @@ LSTM_SA_CONFIGS = [p for p in CONFIGS if p.stem.startswith(("lstm_sa_h", "reslst
 
 @pytest.mark.parametrize("path", LSTM_SA_CONFIGS, ids=[p.name for p in LSTM_SA_CONFIGS])
 def test_lstm_sa_configs_train_on_every_non_test_speaker_and_keep_the_final_weights(path):
-    """The shipped LSTM-SA protocol (benchmarks/small_models_crossval.py `v2`): no validation hold-out, the
-    training split is every speaker but the test one, no evaluation, no best-checkpoint reload."""
+    """The shipped LSTM-SA protocol (benchmarks/small_models_crossval.py `v3-tta`): no validation hold-out,
+    the training split is every speaker but the test one, no evaluation, no best-checkpoint reload; speed
+    perturbation in training and speed averaging of the test predictions."""
     from hf_ser.training.data import load_dataset_for, split_data
     from hf_ser.training.finetune import build_training_arguments
 
