@@ -116,15 +116,18 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _speed_list(text: str) -> Any:
     """``"0.9,1.1"`` -> ``[0.9, 1.1]``; ``"none"`` -> ``None``; ``"config"`` stays (use the model's)."""
+    from .models.head_options import check_speeds
+
     if text.lower() in ("none", "off", "config"):
         return None if text.lower() != "config" else "config"
     try:
-        speeds = [float(value) for value in text.split(",") if value.strip()]
+        return check_speeds(
+            [float(value) for value in text.split(",") if value.strip()], "--test-time-speeds"
+        )
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected speeds like 0.9,1.1 or 'none', got {text!r}") from None
-    if not speeds or any(not speed > 0 for speed in speeds):
-        raise argparse.ArgumentTypeError(f"speeds must be positive numbers, got {text!r}")
-    return speeds
+        raise argparse.ArgumentTypeError(
+            f"expected positive speeds like 0.9,1.1 or 'none', got {text!r}"
+        ) from None
 
 
 def collect_audio_files(paths: list[str]) -> list[str]:

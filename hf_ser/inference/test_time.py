@@ -15,17 +15,15 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from ..models.head_options import check_speeds
 from .backends import ClipOutput
 
 
 def check_test_time_speeds(value: Any) -> tuple[float, ...]:
-    """``None`` / empty -> ``()``; otherwise the speeds as floats (each > 0 and != 1), or a ValueError."""
-    if value is None:
+    """``None`` / empty -> ``()``; otherwise the speeds as floats without 1.0 (each > 0), or a ValueError."""
+    if value is None or (isinstance(value, (list, tuple)) and not value):
         return ()
-    speeds = list(value) if isinstance(value, (list, tuple)) else [value]
-    if any(isinstance(f, bool) or not isinstance(f, (int, float)) or not f > 0 for f in speeds):
-        raise ValueError(f"test_time_speeds must be None or a list of positive speeds, got {value!r}.")
-    return tuple(float(f) for f in speeds if f != 1.0)
+    return tuple(f for f in check_speeds(value, "test_time_speeds") if f != 1.0)
 
 
 def mean_probability_logits(logits: Sequence[np.ndarray]) -> np.ndarray:

@@ -18,6 +18,21 @@ TASKS = ("classification", "regression", "multitask")
 DEFAULT_REGRESSION_TARGETS = ("arousal", "dominance", "valence")
 
 
+def check_speeds(values: Any, name: str) -> list[float]:
+    """``values`` (a non-empty sequence of positive, finite numbers) as floats, or a ``ValueError`` naming
+    ``name``. The one check of speed lists: configs' `test_time_speeds`, the recipes' speed keys, the
+    pipeline and the CLI."""
+    speeds = list(values) if isinstance(values, (list, tuple)) else [values]
+    valid = bool(speeds) and all(
+        isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f < float("inf") for f in speeds
+    )
+    if not valid:
+        raise ValueError(
+            f"`{name}` must be a non-empty list of positive speeds (e.g. [0.9, 1.1]), got {values!r}."
+        )
+    return [float(f) for f in speeds]
+
+
 def check_choice(name: str, value: Any, allowed: tuple) -> None:
     """Raise a ``ValueError`` naming ``value`` and the ``allowed`` ones unless ``value in allowed``."""
     if value not in allowed:
@@ -82,14 +97,7 @@ class SERHeadConfig(PreTrainedConfig):
             raise ValueError(f"classifier_dropout must be in [0, 1), got {self.classifier_dropout}.")
         self.regression_targets = list(self.regression_targets)
         if self.test_time_speeds is not None:
-            speeds = list(self.test_time_speeds)
-            if not speeds or any(
-                isinstance(f, bool) or not isinstance(f, (int, float)) or not f > 0 for f in speeds
-            ):
-                raise ValueError(
-                    f"test_time_speeds must be a non-empty list of positive speeds or None, got {speeds!r}."
-                )
-            self.test_time_speeds = [float(f) for f in speeds]
+            self.test_time_speeds = check_speeds(self.test_time_speeds, "test_time_speeds")
         check_choice("task", self.task, TASKS)
         self._validate_task(labels_given)
         self._validate_losses()

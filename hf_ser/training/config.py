@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import re
 import sys
 import textwrap
@@ -386,16 +385,14 @@ def _unknown_key_error(key: str, source: str) -> ValueError:
 
 def _speed_factors(value: Any, name: str) -> list[float]:
     """A list of positive speeds for key ``name`` (YAML list, or ``"0.9,1.1"`` from a flag)."""
+    from ..models.head_options import check_speeds
+
     values = value if isinstance(value, (list, tuple)) else [value]
     try:
-        speeds = [float(v) for v in values if not isinstance(v, bool)]
-    except (TypeError, ValueError):
-        speeds = []
-    if not speeds or len(speeds) != len(values) or any(not math.isfinite(f) or f <= 0 for f in speeds):
-        raise ValueError(
-            f"`{name}` must be a non-empty list of positive speeds (e.g. [0.9, 1.1]) or null, got {value!r}."
-        )
-    return speeds
+        values = [float(v) if isinstance(v, str) else v for v in values]
+    except ValueError:
+        pass  # check_speeds names the bad value
+    return check_speeds(values, name)
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
