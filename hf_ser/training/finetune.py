@@ -365,8 +365,10 @@ def predict_test_split(cfg: TrainConfig, trainer: Any, split: Any, name: str, ev
 
     from transformers import EvalPrediction
 
+    from ..inference.test_time import check_test_time_speeds
+
     output = trainer.predict(decoded(split, eval_crop), metric_key_prefix=name)
-    speeds = [speed for speed in cfg.test_time_speeds or () if speed != 1.0]
+    speeds = check_test_time_speeds(cfg.test_time_speeds)  # the pipeline's rule: 1.0 is the clip itself
     if not speeds:
         return output
     runs = [output.predictions] + [
