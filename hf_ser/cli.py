@@ -188,7 +188,7 @@ def predict(args: argparse.Namespace) -> int:
       hf-ser predict examples/*.wav
       hf-ser predict recording.flac --chunk-length 10 --json > segments.jsonl
       hf-ser predict clips/ --model ./my_checkpoint --top-k 3
-      hf-ser predict clips/ --test-time-speeds 0.9,1.1   # average over the clip played at 3 speeds
+      hf-ser predict clips/ --model ./reslstm_run --test-time-speeds none   # no speed averaging
       hf-ser predict call.wav --model ./causal_checkpoint --stream 1 --json   # one line per update
     """
     from .data.audio import AudioError
