@@ -52,7 +52,7 @@ def default_recipe_trainer(epochs: Optional[int] = None) -> Callable[[Any], Any]
     """
     from hf_ser import MfccChromaFeatureExtractor
     from hf_ser.data import decode_example_audio
-    from hf_ser.pipeline import pipeline
+    from hf_ser.inference.pipeline import pipeline
 
     recipe = load_default_recipe()
     settings = argparse.Namespace(**{**DEFAULT_RECIPE_ARGS, **({"epochs": epochs} if epochs else {})})
@@ -193,7 +193,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         write_report,
     )
     from hf_ser.evaluation.report import build_report
-    from hf_ser.pipeline import DEFAULT_MODEL_DIR
+    from hf_ser.inference.pipeline import DEFAULT_MODEL_DIR
 
     torch.set_num_threads(1)  # on a busy 2-core machine, 2 intra-op threads make LSTMs ~50x slower
     model_dir = Path(args.model) if args.model else Path(DEFAULT_MODEL_DIR)

@@ -44,8 +44,9 @@ The commands behind ``benchmarks/results/small_models.md`` (settings chosen with
         '{"checkpoint": "last"}' '{"checkpoint": "last", "learning_rate": 0.01}' ...   # see the md table
 
 Protocol (identical to ``recipes/crossval.py`` / :func:`hf_ser.training.run_crossval`): folds from
-:func:`hf_ser.training.data.compute_folds` (EmoDB: leave-one-speaker-out, 10 folds; URDU: 5 speaker-disjoint
-folds of :func:`hf_ser.data.speaker_folds`); each run is split by :func:`hf_ser.training.data.split_data`.
+:func:`~hf_ser.training.preparation.compute_folds` (EmoDB: leave-one-speaker-out, 10 folds; URDU: 5
+speaker-disjoint folds of :func:`hf_ser.data.speaker_folds`); each run is split by
+:func:`~hf_ser.training.preparation.split_data`.
 With ``validation: true`` (the recipe's ``use_validation: true``): test fold ``k``, validation = the next
 fold's speakers, training = the remaining speakers; ``checkpoint: best`` keeps the epoch with the best
 validation UAR (the recipe's ``load_best_model_at_end``), ``checkpoint: last`` the final weights. With
@@ -65,7 +66,8 @@ would take ~90 h instead of ~1 h. This script decodes the corpus once with
 :class:`hf_ser.LSTMSAForAudioClassification`
 with the recipe's optimisation (AdamW, decay on weights only, cosine annealing with warm restarts from
 transformers' scheduler, warm-up ratio, gradient clipping 1.0, optional inverse-frequency class weights as
-``class_weights: true``). Metrics come from :mod:`hf_ser.metrics`; augmentations from :mod:`hf_ser.augment`
+``class_weights: true``). Metrics come from :mod:`hf_ser.metrics`;
+augmentations from :mod:`hf_ser.data.augment`
 (``SpecAugment``, ``CopyPaste``, ``SpeedPerturbation``).
 """
 
@@ -258,7 +260,7 @@ def load_corpus_data(
 
     from hf_ser.data import with_decoded_audio
     from hf_ser.data.augment import SpeedPerturbation
-    from hf_ser.training.data import compute_folds, load_dataset_for
+    from hf_ser.training.preparation import compute_folds, load_dataset_for
 
     cfg = recipe_config(corpus)
     dataset = load_dataset_for(cfg)
@@ -314,7 +316,7 @@ def fold_rows(data: CorpusData, fold: int, validation: bool = True) -> dict[str,
     Without ``validation`` (the recipe's ``use_validation: false``) there is no ``"validation"`` entry and
     ``"train"`` holds every non-test speaker.
     """
-    from hf_ser.training.data import split_data
+    from hf_ser.training.preparation import split_data
 
     split = split_data(recipe_config(data.name, fold, validation), data.dataset, data.folds)
     parts = {"train": split.train, "test": split.tests["test"]}
@@ -331,7 +333,7 @@ def copy_paste_features(
 ) -> list:
     """``COPY_PASTE_VARIANTS`` CopyPaste versions (raw features) of every training clip of ``fold``.
 
-    Uses :class:`hf_ser.augment.CopyPaste` (mode ``"both"``: a neutral or same-emotion partner from the
+    Uses :class:`hf_ser.data.augment.CopyPaste` (mode ``"both"``: a neutral or same-emotion partner from the
     *training* speakers of the fold, pasted before or after) on the waveform, then the project's extractor.
     Cached in ``work_dir`` (recomputed when the fold's training rows differ, e.g. with and without a
     validation hold-out); returns ``variants[k][position in train_rows]``.
@@ -449,9 +451,9 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
     from transformers.optimization import get_cosine_with_hard_restarts_schedule_with_warmup
 
     from hf_ser import LSTMSAConfig, LSTMSAForAudioClassification
-    from hf_ser.augment import SpecAugment
+    from hf_ser.data.augment import SpecAugment
     from hf_ser.metrics import classification_metrics, uar
-    from hf_ser.training.data import class_weights_from
+    from hf_ser.training.preparation import class_weights_from
 
     torch.set_num_threads(1)
     started = time.perf_counter()

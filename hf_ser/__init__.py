@@ -5,11 +5,8 @@
 work on hf_ser checkpoints.
 """
 
-__version__ = "0.1.0"
-
 from .auto import AUTO_CLASS_TABLE, AutoRegistration, register_auto_classes
-from .convert import convert_checkpoint
-from .lora import ParameterCount, add_lora, count_parameters, load_lora
+from .inference.pipeline import SERPipeline, pipeline
 from .models import (
     LSTMSAConfig,
     LSTMSAForAudioClassification,
@@ -21,7 +18,9 @@ from .models import (
     Wav2SmallConfig,
     Wav2SmallForAudioClassification,
 )
-from .pipeline import SERPipeline, pipeline
+from .models.convert import convert_checkpoint
+from .training.lora import ParameterCount, add_lora, count_parameters, load_lora
+from .version import __version__
 
 register_auto_classes()
 

@@ -1,8 +1,8 @@
-"""``python -m hf_ser ...`` is the ``hf-ser`` command line (:func:`hf_ser.cli.main`)."""
+"""``python -m hf_ser ...`` is the ``hf-ser`` command line (:func:`hf_ser.app.cli.main`)."""
 
 import sys
 
-from .cli import main
+from .app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

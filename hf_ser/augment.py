@@ -1,9 +1,9 @@
-"""Public alias of :mod:`hf_ser.data.augment` (``from hf_ser.augment import build_augmentation``).
+"""Deprecated alias of :mod:`hf_ser.data.augment` (kept for one release, with a `FutureWarning`)."""
 
-It re-exports exactly ``hf_ser.data.augment.__all__``, so the public list is written once, there.
-"""
-
+from ._deprecation import warn_moved
 from .data import augment as _augment
 from .data.augment import *  # noqa: F403
+
+warn_moved("hf_ser.augment", "hf_ser.data.augment")
 
 __all__ = list(_augment.__all__)

@@ -1,5 +1,6 @@
-"""Public alias of :mod:`hf_ser.models.seq2seq`: ``from hf_ser.seq2seq import Seq2SeqEncoder``."""
+"""Deprecated alias of :mod:`hf_ser.models.seq2seq` (kept for one release, with a `FutureWarning`)."""
 
+from ._deprecation import warn_moved
 from .models.linear_attention import (
     chunk_gated_delta_rule,
     chunk_linear_attention,
@@ -16,6 +17,8 @@ from .models.seq2seq import (
     build_token_mixer,
 )
 from .models.streaming import STREAMABLE_MECHANISMS, Seq2SeqStream, Seq2SeqStreamState
+
+warn_moved("hf_ser.seq2seq", "hf_ser.models.seq2seq")
 
 __all__ = [
     "LINEAR_MECHANISMS",

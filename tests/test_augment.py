@@ -1,4 +1,4 @@
-"""Tests for hf_ser.augment: presets, CopyPaste, speed perturbation, SpecAugment, training-only use."""
+"""Tests for hf_ser.data.augment: presets, CopyPaste, speed perturbation, SpecAugment, training-only use."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-import hf_ser.augment as augment_alias
-from hf_ser.augment import (
+from hf_ser.data import SERDataCollator, load_audio, load_corpus, with_decoded_audio
+from hf_ser.data.augment import (
     PRESETS,
     Augmenter,
     CopyPaste,
@@ -16,7 +16,6 @@ from hf_ser.augment import (
     SyntheticReverb,
     build_augmentation,
 )
-from hf_ser.data import SERDataCollator, load_audio, load_corpus, with_decoded_audio
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +23,6 @@ def emodb_small(data_dir):
     """Speakers 03 and 08 only (~100 clips): enough neutral and same-emotion partners for CopyPaste."""
     emodb = load_corpus("emodb", data_dir / "emodb")
     return emodb.select([i for i, s in enumerate(emodb["speaker"]) if s in ("03", "08")])
-
-
-def test_public_alias_is_the_data_module():
-    import hf_ser.data.augment as data_augment
-
-    assert (
-        augment_alias.CopyPaste is data_augment.CopyPaste
-        and augment_alias.build_augmentation is build_augmentation
-    )
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

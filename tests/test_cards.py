@@ -415,7 +415,7 @@ def test_callback_fills_card_data_during_training(tmp_path: Path, tiny_ser_model
 
 
 def test_the_built_in_default_models_card_validates_offline() -> None:
-    from hf_ser.pipeline import DEFAULT_MODEL_DIR
+    from hf_ser.inference.pipeline import DEFAULT_MODEL_DIR
 
     card = (DEFAULT_MODEL_DIR / "README.md").read_text(encoding="utf-8")
     validate_model_card(card)

@@ -1,4 +1,4 @@
-"""Tests of the ``hf-ser`` command line (``hf_ser.cli.main`` in-process, plus one real subprocess)."""
+"""Tests of the ``hf-ser`` command line (``hf_ser.app.cli.main`` in-process, plus one real subprocess)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import TINY_BACKBONE_KWARGS, TINY_LABELS
 
-from hf_ser.cli import COMMANDS, collect_audio_files, main
+from hf_ser.app.cli import COMMANDS, collect_audio_files, main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -162,7 +162,7 @@ def test_export_offers_int8_quantisation(capsys):
 
 
 def test_demo_builds_and_launches_the_app_on_loopback(monkeypatch):
-    import hf_ser.demo
+    import hf_ser.app.demo
 
     calls = {}
 
@@ -174,7 +174,7 @@ def test_demo_builds_and_launches_the_app_on_loopback(monkeypatch):
         calls["model"] = model
         return FakeApp()
 
-    monkeypatch.setattr(hf_ser.demo, "build_demo", fake_build_demo)
+    monkeypatch.setattr(hf_ser.app.demo, "build_demo", fake_build_demo)
     assert main(["demo", "--model", "some/model", "--port", "7861"]) == 0
     assert calls["model"] == "some/model"
     assert calls["launch"] == {"server_name": "127.0.0.1", "server_port": 7861}

@@ -10,7 +10,7 @@ from transformers import TrainingArguments, Wav2Vec2FeatureExtractor
 
 from hf_ser import SERModelOutput, Wav2SmallConfig, Wav2SmallForAudioClassification
 from hf_ser.data import SERDataCollator
-from hf_ser.distill import (
+from hf_ser.training.trainer_distillation import (
     DistillationCollator,
     DistillationLoss,
     DistillationTrainer,

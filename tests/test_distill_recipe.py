@@ -3,7 +3,7 @@ real EmoDB clips (16-clip subset, 4 speaker folds).
 
 The teachers are tiny random wav2vec2 hf_ser models whose output layers are scaled up, so that their
 soft targets differ from clip to clip (a random head is near-uniform) and the student has something to
-learn. Teacher calls are counted by wrapping `hf_ser.distill.teacher_targets`, through which every
+learn. Teacher calls are counted by wrapping `trainer_distillation.teacher_targets`, through which every
 labelling path (cached or on the fly) goes.
 """
 
@@ -93,8 +93,8 @@ def unlabelled(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def teacher_calls(monkeypatch) -> list[int]:
-    """Clips per teacher call (every labelling path goes through `hf_ser.distill.teacher_targets`)."""
-    import hf_ser.distill as kd
+    """Clips per teacher call (every labelling path goes through `trainer_distillation.teacher_targets`)."""
+    import hf_ser.training.trainer_distillation as kd
 
     calls: list[int] = []
     original = kd.teacher_targets
@@ -189,8 +189,8 @@ def test_regression_kd_from_adv_teacher_on_a_corpus_without_adv(
 
 
 def test_ensemble_averages_its_members(teachers, emodb_clips):
-    from hf_ser.distill import teacher_targets
     from hf_ser.training.distill import Teacher
+    from hf_ser.training.trainer_distillation import teacher_targets
 
     ensemble = Teacher.from_pretrained([teachers["classes"], teachers["classes_b"]])
     pairs = zip(ensemble.models, ensemble.extractors, strict=True)

@@ -431,8 +431,7 @@ def test_cross_corpus_matrix_by_hand(emodb_subset, urdu_subset):
 
 
 def test_recipe_trainer_trains_with_the_finetune_recipe(tmp_path, urdu_subset):
-    from hf_ser.evaluation import recipe_trainer
-    from hf_ser.training import TrainConfig
+    from hf_ser.training import TrainConfig, recipe_trainer
 
     config = TrainConfig(
         model_type="lstm_sa", pooling=None, model={"hidden_size": 8}, num_train_epochs=1,
@@ -481,7 +480,7 @@ def test_write_report_files_figures_and_tables(tmp_path, predictor, emodb_subset
 
 
 def test_cli_report_command(tmp_path, tiny_model_dir, data_dir, capsys):
-    from hf_ser.cli import main
+    from hf_ser.app.cli import main
 
     out = tmp_path / "report"
     urdu = str(data_dir / "urdu")

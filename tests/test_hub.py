@@ -234,7 +234,7 @@ def test_real_publish_creates_the_repo_and_uploads_the_checked_folder(
 ) -> None:
     import huggingface_hub
 
-    import hf_ser.hub
+    import hf_ser.hub.model
 
     RecordingHfApi.calls = []
     monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHfApi)
@@ -245,7 +245,7 @@ def test_real_publish_creates_the_repo_and_uploads_the_checked_folder(
         )
         return {"recorded": "check ran on the staged folder"}
 
-    monkeypatch.setattr(hf_ser.hub, "check_model_folder", recording_check)
+    monkeypatch.setattr(hf_ser.hub.model, "check_model_folder", recording_check)
     (run_dir / "lora_adapter").mkdir()  # the recipes' LoRA layout: merged model + adapter beside it
     for name in ("adapter_config.json", "adapter_model.safetensors", "README.md"):
         (run_dir / "lora_adapter" / name).write_text("{}")
@@ -305,9 +305,14 @@ def test_publish_rejects_bad_inputs_with_clear_messages(run_dir: Path, tmp_path:
 def test_command_line_glue_passes_every_flag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
     import argparse
 
-    import hf_ser.hub
-    from hf_ser.demo import add_demo_arguments
-    from hf_ser.hub import add_publish_arguments, add_publish_space_arguments, run_publish, run_publish_space
+    import hf_ser.app.publish
+    from hf_ser.app.demo import add_demo_arguments
+    from hf_ser.app.publish import (
+        add_publish_arguments,
+        add_publish_space_arguments,
+        run_publish,
+        run_publish_space,
+    )
 
     calls = []
 
@@ -320,8 +325,8 @@ def test_command_line_glue_passes_every_flag(monkeypatch: pytest.MonkeyPatch, tm
 
         return record
 
-    monkeypatch.setattr(hf_ser.hub, "publish", fake("publish"))
-    monkeypatch.setattr(hf_ser.hub, "publish_space", fake("publish_space"))
+    monkeypatch.setattr(hf_ser.app.publish, "publish", fake("publish"))
+    monkeypatch.setattr(hf_ser.app.publish, "publish_space", fake("publish_space"))
     args = add_publish_arguments(argparse.ArgumentParser()).parse_args(
         ["runs/x", REPO_ID, "--dry-run", "--no-onnx", "--private", "--token", "t"]
     )

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hf_ser import SERModelForAudioClassification, add_lora, count_parameters, load_lora
-from hf_ser.lora import default_target_modules, modules_to_save
+from hf_ser.training.lora import default_target_modules, modules_to_save
 
 
 def inputs_for(feature_extractor, clips):

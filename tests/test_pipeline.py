@@ -23,7 +23,7 @@ from hf_ser.inference.batching import length_sorted_batches
 from hf_ser.inference.chunking import ChunkingConfig, read_window
 from hf_ser.inference.dtype import DtypeCalibrator, parse_dtype, predictions_agree
 from hf_ser.inference.inputs import UnsupportedInputError, normalize_inputs
-from hf_ser.pipeline import DEFAULT_MODEL_DIR, SERPipeline, pipeline
+from hf_ser.inference.pipeline import DEFAULT_MODEL_DIR, SERPipeline, pipeline
 
 # 320x down-sampling (like wav2vec2): 50 frames per second keeps attention cheap on multi-second clips.
 COARSE_FRAMES = {"conv_dim": (32, 32), "conv_kernel": (20, 16), "conv_stride": (20, 16)}

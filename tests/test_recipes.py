@@ -448,7 +448,7 @@ def test_trainer_parameter_groups_and_backbone_gate(tiny_backbone, tmp_path):
 
 def test_unknown_backbone_option_rejected(tiny_backbone):
     from hf_ser.training import parse_config
-    from hf_ser.training.models import check_backbone_options
+    from hf_ser.training.model_factory import check_backbone_options
 
     with pytest.raises(
         ValueError, match=r"Unknown `backbone_config` option\(s\) \['mask_prob'\] for the wav2vec2"
@@ -553,7 +553,7 @@ def single_process_test_uar(out: Path) -> float:
     from hf_ser.metrics import uar
     from hf_ser.training import load_yaml
     from hf_ser.training.config import TrainConfig
-    from hf_ser.training.data import load_dataset_for, split_data
+    from hf_ser.training.preparation import load_dataset_for, split_data
 
     cfg = TrainConfig(**load_yaml(out / "train_config.yaml"))
     test = with_decoded_audio(
@@ -581,7 +581,7 @@ def test_lstm_sa_global_normalisation_fitted_on_training_split_only(tmp_path):
     from hf_ser.data.transforms import CenterCrop
     from hf_ser.models.feature_extraction_mfcc_chroma import MfccChromaFeatureExtractor
     from hf_ser.training import parse_config
-    from hf_ser.training.data import decoded, load_dataset_for, split_data
+    from hf_ser.training.preparation import decoded, load_dataset_for, split_data
 
     out = tmp_path / "out"
     argv = [
@@ -617,7 +617,7 @@ def test_lstm_sa_test_time_speeds_in_the_test_metrics_and_the_saved_config(tmp_p
     from hf_ser import pipeline
     from hf_ser.metrics import classification_metrics
     from hf_ser.training import parse_config
-    from hf_ser.training.data import load_dataset_for, split_data
+    from hf_ser.training.preparation import load_dataset_for, split_data
 
     out = tmp_path / "out"
     argv = [

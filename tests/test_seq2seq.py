@@ -18,7 +18,7 @@ from hf_ser.models.linear_attention import (
 )
 from hf_ser.models.mixer_base import padded_reverse_index, reverse_padded
 from hf_ser.models.mixers_softmax import forgetting_attention
-from hf_ser.seq2seq import LINEAR_MECHANISMS, SEQ2SEQ_MECHANISMS, Seq2SeqEncoder
+from hf_ser.models.seq2seq import LINEAR_MECHANISMS, SEQ2SEQ_MECHANISMS, Seq2SeqEncoder
 
 HIDDEN, HEADS = 32, 4
 

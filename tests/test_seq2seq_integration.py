@@ -17,10 +17,10 @@ from safetensors import safe_open
 
 from hf_ser import SERModelForAudioClassification, add_lora, load_lora
 from hf_ser.export import OnnxSERModel, to_onnx
-from hf_ser.lora import modules_to_save
+from hf_ser.inference.pipeline import pipeline
 from hf_ser.models.pooling import POOLING_TYPES
-from hf_ser.pipeline import pipeline
-from hf_ser.seq2seq import ONNX_EXPORTABLE, SEQ2SEQ_MECHANISMS
+from hf_ser.models.seq2seq import ONNX_EXPORTABLE, SEQ2SEQ_MECHANISMS
+from hf_ser.training.lora import modules_to_save
 
 TASKS = ("classification", "regression", "multitask")
 # Every (mechanism, task) pair, with the poolings assigned cyclically so each pooling meets the encoder.

@@ -168,7 +168,7 @@ def test_predict_errors_for_missing_too_long_audio_and_unloadable_models(
 ) -> None:
     import gradio as gr
 
-    from hf_ser.demo import ModelCache, predict
+    from hf_ser.app.demo import ModelCache, predict
 
     models = ModelCache()
     with pytest.raises(gr.Error, match="No audio: upload a file or record from the microphone first"):
@@ -184,7 +184,7 @@ def test_model_comes_from_the_environment_variable(
 ) -> None:
     import gradio as gr
 
-    from hf_ser.demo import MODEL_ENV_VARIABLE, build_demo
+    from hf_ser.app.demo import MODEL_ENV_VARIABLE, build_demo
 
     monkeypatch.setenv(MODEL_ENV_VARIABLE, str(tiny_checkpoint_dir))
     demo = build_demo(examples_dir=REPO / "examples")
@@ -202,7 +202,7 @@ def test_space_files_declare_a_gradio_space_with_hf_ser_dependencies() -> None:
     assert (
         re.fullmatch(r"\d+\.\d+\.\d+", str(card.data.sdk_version)) and card.data.title and card.data.license
     )
-    assert "from hf_ser.demo import build_demo" in (SPACE_DIR / "app.py").read_text()
+    assert "from hf_ser.app.demo import build_demo" in (SPACE_DIR / "app.py").read_text()
     requirements = (SPACE_DIR / "requirements.txt").read_text()
     names = {
         re.split(r"[<>=\[ ]", line)[0].lower()
@@ -224,7 +224,7 @@ def test_publish_space_dry_run_stages_a_self_contained_space(tmp_path: Path) -> 
         "README.md",
         "requirements.txt",
         "hf_ser/__init__.py",
-        "hf_ser/demo.py",
+        "hf_ser/app/demo.py",
         "hf_ser/cards/templates/model_card.md",
         "examples/README.md",
     } <= set(result.files)
@@ -245,7 +245,7 @@ def test_dimensional_models_get_an_adv_chart_and_adv_over_time(
 ) -> None:
     from matplotlib.figure import Figure
 
-    from hf_ser.demo import ModelCache, predict
+    from hf_ser.app.demo import ModelCache, predict
 
     tiny_ser_model(task=task, pooling="soft_attention").save_pretrained(tmp_path)
     feature_extractor.save_pretrained(tmp_path)
@@ -268,8 +268,8 @@ def test_dimensional_models_get_an_adv_chart_and_adv_over_time(
 def test_without_a_model_the_app_serves_the_built_in_default(monkeypatch: pytest.MonkeyPatch) -> None:
     import gradio as gr
 
-    from hf_ser.demo import BUILTIN_CHOICE, MODEL_ENV_VARIABLE, ModelCache, build_demo, predict
-    from hf_ser.pipeline import DEFAULT_MODEL_DIR
+    from hf_ser.app.demo import BUILTIN_CHOICE, MODEL_ENV_VARIABLE, ModelCache, build_demo, predict
+    from hf_ser.inference.pipeline import DEFAULT_MODEL_DIR
 
     monkeypatch.delenv(MODEL_ENV_VARIABLE, raising=False)
     demo = build_demo()

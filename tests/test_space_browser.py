@@ -35,8 +35,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_url(tiny_checkpoint_dir: Path):
-    """The demo as `hf-ser demo` starts it (`hf_ser.demo.launch`), on a free loopback port."""
-    from hf_ser.demo import launch
+    """The demo as `hf-ser demo` starts it (`hf_ser.app.demo.launch`), on a free loopback port."""
+    from hf_ser.app.demo import launch
 
     port = free_port()
     demo = launch(port=port, model=str(tiny_checkpoint_dir), prevent_thread_lock=True, quiet=True)

@@ -13,10 +13,10 @@ import soundfile as sf
 import torch
 
 from hf_ser.data.audio import AudioError, load_audio
+from hf_ser.inference.pipeline import pipeline, softmax
 from hf_ser.models.pooling import POOLING_TYPES, build_pooling
 from hf_ser.models.seq2seq import Seq2SeqEncoder
 from hf_ser.models.streaming import RECURRENT_MAX_FRAMES, STREAMABLE_MECHANISMS, Seq2SeqStream
-from hf_ser.pipeline import pipeline, softmax
 
 HIDDEN = 16
 # uneven pieces: recurrent-kernel sizes (<= RECURRENT_MAX_FRAMES), an empty piece, several chunks of 8
@@ -296,7 +296,7 @@ def test_cli_predict_stream(tiny_checkpoint_dir, data_dir, capsys):
     """``hf-ser predict --stream S``: JSON lines of running predictions; a table of them; flag clash."""
     import json
 
-    from hf_ser.cli import main
+    from hf_ser.app.cli import main
 
     clip = str(data_dir / "emodb" / "03a01Nc.flac")  # 2.0 s
     model = ["--model", str(tiny_checkpoint_dir), "--dtype", "float32"]

@@ -149,7 +149,7 @@ def test_model_card_facts_from_the_config(corpus, language, tmp_path):
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_shipped_configs_parse_and_name_valid_model_options(path):
-    from hf_ser.training.models import check_model_options
+    from hf_ser.training.model_factory import check_model_options
 
     cfg = parse_config(["--config", str(path)])
     check_model_options(cfg)
@@ -163,8 +163,8 @@ def test_lstm_sa_configs_train_on_every_non_test_speaker_and_keep_the_final_weig
     """The shipped LSTM-SA protocol (benchmarks/small_models_crossval.py `v3-tta`): no validation hold-out,
     the training split is every speaker but the test one, no evaluation, no best-checkpoint reload; speed
     perturbation in training and speed averaging of the test predictions."""
-    from hf_ser.training.data import load_dataset_for, split_data
     from hf_ser.training.finetune import build_training_arguments
+    from hf_ser.training.preparation import load_dataset_for, split_data
 
     cfg = parse_config(["--config", str(path), "--data_dir", str(DATA_DIR / "emodb"), "--fold", "3"])
     dataset = load_dataset_for(cfg)
@@ -179,7 +179,7 @@ def test_lstm_sa_configs_train_on_every_non_test_speaker_and_keep_the_final_weig
 
 
 def test_unknown_model_option_rejected_before_compute():
-    from hf_ser.training.models import check_model_options
+    from hf_ser.training.model_factory import check_model_options
 
     with pytest.raises(ValueError, match="Unknown `model` option.*'poolingg'.*Known options"):
         check_model_options(parse_config(["--model.poolingg", "mean"]))
@@ -232,7 +232,7 @@ def test_feature_normalization_is_validated(argv, message):
 
 
 def test_feature_extractor_options_checked_before_compute():
-    from hf_ser.training.models import build_model, check_model_options
+    from hf_ser.training.model_factory import build_model, check_model_options
 
     with pytest.raises(ValueError, match=r"Unknown `feature_extractor` option.*'hop'.*hop_length"):
         check_model_options(parse_config(["--model_type", "lstm_sa", "--feature_extractor.hop", "512"]))
@@ -264,7 +264,7 @@ def test_speed_perturbation_draws_one_speed_per_clip_reproducibly():
     1x or 0.5x), all three speeds occur, and the same seed gives the same sequence."""
     import numpy as np
 
-    from hf_ser.training.data import build_augmentation
+    from hf_ser.training.preparation import build_augmentation
 
     assert build_augmentation(parse_config([])) is None
     clip = np.sin(np.linspace(0, 800, 16000)).astype(np.float32)

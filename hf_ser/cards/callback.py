@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from .card_data import SERCardData, _is_metric, _is_number, _strip_prefix
+from .card_data import SERCardData, is_metric, is_number, strip_prefix
 
 HYPERPARAMETERS = (
     "learning_rate",
@@ -47,7 +47,7 @@ HYPERPARAMETERS = (
 """`TrainingArguments` fields worth stating on a card (others are defaults nobody needs to read)."""
 
 
-def _label_counts(dataset: Any, id2label: dict[int, str]) -> Optional[dict[str, int]]:
+def label_counts(dataset: Any, id2label: dict[int, str]) -> Optional[dict[str, int]]:
     """Clips per label of a `datasets.Dataset` with a `label`/`labels` column, else `None`."""
     column_names = getattr(dataset, "column_names", None)
     if not column_names:
@@ -146,7 +146,7 @@ class SERModelCardCallback(TrainerCallback):
         id2label = {
             int(k): v for k, v in (getattr(getattr(model, "config", None), "id2label", None) or {}).items()
         }
-        counts = _label_counts(dataset, id2label)
+        counts = label_counts(dataset, id2label)
         if counts and self.card_data.task != "regression":
             self.card_data.label_counts[split] = counts
         speakers = _num_speakers(dataset)
@@ -162,7 +162,7 @@ class SERModelCardCallback(TrainerCallback):
         logs: Any = None,
         **kwargs,
     ) -> None:
-        if logs and _is_number(logs.get("loss")):
+        if logs and is_number(logs.get("loss")):
             self._last_train_loss = float(logs["loss"])
 
     def on_evaluate(
@@ -182,8 +182,8 @@ class SERModelCardCallback(TrainerCallback):
             "training_loss": self._last_train_loss if self._last_train_loss is not None else "-",
         }
         for key, value in metrics.items():
-            if not _is_metric(key, value):
+            if not is_metric(key, value):
                 continue
-            name = _strip_prefix(key)
+            name = strip_prefix(key)
             row["validation_loss" if name == "loss" else name] = round(float(value), 4)
         self.card_data.eval_rows.append(row)

@@ -118,7 +118,9 @@ VERSION_PACKAGES = ("transformers", "torch", "datasets", "huggingface_hub", "pef
 
 def _package_versions() -> dict[str, str]:
     """Versions of the packages a trained model depends on (recorded so results can be reproduced)."""
-    from .. import __version__ as hf_ser_version  # also right for a source checkout that is not installed
+    from ..version import (
+        __version__ as hf_ser_version,  # also right for a source checkout that is not installed
+    )
 
     versions = {"python": platform.python_version(), "hf_ser": hf_ser_version}
     for name in VERSION_PACKAGES:
@@ -132,9 +134,9 @@ def _package_versions() -> dict[str, str]:
 _NOT_METRICS = ("epoch", "runtime", "samples_per_second", "steps_per_second", "total_flos")
 
 
-def _is_metric(key: str, value: Any) -> bool:
+def is_metric(key: str, value: Any) -> bool:
     """A finite number that measures the model (not the timing or the epoch counter of a Trainer log)."""
-    return _is_number(value) and not _strip_prefix(key).endswith(_NOT_METRICS)
+    return is_number(value) and not strip_prefix(key).endswith(_NOT_METRICS)
 
 
 _HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -150,11 +152,11 @@ def is_hub_repo_id(value: Any) -> bool:
     )
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
+def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1, 0.0 for one value), as papers report mean ± std."""
     mean = sum(values) / len(values)
     if len(values) < 2:
@@ -185,7 +187,7 @@ class ResultRow:
     over: str = "runs"
 
     def __post_init__(self) -> None:
-        if not _is_number(self.value):
+        if not is_number(self.value):
             raise ValueError(
                 f"Result value for metric {self.metric!r} must be a finite number, got {self.value!r}."
             )
@@ -290,13 +292,13 @@ class SERCardData:
             row["fold"] = fold
         if seed is not None:
             row["seed"] = seed
-        row.update({_strip_prefix(k): float(v) for k, v in metrics.items() if _is_metric(k, v)})
+        row.update({strip_prefix(k): float(v) for k, v in metrics.items() if is_metric(k, v)})
         self.fold_results.append(row)
 
     def set_group_results(self, column: str, groups: dict[str, dict[str, Any]]) -> None:
         """Set the per-group figures for one column (`"sex"`, `"speaker"`, ...); numeric values only."""
         self.group_results[column] = {
-            str(group): {_strip_prefix(k): v for k, v in values.items() if _is_metric(k, v)}
+            str(group): {strip_prefix(k): v for k, v in values.items() if is_metric(k, v)}
             for group, values in groups.items()
             if isinstance(values, dict)
         }
@@ -371,7 +373,7 @@ class SERCardData:
                         values.append(sum(per_seed) / len(per_seed))
             else:
                 values = [row[key] for row in self.fold_results if key in row]
-            mean, std = _mean_std(values)
+            mean, std = mean_std(values)
             summary[key] = {
                 "mean": round(mean, 6),
                 "std": round(std, 6),
@@ -418,7 +420,7 @@ class SERCardData:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def _strip_prefix(key: str) -> str:
+def strip_prefix(key: str) -> str:
     """`eval_uar` / `test_uar` -> `uar`: Trainer prefixes metric names with the split."""
     for prefix in ("eval_", "test_", "validation_"):
         if key.startswith(prefix):

@@ -230,7 +230,7 @@ def change_speed(array: np.ndarray, sampling_rate: int, factor: float) -> np.nda
 
     The clip is read as if recorded at ``sampling_rate * factor`` and resampled back to ``sampling_rate``,
     so it keeps its rate and gets ``len(array) / factor`` samples. Used for training augmentation
-    (:class:`hf_ser.augment.SpeedPerturbation`) and test-time averaging (``test_time_speeds``).
+    (:class:`hf_ser.data.augment.SpeedPerturbation`) and test-time averaging (``test_time_speeds``).
 
     Example:
 

@@ -13,7 +13,6 @@ from .bootstrap import metrics_from_confusion, percentile_interval
 from .cross_corpus import (
     CrossCorpusResult,
     cross_corpus_matrix,
-    recipe_trainer,
     restrict_to_labels,
     shared_labels,
 )
@@ -54,7 +53,6 @@ __all__ = [
     "markdown_tables",
     "metrics_from_confusion",
     "percentile_interval",
-    "recipe_trainer",
     "report_tables",
     "restrict_to_labels",
     "robustness_from_arrays",

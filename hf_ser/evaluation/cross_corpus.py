@@ -19,10 +19,8 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -33,7 +31,6 @@ from .predictor import Predictions, as_predictor
 __all__ = [
     "CrossCorpusResult",
     "cross_corpus_matrix",
-    "recipe_trainer",
     "restrict_to_labels",
     "shared_labels",
 ]
@@ -76,44 +73,6 @@ def restrict_to_labels(dataset: Any, labels: Sequence[str], label_column: str = 
         features=features,
         desc="restrict labels",
     )
-
-
-def recipe_trainer(
-    config: Any, work_dir: Union[str, Path], *, label_column: str = "label"
-) -> Callable[[Any], str]:
-    """A ``train_fn`` for :func:`cross_corpus_matrix` that trains with hf_ser's fine-tuning recipe.
-
-    Each call runs :func:`hf_ser.training.run_finetune` with ``config`` (a
-    :class:`~hf_ser.training.TrainConfig`, e.g. the small-model recipe the default model uses) on the
-    given training set only — no validation split, no test split — into ``work_dir/run-NN`` and returns
-    that checkpoint directory.
-
-    Example:
-        >>> from hf_ser.training import TrainConfig  # doctest: +SKIP
-        >>> config = TrainConfig(model_type="lstm_sa", num_train_epochs=30)  # doctest: +SKIP
-        >>> train_fn = recipe_trainer(config, "runs/cross_corpus")  # doctest: +SKIP
-    """
-    from hf_ser.training import run_finetune
-    from hf_ser.training.data import TrainingData
-
-    counter = itertools.count()
-
-    def train(dataset: Any) -> str:
-        output_dir = Path(work_dir) / f"run-{next(counter):02d}"
-        run_config = config.replace(
-            output_dir=str(output_dir), use_validation=False, save_model=True, keep_checkpoints=False,
-            eval_strategy="no",
-        )  # fmt: skip
-        names = list(dataset.features[label_column].names)
-        speakers = sorted({s for s in dataset.with_format(None)["speaker"] if s is not None})
-        data = TrainingData(
-            train=dataset, validation=None, tests={}, id2label=dict(enumerate(names)), regression_targets=[],
-            protocol="cross-corpus: all speakers of the training corpus", speakers={"train": speakers},
-        )  # fmt: skip
-        run_finetune(run_config, data)
-        return str(output_dir)
-
-    return train
 
 
 def _reorder(predictions: Predictions, labels: Sequence[str]) -> np.ndarray:

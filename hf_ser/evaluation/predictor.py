@@ -191,7 +191,7 @@ def as_predictor(
             )
         return Predictor(model_or_pipeline, batch_size=batch_size)
 
-    from hf_ser.pipeline import pipeline as build_pipeline
+    from ..inference.pipeline import pipeline as build_pipeline
 
     model = os.fspath(model_or_pipeline) if isinstance(model_or_pipeline, os.PathLike) else model_or_pipeline
     kwargs: dict[str, Any] = {"device": device, "batch_size": batch_size, "dtype": dtype}

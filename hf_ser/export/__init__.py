@@ -5,6 +5,7 @@
 - :class:`OnnxSERModel`: loads that directory and returns ``SERModelOutput`` like the torch model.
 """
 
+from ..inference.onnx_runtime import OnnxSERModel
 from .onnx import (
     ONNX_FILE,
     QUANTIZED_ONNX_FILE,
@@ -13,7 +14,6 @@ from .onnx import (
     quantize_int8,
     to_onnx,
 )
-from .runtime import OnnxSERModel
 
 __all__ = [
     "ONNX_FILE",

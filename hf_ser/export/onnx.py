@@ -26,8 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-ONNX_FILE = "model.onnx"
-QUANTIZED_ONNX_FILE = "model_quantized.onnx"
+from ..auto import register_auto_classes
+from ..inference.onnx_runtime import ONNX_FILE, QUANTIZED_ONNX_FILE
+
 QUANTIZATIONS = (None, "int8")
 INPUT_NAMES = ("input_values", "attention_mask")
 
@@ -79,7 +80,7 @@ def _load(model_or_path: Union[str, os.PathLike, nn.Module], feature_extractor: 
         return model, feature_extractor
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
-    import hf_ser  # noqa: F401  (registers the hf_ser Auto classes)
+    register_auto_classes()
 
     model = AutoModelForAudioClassification.from_pretrained(model_or_path)
     if feature_extractor is None:
@@ -147,7 +148,7 @@ def to_onnx(
 
     Raises:
         ValueError: for an unknown `quantize`, or a model whose `config.seq2seq` is not in
-            `hf_ser.seq2seq.ONNX_EXPORTABLE` (checked before anything is written).
+            `hf_ser.models.seq2seq.ONNX_EXPORTABLE` (checked before anything is written).
 
     Example:
 

@@ -43,7 +43,7 @@ def model_task(config: Any) -> str:
     return "regression" if getattr(config, "problem_type", None) == "regression" else "classification"
 
 
-def _to_numpy(tensor: Optional[torch.Tensor]) -> Optional[np.ndarray]:
+def to_numpy(tensor: Optional[torch.Tensor]) -> Optional[np.ndarray]:
     return None if tensor is None else tensor.detach().float().cpu().numpy()
 
 
@@ -108,10 +108,10 @@ class TorchBackend:
         regression = getattr(output, "regression", None)
         result = {"class_logits": None, "regression": None}
         if self.task == "regression":
-            result["regression"] = _to_numpy(regression if regression is not None else logits)
+            result["regression"] = to_numpy(regression if regression is not None else logits)
         else:
-            result["class_logits"] = _to_numpy(logits)
-            result["regression"] = _to_numpy(regression)
+            result["class_logits"] = to_numpy(logits)
+            result["regression"] = to_numpy(regression)
         if need_embeddings:
             pooled = getattr(output, "pooled", None)
             if pooled is None:
@@ -119,7 +119,7 @@ class TorchBackend:
                     "return_embeddings=True needs a model returning pooled embeddings (hf_ser models do); "
                     f"{type(self.model).__name__} does not."
                 )
-            result["embedding"] = _to_numpy(pooled)
+            result["embedding"] = to_numpy(pooled)
         if need_frame_weights:
             weights = getattr(output, "frame_weights", None)
             if weights is None:
@@ -128,7 +128,7 @@ class TorchBackend:
                     "return_frame_weights=True needs an attention pooling; this model's pooling "
                     f"({pooling!r}) learns no frame weights."
                 )
-            result["frame_weights"] = _to_numpy(weights)
+            result["frame_weights"] = to_numpy(weights)
             result["frame_lengths"] = self._frame_lengths(inputs, weights.shape[1], weights.shape[0])
         return result
 

@@ -1,6 +1,6 @@
 """Streaming: classify audio as it arrives, with a running prediction after every piece.
 
-:meth:`hf_ser.pipeline.SERPipeline.stream` is built from the two parts here:
+:meth:`hf_ser.inference.pipeline.SERPipeline.stream` is built from the two parts here:
 
 - :func:`stream_pieces` turns one clip (file, array, bytes, dict) or an iterable of audio blocks (a
   microphone-like source) into pieces of ``piece_samples`` samples at the model's rate. File clips
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..data.audio import AudioError, validate_audio
-from .backends import ClipOutput, _to_numpy
+from .backends import ClipOutput, to_numpy
 from .inputs import (
     MIN_DURATION_S,
     AudioSource,
@@ -158,11 +158,11 @@ class TorchStreamer:
             )
             with torch.inference_mode():
                 output, state = self.model.stream_step(inputs["input_values"].to(backend.device), state)
-            clip = ClipOutput(embedding=_to_numpy(output.pooled)[0])
+            clip = ClipOutput(embedding=to_numpy(output.pooled)[0])
             if task != "regression":
-                clip.class_logits = _to_numpy(output.logits)[0]
+                clip.class_logits = to_numpy(output.logits)[0]
             if output.regression is not None:
-                clip.regression = _to_numpy(output.regression)[0]
+                clip.regression = to_numpy(output.regression)[0]
             yield position, position + length, clip
             position += length
 

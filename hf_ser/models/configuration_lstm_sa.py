@@ -6,7 +6,7 @@ residual LSTM of the input size (``X' = X + LSTM1(X)``) -> LSTM with hidden size
 (``e_t = u^T h_t``) -> dropout -> fully connected layer. ``residual=False`` is LSTM-SA-hY,
 ``residual=True`` is ResLSTM-SA-hY.
 
-Task, label and loss options come from :class:`~.head_options.SERHeadConfig`, the base of every config
+Task, label and loss options come from :class:`~.configuration_base.SERHeadConfig`, the base of every config
 of the family, so every model is read and trained the same way.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-from .head_options import SERHeadConfig
+from .configuration_base import SERHeadConfig
 
 
 class LSTMSAConfig(SERHeadConfig):
@@ -32,7 +32,7 @@ class LSTMSAConfig(SERHeadConfig):
             [0.1, 0.5]).
         task, regression_targets, classification_loss, class_weights, focal_gamma, regression_loss,
         regression_loss_weights, multitask_weight:
-            As in :class:`~.head_options.SERHeadConfig` (default task `"classification"`; `"ce"` is the
+            As in :class:`~.configuration_base.SERHeadConfig` (default task `"classification"`; `"ce"` is the
             paper's loss).
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialiser of the attention vector and the output layers.

@@ -15,14 +15,14 @@ from transformers.configuration_utils import SubConfigSpec
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from .backbone import BACKBONE_TYPES
-from .head_options import DEFAULT_REGRESSION_TARGETS, SERHeadConfig, check_choice
+from .configuration_base import DEFAULT_REGRESSION_TARGETS, SERHeadConfig, check_choice
 from .heads import HEAD_ACTIVATIONS
 from .pooling import POOLING_TYPES
 from .seq2seq import SEQ2SEQ_MECHANISMS
 
 LAYER_WEIGHTINGS = ("last", "weighted")
 
-# DEFAULT_REGRESSION_TARGETS is re-exported (hf_ser.convert imports it from here).
+# DEFAULT_REGRESSION_TARGETS is re-exported (hf_ser.models.convert imports it from here).
 __all__ = ["DEFAULT_REGRESSION_TARGETS", "LAYER_WEIGHTINGS", "SERConfig"]
 
 
@@ -38,7 +38,7 @@ class SERConfig(SERHeadConfig):
         task, regression_targets, classification_loss, class_weights, focal_gamma, regression_loss,
         regression_loss_weights, multitask_weight:
             The head options shared by the whole family, documented and validated in
-            :class:`~.head_options.SERHeadConfig` (default task `"classification"`, needs `id2label` or
+            :class:`~.configuration_base.SERHeadConfig` (default task `"classification"`, needs `id2label` or
             `num_labels`; default regression targets `["arousal", "dominance", "valence"]`).
         pooling (`str`, *optional*, defaults to `"attentive_stats"`):
             Utterance pooling: `"mean"`, `"attentive_stats"` (attention-weighted mean || std),

@@ -7,7 +7,7 @@ tiny heads, distillation) with its own layer sizes: the default build has 55,059
 A/D/V regression. Because the log-mel front-end is part of the model, the exported ONNX graph takes raw
 16 kHz audio plus its attention mask and needs no feature code at inference time.
 
-Task, label and loss options come from :class:`~.head_options.SERHeadConfig`, the base of every config
+Task, label and loss options come from :class:`~.configuration_base.SERHeadConfig`, the base of every config
 of the family; the default task is A/D/V regression as in the paper.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Union
 
-from .head_options import SERHeadConfig
+from .configuration_base import SERHeadConfig
 
 
 class Wav2SmallConfig(SERHeadConfig):
@@ -48,10 +48,11 @@ class Wav2SmallConfig(SERHeadConfig):
         classifier_dropout (`float`, *optional*, defaults to 0.1):
             Dropout on the pooled vector before the output layers.
         task (`str`, *optional*, defaults to `"regression"`):
-            `"classification"`, `"regression"` or `"multitask"`, as in :class:`~.head_options.SERHeadConfig`.
+            `"classification"`, `"regression"` or `"multitask"`, as in
+            :class:`~.configuration_base.SERHeadConfig`.
         regression_targets, classification_loss, class_weights, focal_gamma, regression_loss,
         regression_loss_weights, multitask_weight:
-            As in :class:`~.head_options.SERHeadConfig`.
+            As in :class:`~.configuration_base.SERHeadConfig`.
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialiser of linear layers.
 

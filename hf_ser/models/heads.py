@@ -91,7 +91,7 @@ class CTCHead(nn.Module):
 class SERHeadsMixin:
     """Utterance heads, label routing, loss and :class:`~.outputs.SERModelOutput` of every hf_ser model.
 
-    The model's ``config`` carries the head options of :class:`~.head_options.SERHeadConfig`. Call
+    The model's ``config`` carries the head options of :class:`~.configuration_base.SERHeadConfig`. Call
     :meth:`_build_heads` in ``__init__``: it sets ``self.classifier`` (unless ``task="regression"``) and
     ``self.regressor`` (unless ``task="classification"``); those attribute names are the checkpoints'
     parameter names (``classifier.*``, ``regressor.*``), which conversion and LoRA ``modules_to_save`` use.

@@ -74,7 +74,7 @@ class TrainConfig:
         backbone_learning_rate (`float`, *optional*):
             Learning rate of the backbone (and LoRA) parameters; `None` uses `learning_rate`.
         lora (`bool`, *optional*, defaults to `False`):
-            Wrap the backbone's projections with peft LoRA (`hf_ser.lora.add_lora`).
+            Wrap the backbone's projections with peft LoRA (`hf_ser.training.lora.add_lora`).
         lora_r, lora_alpha, lora_dropout, lora_target_modules:
             LoRA rank, scaling, dropout and target module names (`None`: hf_ser's default targets).
         ctc_alpha (`float`, *optional*, defaults to 0.0):
@@ -108,7 +108,7 @@ class TrainConfig:
         max_eval_seconds (`float`, *optional*):
             Truncate longer evaluation clips to this length (deterministic).
         augment (`str`, *optional*):
-            Augmentation preset of `hf_ser.augment`, applied to training clips only.
+            Augmentation preset of `hf_ser.data.augment`, applied to training clips only.
         speed_perturbation (`list[float]`, *optional*):
             Kaldi-style speed perturbation of training clips: every time a clip is drawn, one speed of
             ``[1.0, *speed_perturbation]`` is picked uniformly (tempo and pitch change together, a cheap new
@@ -385,7 +385,7 @@ def _unknown_key_error(key: str, source: str) -> ValueError:
 
 def _speed_factors(value: Any, name: str) -> list[float]:
     """A list of positive speeds for key ``name`` (YAML list, or ``"0.9,1.1"`` from a flag)."""
-    from ..models.head_options import check_speeds
+    from ..models.configuration_base import check_speeds
 
     values = value if isinstance(value, (list, tuple)) else [value]
     try:

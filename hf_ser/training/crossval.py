@@ -31,12 +31,12 @@ from typing import Any
 import numpy as np
 
 from ..cards import SERCardData, save_model_card
-from ..cards.card_data import DEFAULT_LIMITATIONS, METRICS, _mean_std
+from ..cards.card_data import DEFAULT_LIMITATIONS, METRICS, mean_std
 from ..cards.render import CARD_DATA_FILENAME
 from .artifacts import write_json
 from .config import TrainConfig
-from .data import compute_folds, load_dataset_for, split_data, uses_official_splits
 from .finetune import recipe_card, run_finetune, selection_metric
+from .preparation import compute_folds, load_dataset_for, split_data, uses_official_splits
 
 
 def run_directory(output_dir: str, fold: int, seed_index: int) -> Path:
@@ -47,7 +47,7 @@ def run_crossval(cfg: TrainConfig) -> dict[str, Any]:
     """Run (or resume) every fold x seed and return the summary dict (also written to disk)."""
     from accelerate import PartialState
 
-    from .models import check_model_options
+    from .model_factory import check_model_options
 
     check_model_options(cfg)
     dataset = load_dataset_for(cfg)
@@ -104,7 +104,7 @@ def _sample_std(values: Any) -> float:
     """Sample standard deviation (ddof=1) of the non-NaN values; 0.0 for one value, NaN for none.
     The same statistic as the model card's mean ± std (:meth:`hf_ser.cards.SERCardData.fold_summary`)."""
     finite = [float(v) for v in values if not np.isnan(v)]
-    return _mean_std(finite)[1] if finite else float("nan")
+    return mean_std(finite)[1] if finite else float("nan")
 
 
 def summarize(runs: list[dict[str, Any]], metric: str, n_folds: int, n_seeds: int) -> dict[str, Any]:

@@ -13,7 +13,7 @@ Wav2Small-style model, but any family works), checkpointing, metrics and output 
   ``teacher_cache: false``: the teacher labels each training batch on the fly, on exactly the cropped
   and augmented audio the student sees (slower; the student never sees a target for other audio);
 - ``unlabelled_data_dir``: extra audio without labels, labelled by the teacher and added to training;
-- the loss (:class:`hf_ser.distill.DistillationLoss`): ``T^2 * KL`` with ``distill_temperature`` for
+- the loss (:class:`~.trainer_distillation.DistillationLoss`): ``T^2 * KL`` with ``distill_temperature`` for
   classes, ``distill_regression_loss`` (MSE / CCC) for A/D/V, mixed with the ground-truth loss as
   ``distill_alpha * teacher + (1 - distill_alpha) * truth``.
 
@@ -23,7 +23,7 @@ with the teacher (the model card says so). Evaluation otherwise uses the corpus'
 
 Everything configurable is checked before any audio is decoded or teacher weights are read: teacher
 directories exist and hold hf_ser models, ensemble members agree, and the teacher's classes /
-regression targets fit the student's (:func:`hf_ser.distill.check_teacher_student`).
+regression targets fit the student's (:func:`hf_ser.training.trainer_distillation.check_teacher_student`).
 
 Example:
 
@@ -50,9 +50,20 @@ import datasets
 import numpy as np
 import torch
 
-from .. import distill as kd
 from ..cards import SERCardData
-from ..distill import (
+from . import trainer_distillation as kd
+from .config import TrainConfig
+from .finetune import find_checkpoint, run_finetune
+from .model_factory import check_model_options
+from .preparation import (
+    SAMPLING_RATE,
+    TrainingData,
+    check_task_fits,
+    load_dataset_for,
+    regression_targets,
+    split_data,
+)
+from .trainer_distillation import (
     TEACHER_COLUMNS,
     DistillationCollator,
     DistillationLoss,
@@ -61,17 +72,6 @@ from ..distill import (
     add_teacher_columns,
     check_teacher_student,
 )
-from .config import TrainConfig
-from .data import (
-    SAMPLING_RATE,
-    TrainingData,
-    check_task_fits,
-    load_dataset_for,
-    regression_targets,
-    split_data,
-)
-from .finetune import find_checkpoint, run_finetune
-from .models import check_model_options
 
 logger = logging.getLogger(__name__)
 

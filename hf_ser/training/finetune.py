@@ -28,14 +28,16 @@ from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArgumen
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..cards import SERCardData, SERModelCardCallback, save_model_card
-from ..cards.callback import _label_counts
+from ..cards.callback import label_counts
 from ..cards.card_data import CORPORA, METRICS, is_hub_repo_id
 from ..data.transforms import CenterCrop, RandomCrop
-from ..lora import count_parameters
+from ..evaluation import Predictions, score_predictions
 from .artifacts import plot_confusion_matrix, plot_regression_scatter, write_metrics
 from .callbacks import CropEpochCallback, EpochSummaryCallback
 from .config import TrainConfig
-from .data import (
+from .lora import count_parameters
+from .model_factory import apply_lora, build_model, check_model_options
+from .preparation import (
     TrainingData,
     build_augmentation,
     class_weights_from,
@@ -43,7 +45,6 @@ from .data import (
     load_dataset_for,
     split_data,
 )
-from .models import apply_lora, build_model, check_model_options
 from .trainer import SERTrainer
 
 GROUP_COLUMNS = ("sex", "speaker")
@@ -92,7 +93,7 @@ def group_results(
     :func:`hf_ser.evaluation.score_predictions` (no bootstrap). Returns ``{"sex": {"female": {"n": 12,
     "uar": 0.61}, ...}, "speaker": {...}}`` for the :data:`GROUP_COLUMNS` the split has.
     """
-    from ..evaluation import Predictions, score_predictions
+
 
     columns = [column for column in GROUP_COLUMNS if column in split.column_names]
     if not columns:
@@ -286,7 +287,7 @@ def run_finetune(
     if cfg.task != "regression":
         splits = {"train": data.train, "validation": data.validation, **data.tests}
         card.label_counts = {
-            name: _label_counts(split, data.id2label) for name, split in splits.items() if split is not None
+            name: label_counts(split, data.id2label) for name, split in splits.items() if split is not None
         }
     all_callbacks: list[TrainerCallback] = [
         EpochSummaryCallback(args.metric_for_best_model),
@@ -346,7 +347,7 @@ def _at_speed(array: np.ndarray, sampling_rate: int, label: Any = None, *, crop:
 def average_predictions(runs: list[Any], task: str) -> Any:
     """Average ``Trainer.predict`` predictions of the same clips: class probabilities (returned as
     log-probabilities, valid logits) and regression values; other outputs come from the first run."""
-    from ..inference.test_time import mean_probability_logits
+    from ..inference.speed_averaging import mean_probability_logits
 
     as_tuples = [run if isinstance(run, tuple) else (run,) for run in runs]
     averaged = list(as_tuples[0])
@@ -365,7 +366,7 @@ def predict_test_split(cfg: TrainConfig, trainer: Any, split: Any, name: str, ev
 
     from transformers import EvalPrediction
 
-    from ..inference.test_time import check_test_time_speeds
+    from ..inference.speed_averaging import check_test_time_speeds
 
     output = trainer.predict(decoded(split, eval_crop), metric_key_prefix=name)
     speeds = check_test_time_speeds(cfg.test_time_speeds)  # the pipeline's rule: 1.0 is the clip itself

@@ -23,8 +23,8 @@ from transformers import TrainerCallback
 
 from .artifacts import write_json
 from .config import TrainConfig
-from .data import load_dataset_for, split_data
 from .finetune import run_finetune, selection_metric
+from .preparation import load_dataset_for, split_data
 
 DEFAULT_SEARCH_SPACE: dict[str, dict[str, Any]] = {
     "learning_rate": {"type": "float", "low": 3e-5, "high": 2e-4, "log": True},
@@ -38,7 +38,7 @@ SPACE_TYPES = ("float", "int", "categorical")
 
 def check_search_space(space: dict[str, dict[str, Any]], cfg: TrainConfig) -> None:
     """Validate a search space before any trial: known config (and model) keys, known types, bounds."""
-    from .models import check_model_options
+    from .model_factory import check_model_options
 
     probe = cfg
     for key, spec in space.items():

@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ..models.head_options import check_speeds
+from ..models.configuration_base import check_speeds
 from .backends import ClipOutput
 
 

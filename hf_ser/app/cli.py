@@ -5,7 +5,7 @@ is a single decorated function (heavy imports go inside it so that ``hf-ser --he
 
     @command("report", help="Write the evaluation report.", arguments=_report_arguments)
     def report(args: argparse.Namespace) -> int:
-        from .evaluation import write_report
+        from ..evaluation import write_report
         ...
         return 0
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from . import __version__
+from ..version import __version__
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 EXIT_USAGE = 2
@@ -116,7 +116,7 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _speed_list(text: str) -> Any:
     """``"0.9,1.1"`` -> ``[0.9, 1.1]``; ``"none"`` -> ``None``; ``"config"`` stays (use the model's)."""
-    from .models.head_options import check_speeds
+    from ..models.configuration_base import check_speeds
 
     if text.lower() in ("none", "off", "config"):
         return None if text.lower() != "config" else "config"
@@ -191,9 +191,9 @@ def predict(args: argparse.Namespace) -> int:
       hf-ser predict clips/ --model ./reslstm_run --test-time-speeds none   # no speed averaging
       hf-ser predict call.wav --model ./causal_checkpoint --stream 1 --json   # one line per update
     """
-    from .data.audio import AudioError
-    from .inference.inputs import normalize_inputs
-    from .pipeline import pipeline
+    from ..data.audio import AudioError
+    from ..inference.inputs import normalize_inputs
+    from ..inference.pipeline import pipeline
 
     files = collect_audio_files(args.files)
     good, failures = [], 0
@@ -269,7 +269,7 @@ def export(args: argparse.Namespace) -> int:
       hf-ser export ./my_checkpoint ./my_onnx --quantize int8
       hf-ser predict a.wav --model ./my_onnx --backend onnx
     """
-    from .export import to_onnx
+    from ..export import to_onnx
 
     path = to_onnx(args.model, args.output_dir, quantize=args.quantize, opset=args.opset)
     print(f"Exported to {path}")
@@ -286,7 +286,7 @@ def _run_recipe(
 
     No flags, ``-h`` or ``--help``: the command's own description, then every config key.
     """
-    from .training import parse_config
+    from ..training import parse_config
 
     if not argv or "-h" in argv or "--help" in argv:
         print(COMMANDS[name].description + "\n")
@@ -305,7 +305,7 @@ def train(args: argparse.Namespace) -> int:
       hf-ser train --config recipes/configs/wav2vec2_base_attentive.yaml --corpus emodb --data_dir data/emodb
     Run `hf-ser train --help` for the recipe's flags.
     """
-    from .training import run_finetune
+    from ..training import run_finetune
 
     return _run_recipe("train", run_finetune, args.rest)
 
@@ -322,7 +322,7 @@ def crossval(args: argparse.Namespace) -> int:
       hf-ser crossval --config recipes/configs/wav2vec2_base_attentive.yaml --corpus emodb \\
         --data_dir data/emodb --folds 5
     """
-    from .training import run_crossval
+    from ..training import run_crossval
 
     return _run_recipe("crossval", run_crossval, args.rest)
 
@@ -337,7 +337,7 @@ def hpo(args: argparse.Namespace) -> int:
       hf-ser hpo --config recipes/configs/reslstm_sa_h64.yaml --corpus emodb --data_dir data/emodb \\
         --output_dir outputs/hpo --n_trials 100 --use_validation true
     """
-    from .training import run_hpo
+    from ..training import run_hpo
 
     return _run_recipe("hpo", run_hpo, args.rest)
 
@@ -357,7 +357,7 @@ def distill(args: argparse.Namespace) -> int:
       hf-ser distill --config recipes/configs/wav2small_distill.yaml --teacher outputs/w2v2_emodb \\
         --data_dir data/emodb --output_dir outputs/wav2small_emodb
     """
-    from .training.distill import DISTILL_DEFAULTS, run_distill  # not via .training: circular import
+    from ..training.distill import DISTILL_DEFAULTS, run_distill  # not via .training: circular import
 
     return _run_recipe("distill", run_distill, args.rest, defaults=DISTILL_DEFAULTS)
 
@@ -373,7 +373,7 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("demo", help="Run the Gradio demo (the Space's app) locally.", arguments=_demo_arguments)
 def demo(args: argparse.Namespace) -> int:
-    """Run the Gradio app of the Space (hf_ser.demo, also used by spaces/app.py) on this machine.
+    """Run the Gradio app of the Space (hf_ser.app.demo, also used by spaces/app.py) on this machine.
 
     It listens on 127.0.0.1 (this machine only) unless --host says otherwise; stop it with Ctrl+C.
     Needs the gradio extra: pip install "hf_ser[gradio]".
@@ -391,7 +391,7 @@ def demo(args: argparse.Namespace) -> int:
 # publish / publish-space (hf_ser.hub)
 # ----------------------------------------------------------------------------------------------------
 def _publish_arguments(parser: argparse.ArgumentParser) -> None:
-    from .hub import add_publish_arguments
+    from .publish import add_publish_arguments
 
     add_publish_arguments(parser)
 
@@ -409,13 +409,13 @@ def publish(args: argparse.Namespace) -> int:
       hf-ser publish outputs/w2v2_emodb me/ser-emodb --dry-run
       hf-ser publish outputs/w2v2_emodb me/ser-emodb --private
     """
-    from .hub import run_publish
+    from .publish import run_publish
 
     return run_publish(args)
 
 
 def _publish_space_arguments(parser: argparse.ArgumentParser) -> None:
-    from .hub import add_publish_space_arguments
+    from .publish import add_publish_space_arguments
 
     add_publish_space_arguments(parser)
 
@@ -432,7 +432,7 @@ def publish_space(args: argparse.Namespace) -> int:
       hf-ser publish-space me/ser-demo --model me/ser-emodb --dry-run
       hf-ser publish-space me/ser-demo --model me/ser-emodb
     """
-    from .hub import run_publish_space
+    from .publish import run_publish_space
 
     return run_publish_space(args)
 
@@ -441,7 +441,7 @@ def publish_space(args: argparse.Namespace) -> int:
 # report (hf_ser.evaluation)
 # ----------------------------------------------------------------------------------------------------
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
-    from .evaluation.cli import add_report_arguments
+    from .report import add_report_arguments
 
     add_report_arguments(parser)
 
@@ -455,7 +455,7 @@ def report(args: argparse.Namespace) -> int:
       hf-ser report --corpus emodb --data-dir data/emodb --out reports/emodb
       hf-ser report --model ./ckpt --corpus urdu --data-dir data/urdu --perturb noise,telephone --out rep
     """
-    from .evaluation.cli import run_report
+    from .report import run_report
 
     return run_report(args)
 

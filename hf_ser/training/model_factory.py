@@ -217,10 +217,10 @@ def _continue_from_checkpoint(cfg: TrainConfig, model_class: type, kwargs: dict)
 
 
 def apply_lora(cfg: TrainConfig, model: PreTrainedModel) -> PreTrainedModel:
-    """Wrap the backbone with LoRA (``hf_ser.lora.add_lora``) when ``cfg.lora`` is set."""
+    """Wrap the backbone with LoRA (``hf_ser.training.lora.add_lora``) when ``cfg.lora`` is set."""
     if not cfg.lora:
         return model
-    from ..lora import add_lora
+    from .lora import add_lora
 
     kwargs: dict[str, Any] = {"r": cfg.lora_r, "alpha": cfg.lora_alpha, "dropout": cfg.lora_dropout}
     if cfg.lora_target_modules is not None:

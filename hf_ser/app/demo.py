@@ -17,7 +17,7 @@ imports :func:`build_demo`). It only talks to :func:`hf_ser.pipeline`:
 Example:
 
 ```python
->>> from hf_ser.demo import build_demo
+>>> from hf_ser.app.demo import build_demo
 >>> demo = build_demo()                # doctest: +SKIP
 >>> demo.launch()                      # doctest: +SKIP
 ```
@@ -42,7 +42,7 @@ DEFAULT_WINDOW_S = 4.0
 DEFAULT_MAX_SECONDS = 600.0
 """Longer uploads are refused (protects a shared Space from hour-long files)."""
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
-REPO_EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+REPO_EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -64,14 +64,14 @@ class ModelCache:
     def get(self, key: str) -> Any:
         """The pipeline for `key`; raises `ValueError` (with the reason) when the model does not load."""
         if key not in self._pipelines:
-            from .pipeline import pipeline
+            from ..inference.pipeline import pipeline
 
             self._pipelines[key] = pipeline(key or None)
         return self._pipelines[key]
 
 
 def _as_pipeline(model: Any) -> Any:
-    from .pipeline import SERPipeline, pipeline
+    from ..inference.pipeline import SERPipeline, pipeline
 
     return model if isinstance(model, SERPipeline) else pipeline(model)
 
@@ -210,7 +210,7 @@ def predict(
 
     Raises `gradio.Error` with a readable message for unusable input or a model that does not load.
     """
-    from .data.audio import AudioError, load_audio
+    from ..data.audio import AudioError, load_audio
 
     if not audio_path:
         raise _user_error("No audio: upload a file or record from the microphone first.", "No audio")

@@ -1,6 +1,6 @@
 """The ``hf-ser report`` command: evaluate a model on a corpus and write the full report.
 
-``hf_ser/cli.py`` registers it with :func:`add_report_parser`; ``python -m hf_ser.evaluation.cli``
+``hf_ser/app/cli.py`` registers it with :func:`add_report_parser`; ``python -m hf_ser.app.report``
 runs it on its own. Example::
 
     hf-ser report --corpus emodb --data-dir ../shared/data/emodb --perturb noise,telephone --out reports/emodb
@@ -19,7 +19,7 @@ HELP = "Evaluate a model on a corpus: per-sex/per-speaker fairness, robustness; 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``report`` options to ``parser`` and set ``func=run_report``."""
-    from .perturbations import PERTURBATION_FAMILIES
+    from ..evaluation.perturbations import PERTURBATION_FAMILIES
 
     parser.add_argument(
         "--model", default=None, help="Checkpoint directory or Hub id (default: the built-in model)."
@@ -53,7 +53,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
 
 
 def add_report_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``report`` on an ``argparse`` sub-command set (what ``hf_ser/cli.py`` calls)."""
+    """Register ``report`` on an ``argparse`` sub-command set (what ``hf_ser/app/cli.py`` calls)."""
     return add_report_arguments(subparsers.add_parser("report", help=HELP, description=HELP))
 
 
@@ -69,13 +69,12 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def run_report(args: argparse.Namespace) -> int:
     """Run the command described by parsed ``args``; prints where the report went. Returns 0."""
-    from hf_ser.data import load_corpus
-
-    from .evaluate import decode_audio_column, score_predictions
-    from .perturbations import get_perturbations
-    from .predictor import as_predictor
-    from .report import write_report
-    from .robustness import robustness_from_arrays
+    from ..data import load_corpus
+    from ..evaluation.evaluate import decode_audio_column, score_predictions
+    from ..evaluation.perturbations import get_perturbations
+    from ..evaluation.predictor import as_predictor
+    from ..evaluation.report import write_report
+    from ..evaluation.robustness import robustness_from_arrays
 
     perturbations = get_perturbations(args.perturb.split(",")) if args.perturb else []
     if args.limit is not None and args.limit < 1:
@@ -116,7 +115,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Standalone entry point: ``python -m hf_ser.evaluation.cli --corpus ... --out ...``."""
+    """Standalone entry point: ``python -m hf_ser.app.report --corpus ... --out ...``."""
     parser = add_report_arguments(argparse.ArgumentParser(prog="hf-ser report", description=HELP))
     args = parser.parse_args(argv)
     return args.func(args)

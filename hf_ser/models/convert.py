@@ -31,9 +31,9 @@ from typing import Any, Optional, Union
 import torch
 from safetensors.torch import load_file
 
-from .models.backbone import BACKBONE_TYPES, load_pretrained_backbone
-from .models.configuration_ser import DEFAULT_REGRESSION_TARGETS, SERConfig
-from .models.modeling_ser import SERModelForAudioClassification
+from .backbone import BACKBONE_TYPES, load_pretrained_backbone
+from .configuration_ser import DEFAULT_REGRESSION_TARGETS, SERConfig
+from .modeling_ser import SERModelForAudioClassification
 
 SEQUENCE_CLASSIFICATION_ARCHITECTURES = {
     "Wav2Vec2ForSequenceClassification": "wav2vec2",

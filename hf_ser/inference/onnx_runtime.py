@@ -15,8 +15,11 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from ..auto import register_auto_classes
 from ..models.outputs import SERModelOutput
-from .onnx import ONNX_FILE, QUANTIZED_ONNX_FILE
+
+ONNX_FILE = "model.onnx"
+QUANTIZED_ONNX_FILE = "model_quantized.onnx"
 
 
 class OnnxSERModel:
@@ -70,7 +73,7 @@ class OnnxSERModel:
         import onnxruntime as ort
         from transformers import AutoConfig, AutoFeatureExtractor
 
-        import hf_ser  # noqa: F401  (registers the hf_ser config classes)
+        register_auto_classes()
 
         export_dir = Path(export_dir)
         candidates = {True: [QUANTIZED_ONNX_FILE], False: [ONNX_FILE], None: [ONNX_FILE, QUANTIZED_ONNX_FILE]}
@@ -93,7 +96,7 @@ class OnnxSERModel:
         return cls(session, config, feature_extractor)
 
     @staticmethod
-    def _to_numpy(value: Union[torch.Tensor, np.ndarray], dtype: Any) -> np.ndarray:
+    def to_numpy(value: Union[torch.Tensor, np.ndarray], dtype: Any) -> np.ndarray:
         if isinstance(value, torch.Tensor):
             value = value.detach().cpu().numpy()
         return np.ascontiguousarray(value, dtype=dtype)
@@ -105,10 +108,10 @@ class OnnxSERModel:
         **kwargs: Any,
     ) -> SERModelOutput:
         """Run the session on feature-extractor outputs; returns `SERModelOutput` (torch tensors)."""
-        values = self._to_numpy(input_values, np.float32)
+        values = self.to_numpy(input_values, np.float32)
         if attention_mask is None:
             attention_mask = np.ones(values.shape[:2], dtype=np.int64)
-        feeds = {"input_values": values, "attention_mask": self._to_numpy(attention_mask, np.int64)}
+        feeds = {"input_values": values, "attention_mask": self.to_numpy(attention_mask, np.int64)}
         outputs = dict(zip(self.output_names, self.session.run(self.output_names, feeds), strict=True))
         logits = torch.from_numpy(outputs["logits"])
         if self.config.task == "regression":

@@ -10,7 +10,7 @@ import pytest
 
 from hf_ser.data.audio import change_speed, load_audio
 from hf_ser.inference.backends import ClipOutput
-from hf_ser.inference.test_time import average_outputs, check_test_time_speeds, mean_probability_logits
+from hf_ser.inference.speed_averaging import average_outputs, check_test_time_speeds, mean_probability_logits
 from hf_ser.training.finetune import average_predictions
 
 REPO = Path(__file__).resolve().parents[1]

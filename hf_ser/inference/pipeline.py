@@ -1,0 +1,578 @@
+"""``hf_ser.pipeline``: emotion recognition on files, arrays, tensors or datasets in one call.
+
+```python
+>>> from hf_ser import pipeline
+>>> classify = pipeline()                      # the built-in default model, no network needed
+>>> classify("examples/cheerful_en.wav")       # doctest: +SKIP
+{'label': 'neutral', 'scores': {'neutral': 0.61, 'sadness': 0.22, ...}}
+```
+
+What happens to each input (the modules of :mod:`hf_ser.inference` do one step each):
+
+1. :mod:`~hf_ser.inference.inputs` turns paths, arrays, tensors, dicts and `datasets` into
+   :class:`~hf_ser.inference.inputs.AudioSource` items, validating and resampling with
+   :mod:`hf_ser.data.audio` (files are only opened, not decoded, at this point);
+2. with ``chunk_length_s``, :mod:`~hf_ser.inference.chunking` cuts each clip into windows that are read
+   from disk one batch at a time;
+3. :mod:`~hf_ser.inference.batching` groups clips (or windows) of similar length;
+4. a backend (:mod:`~hf_ser.inference.backends`: PyTorch with bf16 autocast chosen by
+   :mod:`~hf_ser.inference.dtype`, or ONNX Runtime) computes logits, A/D/V values, embeddings and
+   pooling weights;
+5. results are written back in input order as plain dicts.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterator, Optional, Union
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data.audio import DEFAULT_SAMPLING_RATE, change_speed
+from .backends import ClipOutput, TorchBackend, model_task
+from .batching import length_sorted_batches
+from .chunking import ChunkingConfig, aggregate, read_window
+from .inputs import AudioSource, normalize_inputs, pad_short_audio
+from .speed_averaging import average_outputs, check_test_time_speeds
+from .streaming import TorchStreamer, check_piece_seconds, stream_pieces
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "default_model"
+"""The built-in default model (a small LSTM-SA model shipped inside the package)."""
+
+BACKENDS = ("torch", "onnx")
+RESERVED_KEYS = ("label", "scores", "segments", "embedding", "frame_weights", "start", "end")
+LONG_CLIP_WARNING_S = 120.0
+"""Clips longer than this without ``chunk_length_s`` get a warning: a whole-clip forward pass of a
+transformer backbone grows quadratically in memory with length."""
+
+_UNSET: Any = object()
+
+
+def resolve_device(device: Union[str, int, torch.device, None]) -> torch.device:
+    """``None`` -> CUDA when available else CPU; ints are CUDA indices; strings as in ``torch.device``."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if isinstance(device, torch.device):
+        return device
+    if isinstance(device, int) and not isinstance(device, bool):
+        return torch.device("cpu") if device < 0 else torch.device("cuda", device)
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"Unknown device {device!r}; use 'cpu', 'cuda', 'cuda:0' or a GPU index.") from error
+
+
+def load_model(model: Union[str, os.PathLike], **kwargs: Any) -> tuple[Any, Any]:
+    """Load ``(model, feature_extractor)`` from a checkpoint directory or Hub id of an audio classifier.
+
+    hf_ser checkpoints load through ``AutoModelForAudioClassification`` / ``AutoFeatureExtractor`` (``import
+    hf_ser`` registers the family with those Auto classes). wav2vec2 / HuBERT / WavLM emotion checkpoints in
+    the transformers ``*ForSequenceClassification`` or audEERING ``*ForSpeechClassification`` layout go
+    through :func:`hf_ser.convert_checkpoint`, which keeps their outputs and adds embeddings and masks;
+    other audio classifiers load with the Auto classes as they are.
+    """
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, PreTrainedConfig
+
+    from ..auto import AUTO_CLASS_TABLE
+    from ..models.convert import SEQUENCE_CLASSIFICATION_ARCHITECTURES, SPEECH_CLASSIFICATION_ARCHITECTURES
+
+    name = os.fspath(model)
+    if not os.path.isdir(name) and os.path.exists(name):
+        raise ValueError(f"model={name!r} is a file; pass the checkpoint directory that holds config.json.")
+    convertible = (*SEQUENCE_CLASSIFICATION_ARCHITECTURES, *SPEECH_CLASSIFICATION_ARCHITECTURES)
+    try:
+        config, _ = PreTrainedConfig.get_config_dict(name)
+        if config.get("model_type") not in {row.config_class.model_type for row in AUTO_CLASS_TABLE} and set(
+            config.get("architectures") or []
+        ) & set(convertible):
+            from ..models.convert import convert_checkpoint
+
+            loaded = convert_checkpoint(name)
+        else:
+            loaded = AutoModelForAudioClassification.from_pretrained(name, **kwargs)
+        extractor = AutoFeatureExtractor.from_pretrained(name)
+    except OSError as error:
+        raise ValueError(
+            f"Could not load model {name!r}: {error}. Pass a local checkpoint directory or a Hub id "
+            "available offline (HF_HUB_OFFLINE=1 only finds models already in the cache)."
+        ) from error
+    return loaded, extractor
+
+
+def build_backend(model: Any, feature_extractor: Any, backend: str, device: torch.device, dtype: Any) -> Any:
+    """Create the inference backend for ``model`` (a path, Hub id or model object)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+    if model is None:
+        if not (DEFAULT_MODEL_DIR / "config.json").is_file():
+            raise ValueError(
+                f"The built-in default model is missing from {DEFAULT_MODEL_DIR}; reinstall hf_ser or "
+                "pass model=."
+            )
+        model = DEFAULT_MODEL_DIR
+    if backend == "onnx":
+        from .onnx_backend import OnnxBackend
+
+        return OnnxBackend(model, feature_extractor=feature_extractor, dtype=dtype)
+    if isinstance(model, (str, os.PathLike)):
+        model, loaded_extractor = load_model(model)
+        feature_extractor = feature_extractor or loaded_extractor
+    elif feature_extractor is None:
+        source = getattr(model, "name_or_path", "") or getattr(model.config, "_name_or_path", "")
+        if not source or not os.path.isdir(source):
+            raise ValueError(
+                f"Pass feature_extractor= together with a {type(model).__name__} object (or pass the "
+                "checkpoint directory as model=, which loads both)."
+            )
+        from transformers import AutoFeatureExtractor
+
+        feature_extractor = AutoFeatureExtractor.from_pretrained(source)
+    return TorchBackend(model, feature_extractor, device, dtype)
+
+
+class SERPipeline:
+    """Callable speech emotion recognition pipeline; build it with :func:`pipeline`.
+
+    Call it on one clip (returns a dict) or several (returns a list of dicts, in input order):
+    ``pipe(path)``, ``pipe([path, ...])``, ``pipe(array, sampling_rate=44100)``,
+    ``pipe({"array": array, "sampling_rate": 8000})``, ``pipe(dataset)``.
+
+    Each result holds ``"label"`` and ``"scores"`` (class -> probability, most likely first) for
+    categorical models and one float per regression target (e.g. ``"arousal"``, ``"dominance"``,
+    ``"valence"``, in the config's order) for dimensional models; multitask models give both. With
+    ``return_embeddings=True`` it adds ``"embedding"`` (the pooled vector, `np.ndarray`); with
+    ``return_frame_weights=True`` it adds ``"frame_weights"`` (pooling attention over the clip's frames).
+    With chunking it adds ``"segments"``: one such dict per window with ``"start"``/``"end"`` in seconds;
+    the top-level values are then the duration-weighted average over the windows. With
+    ``test_time_speeds`` (default: the model config's) each clip or window is also run at those speeds
+    and the predictions are averaged (:mod:`hf_ser.inference.speed_averaging`).
+    """
+
+    def __init__(
+        self,
+        backend: Any,
+        *,
+        batch_size: int = 8,
+        chunk_length_s: Optional[float] = None,
+        stride_length_s: Optional[float] = None,
+        top_k: Optional[int] = None,
+        test_time_speeds: Any = _UNSET,
+    ) -> None:
+        self.backend = backend
+        self.config = backend.config
+        self.sampling_rate = int(getattr(backend, "sampling_rate", DEFAULT_SAMPLING_RATE))
+        self.task = model_task(self.config)
+        self.id2label = {int(k): v for k, v in (getattr(self.config, "id2label", None) or {}).items()}
+        self.regression_targets = self._regression_targets()
+        self.batch_size = batch_size
+        self.chunk_length_s = chunk_length_s
+        self.stride_length_s = stride_length_s
+        self.top_k = top_k
+        self._check_settings(batch_size, chunk_length_s, stride_length_s, top_k)
+        self.test_time_speeds = check_test_time_speeds(
+            getattr(self.config, "test_time_speeds", None) if test_time_speeds is _UNSET else test_time_speeds
+        )
+
+    @property
+    def model(self) -> Any:
+        """The underlying model (a `PreTrainedModel` for the torch backend)."""
+        return getattr(self.backend, "model", None)
+
+    @property
+    def dtype(self) -> str:
+        """Compute precision in use (``"auto"`` until the bf16 calibration has decided)."""
+        return self.backend.dtype
+
+    def _regression_targets(self) -> list[str]:
+        if self.task == "classification":
+            return []
+        targets = list(getattr(self.config, "regression_targets", None) or [])
+        if not targets and self.task == "regression":
+            targets = [self.id2label[index] for index in sorted(self.id2label)]
+        clash = sorted(set(targets) & set(RESERVED_KEYS))
+        if clash:
+            raise ValueError(
+                f"Regression target names {clash} clash with result keys {RESERVED_KEYS}; rename them."
+            )
+        return targets
+
+    def _check_settings(
+        self, batch_size: Any, chunk_length_s: Any, stride_length_s: Any, top_k: Any
+    ) -> Optional[ChunkingConfig]:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise ValueError(f"top_k must be None or a positive integer, got {top_k!r}.")
+        if chunk_length_s is None:
+            if stride_length_s is not None:
+                raise ValueError("stride_length_s needs chunk_length_s; set both or neither.")
+            return None
+        return ChunkingConfig.from_seconds(chunk_length_s, stride_length_s, self.sampling_rate)
+
+    def __call__(
+        self,
+        inputs: Any,
+        *,
+        sampling_rate: Optional[int] = None,
+        top_k: Optional[int] = _UNSET,
+        return_embeddings: bool = False,
+        return_frame_weights: bool = False,
+        chunk_length_s: Optional[float] = _UNSET,
+        stride_length_s: Optional[float] = _UNSET,
+        batch_size: int = _UNSET,
+        audio_column: str = "audio",
+        progress: bool = False,
+        test_time_speeds: Any = _UNSET,
+    ) -> Union[dict, list[dict]]:
+        """Classify ``inputs``; keyword arguments left unset use the pipeline's defaults.
+
+        Args:
+            inputs: a path, bytes, array/tensor (with ``sampling_rate``), dict, a list of those, or a
+                `datasets.Dataset` (``audio_column``).
+            sampling_rate (`int`, *optional*): rate of array/tensor inputs.
+            top_k (`int`, *optional*): keep only the ``top_k`` most likely classes in ``"scores"``.
+            return_embeddings (`bool`): add the pooled embedding.
+            return_frame_weights (`bool`): add the pooling attention weights over frames.
+            chunk_length_s, stride_length_s (`float`, *optional*): window length and per-side overlap for
+                long audio (see :mod:`hf_ser.inference.chunking`).
+            batch_size (`int`, *optional*): clips (or windows) per forward pass.
+            audio_column (`str`): audio column of a `datasets.Dataset` input.
+            progress (`bool`): show a tqdm progress bar over clips.
+            test_time_speeds (`list[float]`, *optional*): also run every clip (or window) at these speeds
+                and average the predictions; ``None`` turns it off. Defaults to the pipeline's setting.
+
+        Raises:
+            hf_ser.data.audio.AudioError: (a ``ValueError``) for unusable audio or inputs, naming the problem.
+        """
+        top_k = self.top_k if top_k is _UNSET else top_k
+        chunk_length_s = self.chunk_length_s if chunk_length_s is _UNSET else chunk_length_s
+        stride_length_s = self.stride_length_s if stride_length_s is _UNSET else stride_length_s
+        batch_size = self.batch_size if batch_size is _UNSET else batch_size
+        chunking = self._check_settings(batch_size, chunk_length_s, stride_length_s, top_k)
+        speeds = (
+            self.test_time_speeds if test_time_speeds is _UNSET else check_test_time_speeds(test_time_speeds)
+        )
+
+        sources, is_single = normalize_inputs(
+            inputs,
+            sampling_rate=sampling_rate,
+            target_sampling_rate=self.sampling_rate,
+            audio_column=audio_column,
+        )
+        units = self._plan_units(sources, chunking)
+        outputs = self._run_units(
+            sources, units, batch_size, return_embeddings, return_frame_weights, progress, speeds
+        )
+
+        pieces: list[list] = [[] for _ in sources]
+        for unit, output in zip(units, outputs, strict=True):
+            pieces[unit[0]].append((unit, output))
+        results = [
+            self._format(mine[0][1], top_k) if chunking is None else self._format_chunked(mine, top_k, source)
+            for source, mine in zip(sources, pieces, strict=True)
+        ]
+        return results[0] if is_single else results
+
+    def stream(
+        self,
+        inputs: Any,
+        *,
+        piece_seconds: float = 1.0,
+        sampling_rate: Optional[int] = None,
+        top_k: Optional[int] = _UNSET,
+        return_embeddings: bool = False,
+    ) -> Iterator[dict]:
+        """Classify audio as it arrives: yield the running prediction after every piece.
+
+        For models whose seq2seq encoder is causal and linear (``seq2seq="retention" | "gla" | "delta"``
+        with ``seq2seq_bidirectional=False``, or ``"none"``) or absent: the encoder state and the pooling
+        accumulators are carried from piece to piece, so the prediction after ``end`` seconds covers all
+        the audio so far at a cost per piece that does not grow with the stream. The backbone runs on each
+        piece alone (like the windows of ``chunk_length_s``); the rest is exact (see
+        :mod:`hf_ser.models.streaming`). Runs in fp32, without ``test_time_speeds``.
+
+        Args:
+            inputs: one clip (path, bytes, array/tensor with ``sampling_rate``, dict) or an iterable of
+                audio blocks of any length (e.g. from a microphone) at ``sampling_rate``.
+            piece_seconds (`float`, *optional*, defaults to 1.0): audio per model step (>= 0.1 s); blocks
+                are re-cut to this length, so it is also the latency of the updates.
+            sampling_rate (`int`, *optional*): rate of array inputs and blocks.
+            top_k (`int`, *optional*): keep only the ``top_k`` most likely classes in ``"scores"``.
+            return_embeddings (`bool`): add the running pooled embedding.
+
+        Returns:
+            A generator of dicts: ``"start"`` / ``"end"`` (seconds) of the piece just consumed, and the
+            prediction for ``[0, end)`` as in ``pipe(...)`` (``"label"``, ``"scores"`` and/or one value per
+            regression target).
+
+        Raises:
+            ValueError: when the model cannot stream (the message says why), for bad settings, and
+                (as ``AudioError``) for unusable audio.
+
+        Example:
+
+        ```python
+        >>> import numpy as np
+        >>> from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor
+        >>> from hf_ser import SERConfig, SERModelForAudioClassification, pipeline
+        >>> backbone = Wav2Vec2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        ...                           intermediate_size=37, conv_dim=(32, 32), conv_kernel=(10, 3),
+        ...                           conv_stride=(5, 2), num_conv_pos_embeddings=16,
+        ...                           num_conv_pos_embedding_groups=2, feat_extract_norm="layer")
+        >>> model = SERModelForAudioClassification(SERConfig(
+        ...     backbone_config=backbone, id2label={0: "anger", 1: "neutral"}, pooling="soft_attention",
+        ...     seq2seq="gla", seq2seq_bidirectional=False))
+        >>> pipe = pipeline(model, feature_extractor=Wav2Vec2FeatureExtractor(return_attention_mask=True))
+        >>> microphone = (np.random.default_rng(0).normal(size=4000).astype(np.float32) for _ in range(8))
+        >>> [result["end"] for result in pipe.stream(microphone, sampling_rate=16000, piece_seconds=0.5)]
+        [0.5, 1.0, 1.5, 2.0]
+
+        ```
+        """
+        top_k = self.top_k if top_k is _UNSET else top_k
+        self._check_settings(self.batch_size, None, None, top_k)
+        piece_samples = int(round(check_piece_seconds(piece_seconds) * self.sampling_rate))
+        streamer = TorchStreamer(self.backend)
+        pieces = stream_pieces(
+            inputs,
+            piece_samples,
+            lambda source, start, end: self._load_unit(source, start, end, whole=False),
+            sampling_rate=sampling_rate,
+            target_sampling_rate=self.sampling_rate,
+        )
+        return self._stream_results(streamer.run(pieces), top_k, return_embeddings)
+
+    def _stream_results(
+        self, outputs: Iterator, top_k: Optional[int], return_embeddings: bool
+    ) -> Iterator[dict]:
+        """Format the ``(start, end, output)`` of each streamed piece (a generator, so :meth:`stream`
+        itself validates eagerly)."""
+        rate = float(self.sampling_rate)
+        for start, end, output in outputs:
+            if not return_embeddings:
+                output.embedding = None
+            result = {"start": round(start / rate, 3), "end": round(end / rate, 3)}
+            result.update(self._format(output, top_k))
+            yield result
+
+    # ------------------------------------------------------------------------------------------------
+    # Running
+    # ------------------------------------------------------------------------------------------------
+    def _plan_units(
+        self, sources: list[AudioSource], chunking: Optional[ChunkingConfig]
+    ) -> list[tuple[int, int, int]]:
+        """One ``(source_index, start, end)`` per forward-pass item: the whole clip, or each window."""
+        units = []
+        for index, source in enumerate(sources):
+            if chunking is None:
+                if source.num_samples > LONG_CLIP_WARNING_S * self.sampling_rate:
+                    warnings.warn(
+                        f"{source.name} is {source.num_samples / self.sampling_rate:.0f} s long; pass "
+                        "chunk_length_s= (e.g. 10) to classify it in windows with bounded memory.",
+                        UserWarning,
+                        stacklevel=3,
+                    )
+                units.append((index, 0, source.num_samples))
+            else:
+                units.extend((index, start, end) for start, end in chunking.windows(source.num_samples))
+        return units
+
+    def _load_unit(self, source: AudioSource, start: int, end: int, whole: bool) -> np.ndarray:
+        if whole:
+            return source.load()
+        if source.path is not None:
+            audio = read_window(source.path, start, end, self.sampling_rate)
+        else:
+            audio = source.array[start:end]
+        return pad_short_audio(
+            audio, self.sampling_rate, f"{source.name} [{start / self.sampling_rate:.2f} s]"
+        )
+
+    def _run_units(
+        self,
+        sources: list[AudioSource],
+        units: list[tuple[int, int, int]],
+        batch_size: int,
+        return_embeddings: bool,
+        return_frame_weights: bool,
+        progress: bool,
+        speeds: tuple[float, ...] = (),
+    ) -> list[ClipOutput]:
+        """Run every unit in length-sorted batches; return outputs in unit order.
+
+        With ``speeds``, every batch is also run at each speed and each unit's outputs are averaged.
+        """
+        whole = [start == 0 and end == sources[index].num_samples for index, start, end in units]
+        batches = length_sorted_batches(
+            [end - start for _, start, end in units],
+            batch_size,
+            equal_lengths=getattr(self.backend, "equal_length_batches", False),
+        )
+        outputs: list[Optional[ClipOutput]] = [None] * len(units)
+        with tqdm(total=len(units), disable=not progress, unit="clip", desc="hf-ser") as bar:
+            for batch in batches:
+                arrays = [
+                    self._load_unit(sources[units[i][0]], units[i][1], units[i][2], whole[i]) for i in batch
+                ]
+                batch_outputs = [self.backend.run(arrays, return_embeddings, return_frame_weights)]
+                for speed in speeds:
+                    variants = [
+                        pad_short_audio(
+                            change_speed(array, self.sampling_rate, speed),
+                            self.sampling_rate,
+                            f"{sources[units[i][0]].name} at speed {speed}",
+                        )
+                        for i, array in zip(batch, arrays, strict=True)
+                    ]
+                    batch_outputs.append(self.backend.run(variants, False, False))
+                for position, i in enumerate(batch):
+                    outputs[i] = (
+                        average_outputs([run[position] for run in batch_outputs])
+                        if speeds
+                        else batch_outputs[0][position]
+                    )
+                bar.update(len(batch))
+        return outputs  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------------------------------------
+    # Formatting
+    # ------------------------------------------------------------------------------------------------
+    def _scores(self, probabilities: np.ndarray, top_k: Optional[int]) -> dict:
+        order = np.argsort(-probabilities, kind="stable")
+        if top_k is not None:
+            order = order[:top_k]
+        scores = {self.id2label.get(int(i), str(int(i))): float(probabilities[i]) for i in order}
+        return {"label": next(iter(scores)), "scores": scores}
+
+    def _format_values(
+        self, probabilities: Optional[np.ndarray], regression: Optional[np.ndarray], top_k
+    ) -> dict:
+        result: dict = {}
+        if probabilities is not None:
+            result.update(self._scores(probabilities, top_k))
+        if regression is not None:
+            result.update(
+                {name: float(value) for name, value in zip(self.regression_targets, regression, strict=True)}
+            )
+        return result
+
+    def _format(self, output: ClipOutput, top_k: Optional[int]) -> dict:
+        probabilities = None if output.class_logits is None else softmax(output.class_logits)
+        result = self._format_values(probabilities, output.regression, top_k)
+        if output.embedding is not None:
+            result["embedding"] = output.embedding
+        if output.frame_weights is not None:
+            result["frame_weights"] = output.frame_weights
+        return result
+
+    def _format_chunked(
+        self, pieces: list[tuple[tuple[int, int, int], ClipOutput]], top_k: Optional[int], source: AudioSource
+    ) -> dict:
+        rate = float(self.sampling_rate)
+        segments, durations, probabilities, regressions, embeddings = [], [], [], [], []
+        for (_, start, end), output in pieces:
+            segment = {"start": round(start / rate, 3), "end": round(min(end, source.num_samples) / rate, 3)}
+            segment.update(self._format(output, top_k))
+            segments.append(segment)
+            durations.append((end - start) / rate)
+            if output.class_logits is not None:
+                probabilities.append(softmax(output.class_logits))
+            if output.regression is not None:
+                regressions.append(output.regression)
+            if output.embedding is not None:
+                embeddings.append(output.embedding)
+        result = self._format_values(
+            aggregate(probabilities, durations) if probabilities else None,
+            aggregate(regressions, durations) if regressions else None,
+            top_k,
+        )
+        if embeddings:
+            result["embedding"] = aggregate(embeddings, durations).astype(np.float32)
+        result["segments"] = segments
+        return result
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Numerically stable softmax over the last axis, in float64 for exact probabilities."""
+    shifted = np.asarray(logits, dtype=np.float64) - np.max(logits, axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def pipeline(
+    model: Any = None,
+    *,
+    feature_extractor: Any = None,
+    device: Union[str, int, torch.device, None] = None,
+    dtype: Union[str, torch.dtype] = "auto",
+    backend: str = "torch",
+    batch_size: int = 8,
+    chunk_length_s: Optional[float] = None,
+    stride_length_s: Optional[float] = None,
+    top_k: Optional[int] = None,
+    test_time_speeds: Any = _UNSET,
+) -> SERPipeline:
+    """Build a speech emotion recognition pipeline.
+
+    Args:
+        model (`str`, `os.PathLike` or `PreTrainedModel`, *optional*): ``None`` for the built-in default model
+            (offline), a local checkpoint directory or Hub id of an hf_ser / transformers audio-classification
+            model, an ONNX export directory (with ``backend="onnx"``), or a model object (then also pass
+            ``feature_extractor``).
+        feature_extractor (*optional*): overrides the checkpoint's feature extractor.
+        device (`str`, `int` or `torch.device`, *optional*): defaults to CUDA when available, else CPU.
+        dtype (`str` or `torch.dtype`, *optional*, defaults to `"auto"`): ``"auto"`` uses bf16 autocast where
+            the hardware supports it and a calibration on the first clips shows unchanged predictions,
+            else fp32; ``"float32"`` forces fp32; ``"bfloat16"`` / ``"float16"`` force reduced precision.
+            With ``backend="onnx"``: ``"auto"`` or ``"float32"`` run ``model.onnx``, ``"int8"`` the int8 file.
+        backend (`str`, *optional*, defaults to `"torch"`): ``"torch"`` or ``"onnx"`` (ONNX Runtime, CPU).
+        batch_size (`int`, *optional*, defaults to 8): clips per forward pass (length-sorted).
+        chunk_length_s (`float`, *optional*): classify long audio in windows of this length.
+        stride_length_s (`float`, *optional*): context shared with each neighbouring window
+            (defaults to ``chunk_length_s / 6``).
+        top_k (`int`, *optional*): keep only the ``top_k`` most likely classes in ``"scores"``.
+        test_time_speeds (`list[float]`, *optional*): also run every clip at these speeds (e.g.
+            ``[0.9, 1.1]``) and average the predictions (:mod:`~hf_ser.inference.speed_averaging`).
+            Defaults to the model config's ``test_time_speeds`` (set by the recipe that trained it);
+            ``None`` turns it off.
+
+    Returns:
+        A callable :class:`SERPipeline`.
+
+    Example:
+
+    ```python
+    >>> import numpy as np
+    >>> from hf_ser import pipeline
+    >>> classify = pipeline(dtype="float32")
+    >>> result = classify(np.zeros(16000, dtype=np.float32), sampling_rate=16000)
+    >>> sorted(result) == ["label", "scores"]
+    True
+
+    ```
+    """
+    device = resolve_device(device)
+    runner = build_backend(model, feature_extractor, backend, device, dtype)
+    return SERPipeline(
+        runner,
+        batch_size=batch_size,
+        chunk_length_s=chunk_length_s,
+        stride_length_s=stride_length_s,
+        top_k=top_k,
+        test_time_speeds=test_time_speeds,
+    )
+
+
+__all__ = [
+    "DEFAULT_MODEL_DIR",
+    "SERPipeline",
+    "build_backend",
+    "load_model",
+    "pipeline",
+    "resolve_device",
+    "softmax",
+]
