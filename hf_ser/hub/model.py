@@ -39,10 +39,7 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Optional
@@ -51,7 +48,15 @@ import numpy as np
 
 from ..cards import card_data_from_run, render_model_card, validate_model_card
 from .remote_code import write_modelling_code
-from .staging import PathLike, PublishResult, check_repo_id, listing, staging_folder, upload
+from .staging import (
+    PathLike,
+    PublishResult,
+    check_repo_id,
+    listing,
+    run_offline_check,
+    staging_folder,
+    upload,
+)
 
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".yaml", ".yml", ".png", ".txt", ".md")
 """Top-level files of a run directory that are uploaded (the card `README.md` is always re-rendered; `.py`
@@ -218,20 +223,11 @@ def check_model_folder(folder: PathLike) -> dict[str, str]:
     )
 
     with tempfile.TemporaryDirectory() as modules_cache:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": modules_cache}
-        process = subprocess.run(
-            [sys.executable, "-c", _REMOTE_CODE_CHECK, str(folder.resolve())],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=modules_cache,
-            timeout=300,
-        )
-    if process.returncode != 0:
-        raise ValueError(
-            f"{folder} does not load with trust_remote_code=True without hf_ser:\n{process.stderr[-3000:]}"
-        )
-    remote = json.loads(process.stdout.strip().splitlines()[-1])
+        stdout = run_offline_check(
+            _REMOTE_CODE_CHECK, folder, cwd=Path(modules_cache), env={"HF_MODULES_CACHE": modules_cache},
+            failure=f"{folder} does not load with trust_remote_code=True without hf_ser",
+        )  # fmt: skip
+    remote = json.loads(stdout.strip().splitlines()[-1])
     if not np.allclose(np.asarray(remote["logits"]), logits, atol=ATOL):
         raise ValueError(
             f"trust_remote_code outputs {remote['logits']} differ from hf_ser's {logits.tolist()}."

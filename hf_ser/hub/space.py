@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -16,6 +13,7 @@ from .staging import (
     PublishResult,
     check_repo_id,
     listing,
+    run_offline_check,
     staging_folder,
     upload,
 )
@@ -62,23 +60,10 @@ def check_space_folder(folder: PathLike) -> dict[str, str]:
         "assert hf_ser.__file__.startswith(sys.argv[1]), hf_ser.__file__; "
         "assert isinstance(app.demo, gradio.Blocks), type(app.demo); print('ok')"
     )
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
-    env.pop(SPACE_MODEL_VARIABLE, None)
-    process = subprocess.run(
-        [sys.executable, "-c", script, str(folder.resolve())],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=folder,
-        timeout=300,
-    )
-    if process.returncode != 0:
-        raise ValueError(f"The staged Space in {folder} does not build its demo:\n{process.stderr[-3000:]}")
+    run_offline_check(
+        script, folder, cwd=folder, env={"GRADIO_ANALYTICS_ENABLED": "False"}, unset=(SPACE_MODEL_VARIABLE,),
+        failure=f"The staged Space in {folder} does not build its demo",
+    )  # fmt: skip
     checks["app_builds"] = "app.py builds its Gradio Blocks with the hf_ser copy shipped in the Space"
     return checks
 

@@ -11,6 +11,8 @@ import contextlib
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,3 +107,27 @@ def upload(
     )
     result.url = getattr(commit, "commit_url", None) or str(commit)
     return result
+
+
+def run_offline_check(
+    script: str,
+    folder: Path,
+    *,
+    cwd: Path,
+    failure: str,
+    env: Optional[dict[str, str]] = None,
+    unset: tuple[str, ...] = (),
+) -> str:
+    """Run ``python -c script <folder>`` offline in a fresh interpreter (so the installed hf_ser cannot mask
+    what the staged folder lacks), with `env` added and the variables `unset` removed; return its stdout,
+    or raise `ValueError` starting with `failure` and ending with the end of its stderr."""
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", **(env or {})}
+    for name in unset:
+        environment.pop(name, None)
+    process = subprocess.run(
+        [sys.executable, "-c", script, str(folder.resolve())],
+        capture_output=True, text=True, env=environment, cwd=cwd, timeout=300,
+    )  # fmt: skip
+    if process.returncode != 0:
+        raise ValueError(f"{failure}:\n{process.stderr[-3000:]}")
+    return process.stdout
