@@ -20,17 +20,17 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 import sys
 import textwrap
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 import yaml
+
+from .config_parsing import assign, config_paths, flag_value, split_flags
 
 MODEL_TYPES = ("ser", "lstm_sa", "student")
 TASKS = ("classification", "regression", "multitask")
@@ -38,6 +38,55 @@ PROTOCOLS = ("auto", "speaker_folds", "official")
 BF16_CHOICES = ("auto", True, False)
 EVAL_STRATEGIES = ("epoch", "steps", "no")
 FEATURE_NORMALIZATIONS = ("utterance", "global")
+
+# Keys with a fixed set of allowed values (the distillation loss is checked against the losses module).
+CHOICES: dict[str, tuple] = {
+    "model_type": MODEL_TYPES,
+    "task": TASKS,
+    "protocol": PROTOCOLS,
+    "bf16": BF16_CHOICES,
+    "eval_strategy": EVAL_STRATEGIES,
+    "feature_normalization": FEATURE_NORMALIZATIONS,
+}
+
+
+class Bound(NamedTuple):
+    """A numeric key's lower limit: ``value > minimum`` when ``strict``, else ``>=``.
+
+    ``nullable``: the key may also be null (``None``).
+    """
+
+    minimum: int
+    strict: bool = False
+    nullable: bool = False
+
+
+LOWER_BOUNDS: dict[str, Bound] = {
+    **dict.fromkeys(
+        (
+            "per_device_train_batch_size",
+            "per_device_eval_batch_size",
+            "gradient_accumulation_steps",
+            "seeds",
+            "n_trials",
+            "logging_steps",
+            "lora_r",
+        ),
+        Bound(1),
+    ),
+    **dict.fromkeys(("learning_rate", "num_train_epochs"), Bound(0, strict=True)),
+    **dict.fromkeys(
+        ("weight_decay", "ctc_alpha", "freeze_backbone_steps", "warmup_ratio", "dataloader_num_workers"),
+        Bound(0),
+    ),
+    **dict.fromkeys(
+        ("max_train_seconds", "max_eval_seconds", "backbone_learning_rate"),
+        Bound(0, strict=True, nullable=True),
+    ),
+    "max_samples": Bound(2, nullable=True),
+    "restart_period_epochs": Bound(1, nullable=True),
+    "early_stopping_patience": Bound(1, nullable=True),
+}
 
 
 @dataclass
@@ -255,66 +304,49 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Check values that can be checked without touching data or models."""
-        _check_choice("model_type", self.model_type, MODEL_TYPES)
-        _check_choice("task", self.task, TASKS)
-        _check_choice("protocol", self.protocol, PROTOCOLS)
-        _check_choice("bf16", self.bf16, BF16_CHOICES)
-        _check_choice("eval_strategy", self.eval_strategy, EVAL_STRATEGIES)
-        _check_choice("feature_normalization", self.feature_normalization, FEATURE_NORMALIZATIONS)
-        if self.feature_normalization != "utterance" and self.model_type != "lstm_sa":
-            raise ValueError(
-                f"`feature_normalization: {self.feature_normalization}` applies to the MFCC+chroma features "
-                f"of model_type 'lstm_sa', not {self.model_type!r}; leave it at 'utterance'."
-            )
-        positive = (
-            "per_device_train_batch_size",
-            "per_device_eval_batch_size",
-            "gradient_accumulation_steps",
-            "seeds",
-            "n_trials",
-            "logging_steps",
-            "lora_r",
-        )
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"`{name}` must be >= 1, got {getattr(self, name)!r}.")
-        for name in ("learning_rate", "num_train_epochs"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"`{name}` must be > 0, got {getattr(self, name)!r}.")
-        for name in (
-            "weight_decay",
-            "ctc_alpha",
-            "freeze_backbone_steps",
-            "warmup_ratio",
-            "dataloader_num_workers",
-        ):
-            if getattr(self, name) < 0:
-                raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)!r}.")
+        """Check values that can be checked without touching data or models (before any compute)."""
+        self._validate_choices()
+        self._validate_ranges()
+        self._validate_folds()
+        self._validate_speeds()
+        self._validate_model_type_options()
+        if self.eval_strategy == "steps" and not self.eval_steps:
+            raise ValueError("`eval_strategy: steps` needs `eval_steps`.")
+        self._validate_distillation()
+
+    def _validate_choices(self) -> None:
+        """Keys with a fixed set of allowed values."""
+        for name, allowed in CHOICES.items():
+            _check_choice(name, getattr(self, name), allowed)
+
+    def _validate_ranges(self) -> None:
+        """Numeric lower bounds (table :data:`LOWER_BOUNDS`) and the special range of ``max_steps``."""
+        for name, bound in LOWER_BOUNDS.items():
+            _check_lower_bound(name, getattr(self, name), bound)
         if self.max_steps == 0 or self.max_steps < -1:
             raise ValueError(
                 f"`max_steps` must be a positive number of steps or -1 (use epochs), got {self.max_steps}."
             )
+
+    def _validate_folds(self) -> None:
+        """``folds`` >= 2 (or null) and ``fold`` one of them."""
         if self.folds is not None and self.folds < 2:
             raise ValueError(f"`folds` must be >= 2 (or null for leave-one-speaker-out), got {self.folds}.")
         if self.fold < 0 or (self.folds is not None and self.fold >= self.folds):
             raise ValueError(f"`fold` must be in [0, folds), got fold={self.fold} with folds={self.folds}.")
-        for name in ("max_train_seconds", "max_eval_seconds", "backbone_learning_rate"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"`{name}` must be > 0 or null, got {value!r}.")
+
+    def _validate_speeds(self) -> None:
+        """Normalise the speed lists to positive floats (``"0.9,1.1"`` from a flag included)."""
         for name in ("speed_perturbation", "test_time_speeds"):
             if getattr(self, name) is not None:
                 setattr(self, name, _speed_factors(getattr(self, name), name))
-        if self.max_samples is not None and self.max_samples < 2:
-            raise ValueError(f"`max_samples` must be >= 2 or null, got {self.max_samples}.")
-        if self.restart_period_epochs is not None and self.restart_period_epochs < 1:
+
+    def _validate_model_type_options(self) -> None:
+        """Options that only some model types support."""
+        if self.feature_normalization != "utterance" and self.model_type != "lstm_sa":
             raise ValueError(
-                f"`restart_period_epochs` must be >= 1 or null, got {self.restart_period_epochs}."
-            )
-        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
-            raise ValueError(
-                f"`early_stopping_patience` must be >= 1 or null, got {self.early_stopping_patience}."
+                f"`feature_normalization: {self.feature_normalization}` applies to the MFCC+chroma features "
+                f"of model_type 'lstm_sa', not {self.model_type!r}; leave it at 'utterance'."
             )
         if self.ctc_alpha > 0 and self.model_type != "ser":
             raise ValueError(
@@ -327,9 +359,6 @@ class TrainConfig:
             )
         if self.lora and self.model_type != "ser":
             raise ValueError(f"`lora` needs an SSL backbone (model_type 'ser'), got {self.model_type!r}.")
-        if self.eval_strategy == "steps" and not self.eval_steps:
-            raise ValueError("`eval_strategy: steps` needs `eval_steps`.")
-        self._validate_distillation()
 
     def _validate_distillation(self) -> None:
         from ..models.losses import REGRESSION_LOSSES
@@ -357,13 +386,25 @@ class TrainConfig:
         """A validated copy with some keys changed (dotted ``model.x`` keys allowed)."""
         data = self.to_dict()
         for key, value in changes.items():
-            _assign(data, key, value)
+            assign(data, key, value, _field_types())
         return TrainConfig(**data)
 
 
 def _check_choice(name: str, value: Any, allowed: tuple) -> None:
+    """Reject a value outside ``allowed``, listing the allowed ones."""
     if value not in allowed:
         raise ValueError(f"`{name}` must be one of {list(allowed)}, got {value!r}.")
+
+
+def _check_lower_bound(name: str, value: Any, bound: Bound) -> None:
+    """Reject a number below ``bound`` (``None`` passes when the key is nullable), naming key and value."""
+    if value is None and bound.nullable:
+        return
+    if value > bound.minimum if bound.strict else value >= bound.minimum:
+        return
+    comparison = ">" if bound.strict else ">="
+    null = " or null" if bound.nullable else ""
+    raise ValueError(f"`{name}` must be {comparison} {bound.minimum}{null}, got {value!r}.")
 
 
 def known_keys() -> list[str]:
@@ -372,15 +413,9 @@ def known_keys() -> list[str]:
 
 
 def _field_types() -> dict[str, Any]:
+    """The parsing schema: each key's resolved type annotation, in declaration order."""
     hints = typing.get_type_hints(TrainConfig)
     return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
-
-
-def _unknown_key_error(key: str, source: str) -> ValueError:
-    keys = known_keys()
-    close = difflib.get_close_matches(key, keys, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return ValueError(f"Unknown config key {key!r} ({source}).{hint} Known keys: {', '.join(keys)}.")
 
 
 def _speed_factors(value: Any, name: str) -> list[float]:
@@ -395,85 +430,6 @@ def _speed_factors(value: Any, name: str) -> list[float]:
     return check_speeds(values, name)
 
 
-def _coerce(key: str, value: Any, annotation: Any) -> Any:
-    """Convert a YAML/CLI value to the field's type, or raise a ValueError naming the key."""
-    origin = typing.get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        options = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "~")):
-            if type(None) in typing.get_args(annotation):
-                return None
-        errors = []
-        for option in options:
-            try:
-                return _coerce(key, value, option)
-            except ValueError as error:
-                errors.append(str(error))
-        raise ValueError(f"Bad value {value!r} for `{key}`: " + "; ".join(errors))
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
-            return value.lower() in ("true", "yes", "1")
-        raise ValueError(f"`{key}` expects true/false, got {value!r}")
-    if annotation is int:
-        if isinstance(value, bool):
-            raise ValueError(f"`{key}` expects an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise ValueError(f"`{key}` expects an integer, got {value!r}")
-    if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ValueError(f"`{key}` expects a number, got {value!r}")
-    if annotation is str:
-        if isinstance(value, str):
-            return value
-        raise ValueError(f"`{key}` expects a string, got {value!r}")
-    if annotation is list or origin is list:
-        if isinstance(value, str):
-            parsed = yaml.safe_load(value)
-            value = parsed if isinstance(parsed, list) else [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, (list, tuple)):
-            return list(value)
-        raise ValueError(f"`{key}` expects a list, got {value!r}")
-    if annotation is dict or origin is dict:
-        if isinstance(value, str):
-            value = yaml.safe_load(value)
-        if isinstance(value, dict):
-            return dict(value)
-        raise ValueError(f"`{key}` expects a mapping, got {value!r}")
-    raise TypeError(f"Unsupported annotation {annotation!r} for `{key}`")
-
-
-def _assign(data: dict[str, Any], key: str, value: Any, source: str = "override") -> None:
-    """Set ``data[key] = value`` with type coercion; ``a.b`` sets key ``b`` of the mapping ``a``."""
-    types_ = _field_types()
-    head, _, rest = key.partition(".")
-    if head not in types_:
-        raise _unknown_key_error(head, source)
-    if rest:
-        if types_[head] not in (dict, Optional[dict]):
-            raise ValueError(f"`{head}` is not a mapping, so `{key}` ({source}) is invalid.")
-        mapping = dict(data.get(head) or {})
-        mapping[rest] = yaml.safe_load(value) if isinstance(value, str) else value
-        data[head] = mapping
-        return
-    data[head] = _coerce(head, value, types_[head])
-
-
 def load_yaml(path: Union[str, Path]) -> dict[str, Any]:
     """Read a recipe YAML file into a dict of validated, typed keys (unknown keys rejected)."""
     path = Path(path)
@@ -482,33 +438,11 @@ def load_yaml(path: Union[str, Path]) -> dict[str, Any]:
     raw = yaml.safe_load(path.read_text()) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"Config file {str(path)!r} must hold a mapping of keys, got {type(raw).__name__}.")
+    schema = _field_types()
     data: dict[str, Any] = {}
     for key, value in raw.items():
-        _assign(data, str(key), value, source=f"in {path}")
+        assign(data, str(key), value, schema, source=f"in {path}")
     return data
-
-
-def _split_flags(argv: list[str]) -> list[tuple[str, Optional[str]]]:
-    """``["--a", "1", "--b=2", "--flag"]`` -> ``[("a", "1"), ("b", "2"), ("flag", None)]``."""
-    pairs: list[tuple[str, Optional[str]]] = []
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        if not token.startswith("--") or len(token) == 2:
-            raise ValueError(
-                f"Expected a flag like --key VALUE, got {token!r}. Run with --help for the keys."
-            )
-        name, eq, value = token[2:].partition("=")
-        if eq:
-            pairs.append((name, value))
-            i += 1
-        elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-            pairs.append((name, argv[i + 1]))
-            i += 2
-        else:
-            pairs.append((name, None))
-            i += 1
-    return pairs
 
 
 def field_descriptions() -> dict[str, str]:
@@ -556,24 +490,14 @@ def parse_config(argv: Optional[list[str]] = None, defaults: Optional[dict[str, 
     if "-h" in argv or "--help" in argv:
         print(usage())
         raise SystemExit(0)
-    pairs = _split_flags(argv)
+    pairs = split_flags(argv)
+    schema = _field_types()
     data: dict[str, Any] = {}
     for key, value in (defaults or {}).items():
-        _assign(data, key, value, source="recipe default")
+        assign(data, key, value, schema, source="recipe default")
+    for path in config_paths(pairs):
+        data.update(load_yaml(path))
     for key, value in pairs:
-        if key == "config":
-            if value is None:
-                raise ValueError("--config needs a path to a YAML file.")
-            data.update(load_yaml(value))
-    for key, value in pairs:
-        if key == "config":
-            continue
-        if value is None:
-            head = key.partition(".")[0]
-            if _field_types().get(head) is not bool:
-                if head not in _field_types():
-                    raise _unknown_key_error(head, f"from --{key}")
-                raise ValueError(f"--{key} needs a value.")
-            value = "true"
-        _assign(data, key, value, source=f"from --{key}")
+        if key != "config":
+            assign(data, key, flag_value(key, value, schema), schema, source=f"from --{key}")
     return TrainConfig(**data)
