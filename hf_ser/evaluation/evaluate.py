@@ -273,6 +273,153 @@ def _resolve_group_columns(dataset: Any, group_columns: Optional[Sequence[str]])
     return list(group_columns)
 
 
+@dataclass
+class _ClassTargets:
+    """True and predicted classes of the clips that carry one of the shared classes."""
+
+    alignment: LabelAlignment
+    rows: np.ndarray
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    out_of_set: float
+
+
+@dataclass
+class _Targets:
+    """Everything the metrics are computed from, aligned on the scored clips (``rows`` of the dataset)."""
+
+    y_true: Optional[np.ndarray]
+    y_pred: Optional[np.ndarray]
+    num_classes: int
+    reg_true: dict[str, np.ndarray]
+    reg_pred: dict[str, np.ndarray]
+
+    def metrics(self, rows: np.ndarray) -> dict[str, float]:
+        """Point metrics of the scored clips ``rows``."""
+        return _subset_metrics(rows, self.y_true, self.y_pred, self.reg_true, self.reg_pred)
+
+    def replicates(self, rows: np.ndarray, bootstrap: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Metrics of ``bootstrap`` resamples of the scored clips ``rows`` (draws from ``rng``)."""
+        counts = bootstrap_counts(rows.size, bootstrap, rng)
+        return _replicate_metrics(
+            rows, counts, self.y_true, self.y_pred, self.num_classes, self.reg_true, self.reg_pred
+        )
+
+
+def _check_score_arguments(predictions: Predictions, dataset: Any, bootstrap: int, confidence: float) -> None:
+    """Reject misaligned predictions and impossible bootstrap settings before any scoring."""
+    if len(predictions) != len(dataset):
+        raise ValueError(f"{len(predictions)} predictions for a dataset of {len(dataset)} rows.")
+    if bootstrap < 0:
+        raise ValueError(f"bootstrap must be >= 0 replicates, got {bootstrap}.")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}.")
+
+
+def _class_targets(
+    predictions: Predictions, dataset: Any, label_column: str, label_map: Optional[dict[str, str]]
+) -> _ClassTargets:
+    """Align model and dataset classes, keep the clips of shared classes and predict among those classes.
+
+    The share of clips whose unrestricted argmax is a class the dataset lacks is kept as ``out_of_set``.
+    """
+    feature = dataset.features[label_column]
+    if not hasattr(feature, "names"):
+        raise ValueError(
+            f"Column {label_column!r} must be a ClassLabel to evaluate classes; it is {feature}."
+        )
+    alignment = align_labels(predictions.labels, feature.names, label_map)
+    to_shared = {d: s for s, d in enumerate(alignment.dataset_indices)}
+    raw_true = np.asarray(dataset.with_format(None)[label_column])
+    rows = np.asarray([i for i in range(len(dataset)) if raw_true[i] in to_shared], dtype=int)
+    if rows.size == 0:
+        raise ValueError(f"No clip of the dataset has one of the shared classes {alignment.labels}.")
+    y_true = np.asarray([to_shared[raw_true[i]] for i in rows])
+    y_pred = predictions.scores[rows][:, alignment.model_indices].argmax(axis=1)
+    unrestricted = predictions.scores[rows].argmax(axis=1)
+    out_of_set = float(np.mean(~np.isin(unrestricted, alignment.model_indices)))
+    return _ClassTargets(alignment, rows, y_true, y_pred, out_of_set)
+
+
+def _check_something_to_score(
+    predictions: Predictions, dataset: Any, label_column: str, classify: bool, targets: list[str]
+) -> None:
+    """Fail when the dataset has neither the class column nor any predicted regression target."""
+    if not classify and not targets:
+        raise ValueError(
+            f"Nothing to evaluate: the model predicts classes {predictions.labels} and targets "
+            f"{list(predictions.regression)}, the dataset has columns {dataset.column_names} "
+            f"(label_column={label_column!r})."
+        )
+
+
+def _regression_targets(
+    predictions: Predictions, dataset: Any, targets: list[str], rows: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """True and predicted values of each regression target on the scored clips ``rows``."""
+    columns = dataset.with_format(None).select_columns(targets) if targets else None
+    reg_true = {t: np.asarray(columns[t], dtype=np.float64)[rows] for t in targets}
+    reg_pred = {t: predictions.regression[t][rows] for t in targets}
+    return reg_true, reg_pred
+
+
+def _task_name(classify: bool, has_targets: bool) -> str:
+    """``"multitask"``, ``"classification"`` or ``"regression"`` from what can be scored."""
+    if classify and has_targets:
+        return "multitask"
+    return "classification" if classify else "regression"
+
+
+def _group_entries(
+    values: np.ndarray,
+    names: list[str],
+    targets: _Targets,
+    primary: str,
+    bootstrap: int,
+    confidence: float,
+    rng: np.random.Generator,
+) -> tuple[dict[str, dict], list[np.ndarray]]:
+    """Size and metrics of each group (with the primary metric's interval), plus its bootstrap replicates."""
+    per_group: dict[str, dict] = {}
+    replicate_primary = []
+    for name in names:
+        members = np.flatnonzero(values == name)
+        entry: dict[str, Any] = {"n": int(members.size), **targets.metrics(members)}
+        if bootstrap:
+            group_reps = targets.replicates(members, bootstrap, rng)
+            entry["ci"] = {primary: percentile_interval(group_reps[primary], confidence)}
+            replicate_primary.append(group_reps[primary])
+        per_group[name] = entry
+    return per_group, replicate_primary
+
+
+def _fairness_summary(
+    names: list[str],
+    per_group: dict[str, dict],
+    replicate_primary: list[np.ndarray],
+    primary: str,
+    confidence: float,
+) -> dict[str, Any]:
+    """Best and worst group, their gap and the spread of the primary metric (with bootstrap intervals)."""
+    scores = np.asarray([per_group[n][primary] for n in names])
+    best, worst = int(np.argmax(scores)), int(np.argmin(scores))
+    summary: dict[str, Any] = {
+        "metric": primary,
+        "num_groups": len(names),
+        "best_group": names[best],
+        "best": float(scores[best]),
+        "worst_group": names[worst],
+        "worst": float(scores[worst]),
+        "gap": float(scores[best] - scores[worst]),
+        "std": float(np.std(scores)),
+    }
+    if replicate_primary:
+        stacked = np.stack(replicate_primary, axis=1)  # (R, groups)
+        summary["gap_ci"] = percentile_interval(stacked.max(axis=1) - stacked.min(axis=1), confidence)
+        summary["std_ci"] = percentile_interval(stacked.std(axis=1), confidence)
+    return summary
+
+
 def score_predictions(
     predictions: Predictions,
     dataset: Any,
@@ -288,60 +435,31 @@ def score_predictions(
 
     Args: as :func:`evaluate_model`.
     """
-    if len(predictions) != len(dataset):
-        raise ValueError(f"{len(predictions)} predictions for a dataset of {len(dataset)} rows.")
-    if bootstrap < 0:
-        raise ValueError(f"bootstrap must be >= 0 replicates, got {bootstrap}.")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}.")
+    _check_score_arguments(predictions, dataset, bootstrap, confidence)
     rows = np.arange(len(dataset))
-    alignment, y_true, y_pred, out_of_set = None, None, None, None
+    classes: Optional[_ClassTargets] = None
     classify = predictions.scores is not None and label_column in dataset.column_names
     if classify:
-        feature = dataset.features[label_column]
-        if not hasattr(feature, "names"):
-            raise ValueError(
-                f"Column {label_column!r} must be a ClassLabel to evaluate classes; it is {feature}."
-            )
-        alignment = align_labels(predictions.labels, feature.names, label_map)
-        to_shared = {d: s for s, d in enumerate(alignment.dataset_indices)}
-        raw_true = np.asarray(dataset.with_format(None)[label_column])
-        rows = np.asarray([i for i in rows if raw_true[i] in to_shared], dtype=int)
-        if rows.size == 0:
-            raise ValueError(f"No clip of the dataset has one of the shared classes {alignment.labels}.")
-        y_true = np.asarray([to_shared[raw_true[i]] for i in rows])
-        shared_scores = predictions.scores[rows][:, alignment.model_indices]
-        y_pred = shared_scores.argmax(axis=1)
-        unrestricted = predictions.scores[rows].argmax(axis=1)
-        out_of_set = float(np.mean(~np.isin(unrestricted, alignment.model_indices)))
-    targets = [t for t in predictions.regression if t in dataset.column_names]
-    if not classify and not targets:
-        raise ValueError(
-            f"Nothing to evaluate: the model predicts classes {predictions.labels} and targets "
-            f"{list(predictions.regression)}, the dataset has columns {dataset.column_names} "
-            f"(label_column={label_column!r})."
-        )
-    columns = dataset.with_format(None).select_columns(targets) if targets else None
-    reg_true = {t: np.asarray(columns[t], dtype=np.float64)[rows] for t in targets}
-    reg_pred = {t: predictions.regression[t][rows] for t in targets}
-    task = "multitask" if classify and targets else ("classification" if classify else "regression")
+        classes = _class_targets(predictions, dataset, label_column, label_map)
+        rows = classes.rows
+    names_of_targets = [t for t in predictions.regression if t in dataset.column_names]
+    _check_something_to_score(predictions, dataset, label_column, classify, names_of_targets)
+    reg_true, reg_pred = _regression_targets(predictions, dataset, names_of_targets, rows)
+    targets = _Targets(
+        y_true=classes.y_true if classes else None,
+        y_pred=classes.y_pred if classes else None,
+        num_classes=len(classes.alignment.labels) if classes else 0,
+        reg_true=reg_true,
+        reg_pred=reg_pred,
+    )
     primary = "uar" if classify else "ccc_mean"
-    num_classes = len(alignment.labels) if alignment else 0
 
     local = np.arange(rows.size)
-    overall = _subset_metrics(local, y_true, y_pred, reg_true, reg_pred)
+    overall = targets.metrics(local)
     rng = np.random.default_rng(seed)
     overall_ci: dict[str, Optional[list[float]]] = {}
     if bootstrap:
-        replicates = _replicate_metrics(
-            local,
-            bootstrap_counts(rows.size, bootstrap, rng),
-            y_true,
-            y_pred,
-            num_classes,
-            reg_true,
-            reg_pred,
-        )
+        replicates = targets.replicates(local, bootstrap, rng)
         overall_ci = {name: percentile_interval(v, confidence) for name, v in replicates.items()}
 
     groups: dict[str, dict[str, dict]] = {}
@@ -349,69 +467,37 @@ def score_predictions(
     for column in _resolve_group_columns(dataset, group_columns):
         values = _group_values(dataset, column, rows)
         names = sorted(set(values.tolist()))
-        per_group: dict[str, dict] = {}
-        replicate_primary = []
-        for name in names:
-            members = np.flatnonzero(values == name)
-            entry: dict[str, Any] = {
-                "n": int(members.size),
-                **_subset_metrics(members, y_true, y_pred, reg_true, reg_pred),
-            }
-            if bootstrap:
-                group_reps = _replicate_metrics(
-                    members,
-                    bootstrap_counts(members.size, bootstrap, rng),
-                    y_true,
-                    y_pred,
-                    num_classes,
-                    reg_true,
-                    reg_pred,
-                )
-                entry["ci"] = {primary: percentile_interval(group_reps[primary], confidence)}
-                replicate_primary.append(group_reps[primary])
-            per_group[name] = entry
-        groups[column] = per_group
-        if len(names) < 2:
-            continue  # one group: nothing to compare
-        scores = np.asarray([per_group[n][primary] for n in names])
-        best, worst = int(np.argmax(scores)), int(np.argmin(scores))
-        summary: dict[str, Any] = {
-            "metric": primary,
-            "num_groups": len(names),
-            "best_group": names[best],
-            "best": float(scores[best]),
-            "worst_group": names[worst],
-            "worst": float(scores[worst]),
-            "gap": float(scores[best] - scores[worst]),
-            "std": float(np.std(scores)),
-        }
-        if bootstrap:
-            stacked = np.stack(replicate_primary, axis=1)  # (R, groups)
-            summary["gap_ci"] = percentile_interval(stacked.max(axis=1) - stacked.min(axis=1), confidence)
-            summary["std_ci"] = percentile_interval(stacked.std(axis=1), confidence)
-        fairness[column] = summary
+        groups[column], replicate_primary = _group_entries(
+            values, names, targets, primary, bootstrap, confidence, rng
+        )
+        if len(names) >= 2:  # one group: nothing to compare
+            fairness[column] = _fairness_summary(
+                names, groups[column], replicate_primary, primary, confidence
+            )
 
     confusion = None
-    if classify:
+    if classes is not None:
         from hf_ser.metrics import confusion_matrix
 
-        confusion = np.asarray(confusion_matrix(y_true, y_pred, num_labels=num_classes))
+        confusion = np.asarray(
+            confusion_matrix(classes.y_true, classes.y_pred, num_labels=targets.num_classes)
+        )
     return EvaluationResult(
-        task=task,
+        task=_task_name(classify, bool(names_of_targets)),
         num_samples=int(rows.size),
         primary_metric=primary,
         overall=overall,
         overall_ci=overall_ci,
         groups=groups,
         fairness=fairness,
-        label_alignment=alignment,
+        label_alignment=classes.alignment if classes else None,
         confusion_matrix=confusion,
         row_indices=rows,
-        y_true=y_true,
-        y_pred=y_pred,
+        y_true=targets.y_true,
+        y_pred=targets.y_pred,
         regression_true=reg_true,
         regression_pred=reg_pred,
-        out_of_set_share=out_of_set,
+        out_of_set_share=classes.out_of_set if classes else None,
         bootstrap=bootstrap,
         confidence=confidence,
         seed=seed,
