@@ -198,6 +198,71 @@ def _summary(result: dict, duration: float, key: str) -> dict:
     return summary
 
 
+def _load_clip(audio_path: Optional[str], max_seconds: float) -> np.ndarray:
+    """Decode the uploaded clip at 16 kHz; unusable input becomes a `gradio.Error` naming the file only."""
+    from ..data.audio import AudioError, load_audio
+
+    if not audio_path:
+        raise _user_error("No audio: upload a file or record from the microphone first.", "No audio")
+    name = Path(audio_path).name
+    try:
+        return load_audio(audio_path, 16000, max_seconds=max_seconds)
+    except AudioError as error:
+        message = str(error).replace(str(audio_path), name)  # the server's temp path means nothing to users
+        raise _user_error(message if name in message else f"{name}: {message}", "Bad audio") from error
+
+
+def _classify(models: ModelCache, model_key: str, audio: np.ndarray, name: str, window_s: float) -> tuple:
+    """Load the chosen model and run it (in windows of `window_s` for longer clips): `(pipeline, result)`."""
+    try:
+        pipe = models.get(model_key)
+    except ValueError as error:
+        raise _user_error(f"The model {model_key!r} could not be loaded: {error}", "Model error") from error
+    chunk = window_s if len(audio) / 16000 > window_s else None
+    try:
+        return pipe, _run(pipe, audio, chunk)
+    except ValueError as error:
+        raise _user_error(f"Cannot classify {name}: {error}", "Bad audio") from error
+
+
+def _attention_spans(result: dict, duration: float) -> list[tuple]:
+    """`(start, end, frame weights)` of each window (or of the whole clip) whose pooling weights came back."""
+    segments = result.get("segments") or []
+    if segments:
+        return [
+            (s["start"], s["end"], _frame_weights(s["frame_weights"]))
+            for s in segments
+            if "frame_weights" in s
+        ]
+    if "frame_weights" in result:
+        return [(0.0, duration, _frame_weights(result["frame_weights"]))]
+    return []
+
+
+def _figures(pipe: Any, result: dict, audio: np.ndarray) -> tuple:
+    """The page's plots (`None` where the model has nothing to show): scores, A/D/V, timeline, attention."""
+    labels = list(result.get("scores", {}))
+    targets = [t for t in getattr(pipe, "regression_targets", []) if t in result]
+    segments = result.get("segments") or []
+    spans = _attention_spans(result, len(audio) / 16000)
+    return (
+        scores_figure(result["scores"]) if labels else None,
+        dimensions_figure({t: result[t] for t in targets}) if targets else None,
+        timeline_figure(segments, labels, targets) if segments else None,
+        attention_figure(audio, 16000, spans) if spans else None,
+    )
+
+
+def _status(result: dict, name: str, duration: float, window_s: float, model_key: str, started: float) -> str:
+    """The one-line status: top label, clip, windows, model and time taken."""
+    segments = result.get("segments") or []
+    return (
+        f"**{result.get('label', 'dimensional model')}** · {name}, {duration:.1f} s"
+        + (f" in {len(segments)} windows of {window_s:g} s" if segments else "")
+        + f" · {_describe(model_key)} · {time.perf_counter() - started:.2f} s"
+    )
+
+
 def predict(
     models: ModelCache,
     audio_path: Optional[str],
@@ -210,52 +275,16 @@ def predict(
 
     Raises `gradio.Error` with a readable message for unusable input or a model that does not load.
     """
-    from ..data.audio import AudioError, load_audio
-
-    if not audio_path:
-        raise _user_error("No audio: upload a file or record from the microphone first.", "No audio")
-    name = Path(audio_path).name
     started = time.perf_counter()
-    try:
-        audio = load_audio(audio_path, 16000, max_seconds=max_seconds)
-    except AudioError as error:
-        message = str(error).replace(str(audio_path), name)  # the server's temp path means nothing to users
-        raise _user_error(message if name in message else f"{name}: {message}", "Bad audio") from error
+    audio = _load_clip(audio_path, max_seconds)
+    name = Path(audio_path).name
     duration = len(audio) / 16000
-    try:
-        pipe = models.get(model_key)
-    except ValueError as error:
-        raise _user_error(f"The model {model_key!r} could not be loaded: {error}", "Model error") from error
-    chunk = window_s if duration > window_s else None
-    try:
-        result = _run(pipe, audio, chunk)
-    except ValueError as error:
-        raise _user_error(f"Cannot classify {name}: {error}", "Bad audio") from error
-
-    labels = list(result.get("scores", {}))
-    targets = [t for t in getattr(pipe, "regression_targets", []) if t in result]
-    segments = result.get("segments") or []
-    label = result.get("scores") if labels else None
-    scores_plot = scores_figure(result["scores"]) if labels else None
-    adv_plot = dimensions_figure({t: result[t] for t in targets}) if targets else None
-    timeline = timeline_figure(segments, labels, targets) if segments else None
-    if segments:
-        spans = [
-            (s["start"], s["end"], _frame_weights(s["frame_weights"]))
-            for s in segments
-            if "frame_weights" in s
-        ]
-    else:
-        spans = (
-            [(0.0, duration, _frame_weights(result["frame_weights"]))] if "frame_weights" in result else []
-        )
-    attention = attention_figure(audio, 16000, spans) if spans else None
-    status = (
-        f"**{result.get('label', 'dimensional model')}** · {name}, {duration:.1f} s"
-        + (f" in {len(segments)} windows of {window_s:g} s" if segments else "")
-        + f" · {_describe(model_key)} · {time.perf_counter() - started:.2f} s"
-    )
-    return label, scores_plot, adv_plot, timeline, attention, _summary(result, duration, model_key), status
+    pipe, result = _classify(models, model_key, audio, name, window_s)
+    label = result.get("scores") if result.get("scores", {}) else None
+    scores_plot, adv_plot, timeline, attention = _figures(pipe, result, audio)
+    summary = _summary(result, duration, model_key)
+    status = _status(result, name, duration, window_s, model_key, started)
+    return label, scores_plot, adv_plot, timeline, attention, summary, status
 
 
 # --------------------------------------------------------------------------------------------------
