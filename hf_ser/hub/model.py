@@ -102,54 +102,94 @@ def _merge_adapter(run_dir: Path, stage: Path) -> None:
     AutoFeatureExtractor.from_pretrained(source).save_pretrained(stage)
 
 
-def _stage_model(run_dir: Path, stage: Path, include_onnx: bool) -> dict[str, str]:
-    """Copy (adapter-only runs: merge) everything that is published, with the installed hf_ser's modelling
-    code in place of the run's `.py` copies; return skipped files + reasons."""
-    skipped: dict[str, str] = {}
-    adapter_dir = None
+def _stage_weights_source(run_dir: Path, stage: Path) -> Optional[Path]:
+    """Merge an adapter-only run into `stage`; return the folder holding the LoRA adapter, if any."""
     if (run_dir / "adapter_config.json").is_file():
-        adapter_dir = run_dir
         _merge_adapter(run_dir, stage)
-    else:
-        adapter_dir = next(
-            (run_dir / d for d in ADAPTER_DIRS if (run_dir / d / "adapter_config.json").is_file()), None
-        )
+        return run_dir
+    return next((run_dir / d for d in ADAPTER_DIRS if (run_dir / d / "adapter_config.json").is_file()), None)
+
+
+def _stage_directory(path: Path, stage: Path, include_onnx: bool) -> Optional[str]:
+    """Copy a published sub-folder of the run (its ONNX export, the report); else say why it is skipped."""
+    name = path.name
+    if name == "onnx" and include_onnx:
+        shutil.copytree(path, stage / "onnx")
+    elif name == REPORT_DIR:
+        shutil.copytree(path, stage / REPORT_DIR, ignore=shutil.ignore_patterns("*.html"))
+    elif name not in (*ADAPTER_DIRS, "onnx") and path.resolve() != stage.resolve():
+        return "directory not published (checkpoints, logs, staging)"
+    return None
+
+
+def _stage_file(path: Path, stage: Path, adapter_only: bool) -> Optional[str]:
+    """Copy a published top-level file of the run; else say why it is skipped (`None` when handled elsewhere).
+
+    `.py` files are replaced by the current modelling code; an adapter-only run's own config and
+    adapter files give way to the merged model and the `adapter/` folder.
+    """
+    name = path.name
+    if name.endswith(PICKLE_SUFFIXES):
+        return "pickle-based format, never uploaded (safetensors only)"
+    if name.endswith(".py") or (adapter_only and (name in ADAPTER_FILES or name == "config.json")):
+        return None
+    if name in SKIPPED_FILES or not name.endswith(MODEL_FILE_SUFFIXES):
+        return "not part of a published model"
+    shutil.copy2(path, stage / name)
+    return None
+
+
+def _stage_run_files(run_dir: Path, stage: Path, include_onnx: bool, adapter_only: bool) -> dict[str, str]:
+    """Copy the run's published files and folders into `stage`; return skipped names + reasons."""
+    skipped: dict[str, str] = {}
     for path in sorted(run_dir.iterdir()):
-        name = path.name
         if path.is_dir():
-            if name == "onnx" and include_onnx:
-                shutil.copytree(path, stage / "onnx")
-            elif name == REPORT_DIR:
-                shutil.copytree(path, stage / REPORT_DIR, ignore=shutil.ignore_patterns("*.html"))
-            elif name not in (*ADAPTER_DIRS, "onnx") and path.resolve() != stage.resolve():
-                skipped[name + "/"] = "directory not published (checkpoints, logs, staging)"
-            continue
-        if name.endswith(PICKLE_SUFFIXES):
-            skipped[name] = "pickle-based format, never uploaded (safetensors only)"
-        elif name.endswith(".py"):
-            continue  # replaced below by the current modelling code (or, if not part of it, skipped)
-        elif adapter_dir == run_dir and (name in ADAPTER_FILES or name == "config.json"):
-            continue  # the merged model's files come from _merge_adapter; the adapter goes to adapter/
-        elif name in SKIPPED_FILES or not name.endswith(MODEL_FILE_SUFFIXES):
-            skipped[name] = "not part of a published model"
+            key, reason = path.name + "/", _stage_directory(path, stage, include_onnx)
         else:
-            shutil.copy2(path, stage / name)
-    if not any(stage.glob("*.safetensors")):
-        raise ValueError(f"{run_dir} has no safetensors weights; save the model with save_pretrained().")
+            key, reason = path.name, _stage_file(path, stage, adapter_only)
+        if reason is not None:
+            skipped[key] = reason
+    return skipped
+
+
+def _stage_modelling_code(run_dir: Path, stage: Path) -> dict[str, str]:
+    """Write the installed hf_ser's modelling code; return the run's `.py` files it does not replace."""
     code = write_modelling_code(stage)
-    for path in sorted(run_dir.glob("*.py")):
-        if path.name not in code:
-            skipped[path.name] = "not part of the current hf_ser modelling code of this model"
-    if adapter_dir is not None:
-        (stage / "adapter").mkdir()
-        for name in ADAPTER_FILES:
-            shutil.copy2(adapter_dir / name, stage / "adapter" / name)
+    return {
+        path.name: "not part of the current hf_ser modelling code of this model"
+        for path in sorted(run_dir.glob("*.py"))
+        if path.name not in code
+    }
+
+
+def _stage_adapter(adapter_dir: Path, stage: Path) -> None:
+    """Ship the LoRA adapter's own weights and config in `adapter/` next to the merged model."""
+    (stage / "adapter").mkdir()
+    for name in ADAPTER_FILES:
+        shutil.copy2(adapter_dir / name, stage / "adapter" / name)
+
+
+def _stage_onnx(stage: Path, include_onnx: bool) -> None:
+    """Export to ONNX when asked and the run has no export; give any export the code its config names."""
     if include_onnx and not (stage / "onnx").is_dir():
         from ..export import to_onnx
 
         to_onnx(str(stage), str(stage / "onnx"))
     if (stage / "onnx" / "config.json").is_file():  # a run's own export carries its config's code too
         write_modelling_code(stage / "onnx", include_model=False)
+
+
+def _stage_model(run_dir: Path, stage: Path, include_onnx: bool) -> dict[str, str]:
+    """Copy (adapter-only runs: merge) everything that is published, with the installed hf_ser's modelling
+    code in place of the run's `.py` copies; return skipped files + reasons."""
+    adapter_dir = _stage_weights_source(run_dir, stage)
+    skipped = _stage_run_files(run_dir, stage, include_onnx, adapter_only=adapter_dir == run_dir)
+    if not any(stage.glob("*.safetensors")):
+        raise ValueError(f"{run_dir} has no safetensors weights; save the model with save_pretrained().")
+    skipped.update(_stage_modelling_code(run_dir, stage))
+    if adapter_dir is not None:
+        _stage_adapter(adapter_dir, stage)
+    _stage_onnx(stage, include_onnx)
     return skipped
 
 
