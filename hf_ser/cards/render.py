@@ -309,67 +309,77 @@ def save_model_card(
 # --------------------------------------------------------------------------------------------------
 # Offline validation
 # --------------------------------------------------------------------------------------------------
+def _metric_problems(metric: Any, where: str) -> list[str]:
+    """Problems with one `metrics` entry: a string `type` and a finite number or string `value`."""
+    if not isinstance(metric, dict) or not isinstance(metric.get("type"), str):
+        return [f"{where} needs a string `type`."]
+    value = metric.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return [f"{where}.value must be a number or string, got {value!r}."]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{where}.value must be finite, got {value!r}."]
+    return []
+
+
+def _dataset_problems(dataset: Any, where: str) -> list[str]:
+    """Problems with a result's `dataset`: string `type` and `name`, and a string `split` if given."""
+    if not isinstance(dataset, dict) or not all(isinstance(dataset.get(k), str) for k in ("type", "name")):
+        return [f"{where}.dataset needs string `type` and `name`."]
+    if "split" in dataset and not isinstance(dataset["split"], str):
+        return [f"{where}.dataset.split must be a string, got {dataset['split']!r}."]
+    return []
+
+
+def _result_problems(result: Any, where: str) -> list[str]:
+    """Problems with one `results` entry: its task, its dataset and each of its metrics."""
+    if not isinstance(result, dict):
+        return [f"{where} must be a mapping."]
+    task, metrics = result.get("task"), result.get("metrics")
+    problems = []
+    if not isinstance(task, dict) or not isinstance(task.get("type"), str):
+        problems.append(f"{where}.task needs a string `type`.")
+    problems.extend(_dataset_problems(result.get("dataset"), where))
+    if not isinstance(metrics, list) or not metrics:
+        return [*problems, f"{where}.metrics must be a non-empty list."]
+    for k, metric in enumerate(metrics):
+        problems.extend(_metric_problems(metric, f"{where}.metrics[{k}]"))
+    return problems
+
+
+def _entry_problems(entry: Any, where: str) -> list[str]:
+    """Problems with one `model-index` entry: a non-empty `name` and a non-empty list of valid results."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+        return [f"{where} needs a non-empty string `name`."]
+    results = entry.get("results")
+    if not isinstance(results, list) or not results:
+        return [f"{where}.results must be a non-empty list."]
+    return [p for j, result in enumerate(results) for p in _result_problems(result, f"{where}.results[{j}]")]
+
+
 def _check_model_index(model_index: Any) -> list[str]:
     """Problems with a `model-index` value, following the Hub spec (hub-docs modelcard.md)."""
     if not isinstance(model_index, list) or not model_index:
         return [f"model-index must be a non-empty list, got {model_index!r}."]
-    problems = []
-    for i, entry in enumerate(model_index):
-        where = f"model-index[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
-            problems.append(f"{where} needs a non-empty string `name`.")
-            continue
-        results = entry.get("results")
-        if not isinstance(results, list) or not results:
-            problems.append(f"{where}.results must be a non-empty list.")
-            continue
-        for j, result in enumerate(results):
-            where_r = f"{where}.results[{j}]"
-            if not isinstance(result, dict):
-                problems.append(f"{where_r} must be a mapping.")
-                continue
-            task, dataset, metrics = result.get("task"), result.get("dataset"), result.get("metrics")
-            if not isinstance(task, dict) or not isinstance(task.get("type"), str):
-                problems.append(f"{where_r}.task needs a string `type`.")
-            if not isinstance(dataset, dict) or not all(
-                isinstance(dataset.get(k), str) for k in ("type", "name")
-            ):
-                problems.append(f"{where_r}.dataset needs string `type` and `name`.")
-            elif "split" in dataset and not isinstance(dataset["split"], str):
-                problems.append(f"{where_r}.dataset.split must be a string, got {dataset['split']!r}.")
-            if not isinstance(metrics, list) or not metrics:
-                problems.append(f"{where_r}.metrics must be a non-empty list.")
-                continue
-            for k, metric in enumerate(metrics):
-                where_m = f"{where_r}.metrics[{k}]"
-                if not isinstance(metric, dict) or not isinstance(metric.get("type"), str):
-                    problems.append(f"{where_m} needs a string `type`.")
-                    continue
-                value = metric.get("value")
-                if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                    problems.append(f"{where_m}.value must be a number or string, got {value!r}.")
-                elif isinstance(value, float) and not math.isfinite(value):
-                    problems.append(f"{where_m}.value must be finite, got {value!r}.")
-    return problems
+    return [p for i, entry in enumerate(model_index) for p in _entry_problems(entry, f"model-index[{i}]")]
 
 
-def model_card_problems(card: Union[ModelCard, str]) -> list[str]:
-    """Every reason the Hub would reject (or mis-read) this card's metadata; empty when it is valid."""
-    content = str(card)
+def _read_metadata(content: str) -> Union[dict, str]:
+    """The card's YAML metadata block as a mapping, or the reason it cannot be read as one."""
     match = re.match(r"^---\s*\n(.*?)\n---\s*\n", content, flags=re.DOTALL)
     if not match:
-        return ["The card does not start with a `---` YAML metadata block."]
+        return "The card does not start with a `---` YAML metadata block."
     try:
         metadata = yaml.safe_load(match.group(1))
     except yaml.YAMLError as error:
-        return [f"The metadata block is not valid YAML: {error}"]
+        return f"The metadata block is not valid YAML: {error}"
     if not isinstance(metadata, dict):
-        return [f"The metadata block must be a mapping, got {type(metadata).__name__}."]
+        return f"The metadata block must be a mapping, got {type(metadata).__name__}."
+    return metadata
+
+
+def _round_trip_problems(metadata: dict, data: ModelCardData) -> list[str]:
+    """huggingface_hub must read the metadata (and its model-index) back unchanged."""
     problems = []
-    try:
-        data = ModelCardData(**metadata)
-    except ValueError as error:
-        return [f"huggingface_hub rejects the metadata: {error}"]
     if yaml.safe_load(data.to_yaml()) != metadata:
         problems.append("The metadata does not survive a ModelCardData YAML round trip unchanged.")
     if "model-index" in metadata:
@@ -379,6 +389,12 @@ def model_card_problems(card: Union[ModelCard, str]) -> list[str]:
             name, results = model_index_to_eval_results(metadata["model-index"])
             if eval_results_to_model_index(name, results) != metadata["model-index"]:
                 problems.append("model-index does not survive the EvalResult round trip unchanged.")
+    return problems
+
+
+def _identity_problems(metadata: dict) -> list[str]:
+    """`library_name` and `pipeline_tag` must be hf_ser's, the license a Hub id (with details for 'other')."""
+    problems = []
     if metadata.get("library_name") != LIBRARY_NAME:
         problems.append(f"library_name must be {LIBRARY_NAME!r}, got {metadata.get('library_name')!r}.")
     if metadata.get("pipeline_tag") != PIPELINE_TAG:
@@ -388,19 +404,44 @@ def model_card_problems(card: Union[ModelCard, str]) -> list[str]:
         problems.append(f"license {license_id!r} is not a Hub license id; use one of the Hub ids or 'other'.")
     elif license_id == "other" and not (metadata.get("license_name") and metadata.get("license_link")):
         problems.append("license 'other' needs `license_name` and `license_link`.")
-    languages = metadata.get("language", [])
-    for language in [languages] if isinstance(languages, str) else languages:
+    return problems
+
+
+def _as_list(values: Any) -> list:
+    """A metadata value that may be one string or a list of them, as a list."""
+    return [values] if isinstance(values, str) else values
+
+
+def _reference_problems(metadata: dict) -> list[str]:
+    """Languages must be ISO codes, base models and datasets Hub repo ids, tags strings without spaces."""
+    problems = []
+    for language in _as_list(metadata.get("language", [])):
         if not isinstance(language, str) or not _LANGUAGE.match(language):
             problems.append(f"language {language!r} is not an ISO 639-1/2/3 code (or 'multilingual').")
     for key in ("base_model", "datasets"):
-        values = metadata.get(key, [])
-        for value in [values] if isinstance(values, str) else values:
+        for value in _as_list(metadata.get(key, [])):
             if not isinstance(value, str) or not _HUB_REPO_ID.match(value):
                 problems.append(f"{key} entry {value!r} is not a Hub repo id.")
     for tag in metadata.get("tags", []):
         if not isinstance(tag, str) or not _TAG.match(tag):
             problems.append(f"tag {tag!r} must be a non-empty string without spaces.")
     return problems
+
+
+def model_card_problems(card: Union[ModelCard, str]) -> list[str]:
+    """Every reason the Hub would reject (or mis-read) this card's metadata; empty when it is valid."""
+    metadata = _read_metadata(str(card))
+    if isinstance(metadata, str):
+        return [metadata]
+    try:
+        data = ModelCardData(**metadata)
+    except ValueError as error:
+        return [f"huggingface_hub rejects the metadata: {error}"]
+    return [
+        *_round_trip_problems(metadata, data),
+        *_identity_problems(metadata),
+        *_reference_problems(metadata),
+    ]
 
 
 def validate_model_card(card: Union[ModelCard, str]) -> None:
