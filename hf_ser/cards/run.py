@@ -48,6 +48,120 @@ def _find(run_dir: Path, name: str) -> Union[Path, None]:
     return None
 
 
+def _saved_card_data(run_dir: Path) -> SERCardData:
+    """The card facts gathered during training, or those the model's `config.json` gives."""
+    saved = run_dir / CARD_DATA_FILENAME
+    if saved.is_file():
+        return SERCardData.load(saved)
+    card_data = SERCardData()
+    card_data.fill_from_config(_read_json(run_dir / "config.json"))
+    return card_data
+
+
+def _read_train_config(run_dir: Path) -> dict[str, Any]:
+    """The run's `train_config.yaml` (empty when the run has none)."""
+    path = run_dir / "train_config.yaml"
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def _fill_corpus(card_data: SERCardData, train_config: dict[str, Any]) -> None:
+    """The training corpus as the card's dataset, and its language when the card has none."""
+    corpus = train_config.get("corpus")
+    if corpus and not card_data.datasets:
+        card_data.datasets = [str(corpus)]
+        language = CORPORA.get(str(corpus), {}).get("language")
+        if language and not card_data.language:
+            card_data.language = [language]
+
+
+def _fill_base_model(card_data: SERCardData, train_config: dict[str, Any]) -> None:
+    """The backbone as `base_model` when it is a Hub repo id (not a local path)."""
+    backbone = train_config.get("backbone")
+    if is_hub_repo_id(backbone) and "/" in backbone and not card_data.base_model:
+        card_data.base_model = backbone
+
+
+def _fill_hyperparameters(card_data: SERCardData, train_config: dict[str, Any]) -> None:
+    """The settings of :data:`TRAIN_CONFIG_HYPERPARAMETERS` that are set."""
+    if not card_data.hyperparameters:
+        card_data.hyperparameters = {
+            k: train_config[k] for k in TRAIN_CONFIG_HYPERPARAMETERS if _is_set(k, train_config.get(k))
+        }
+
+
+def _fill_lora(card_data: SERCardData, train_config: dict[str, Any]) -> None:
+    """Rank, scaling and target modules of a LoRA run."""
+    if train_config.get("lora") and not card_data.lora:
+        card_data.lora = {
+            "r": train_config.get("lora_r"),
+            "alpha": train_config.get("lora_alpha"),
+            "target_modules": train_config.get("lora_target_modules") or [],
+        }
+
+
+def _fill_protocol(card_data: SERCardData, train_config: dict[str, Any]) -> None:
+    """The evaluation protocol in words (with the number of folds)."""
+    if not card_data.protocol and train_config.get("protocol") in PROTOCOL_NAMES:
+        folds = train_config.get("folds")
+        card_data.protocol = PROTOCOL_NAMES[train_config["protocol"]] + (f", {folds} folds" if folds else "")
+
+
+TRAIN_CONFIG_FILLERS = (_fill_corpus, _fill_base_model, _fill_hyperparameters, _fill_lora, _fill_protocol)
+"""What `train_config.yaml` adds to a card, in order (each fills only what the card lacks)."""
+
+
+def _add_split_results(card_data: SERCardData, run_dir: Path) -> None:
+    """The card metrics of each evaluated split of `metrics.json` (not the training split)."""
+    dataset = "+".join(card_data.datasets) if card_data.datasets else None
+    if not (run_dir / "metrics.json").is_file() or not dataset or card_data.results:
+        return
+    for split, metrics in _read_json(run_dir / "metrics.json").items():
+        if split == "train" or not isinstance(metrics, dict):
+            continue
+        for key, value in metrics.items():
+            if key in METRICS and isinstance(value, (int, float)):
+                card_data.add_result(key, value, dataset=dataset, split=split)
+
+
+def _fold_metrics(run: dict[str, Any], metric: Any) -> dict[str, Any]:
+    """A cross-validation run's test metrics.
+
+    The recipes' crossval writes `{"fold", "seed", "value", "test": {metric: value}}`; other summaries
+    hold the metrics inline, with `value` being the summary's `metric`.
+    """
+    metrics = run.get("test") or run.get("metrics")
+    if isinstance(metrics, dict):
+        return metrics
+    metrics = {k: v for k, v in run.items() if k not in ("fold", "seed", "value")}
+    if "value" in run and metric:
+        metrics.setdefault(metric, run["value"])
+    return metrics
+
+
+def _add_fold_results(card_data: SERCardData, run_dir: Path) -> None:
+    """Per-fold results of a cross-validation `summary.json`."""
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file() or card_data.fold_results:
+        return
+    summary = _read_json(summary_path)
+    for run in summary.get("runs", []):
+        if isinstance(run, dict):
+            metrics = _fold_metrics(run, summary.get("metric"))
+            card_data.add_fold_result(metrics, fold=run.get("fold"), seed=run.get("seed"))
+
+
+def _add_group_results(card_data: SERCardData, run_dir: Path) -> None:
+    """The `by_<group>` tables of an evaluation `report.json`."""
+    report_path = _find(run_dir, "report.json")
+    if report_path is None:
+        return
+    for key, groups in _read_json(report_path).items():
+        if key.startswith("by_") and isinstance(groups, dict) and groups:
+            card_data.set_group_results(key[len("by_") :], groups)
+
+
 def card_data_from_run(run_dir: Union[str, Path]) -> SERCardData:
     """Card facts for the run in `run_dir` (see the module docstring for the files read).
 
@@ -57,64 +171,11 @@ def card_data_from_run(run_dir: Union[str, Path]) -> SERCardData:
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise ValueError(f"{run_dir} is not a model directory: it has no config.json.")
-    saved = run_dir / CARD_DATA_FILENAME
-    card_data = SERCardData.load(saved) if saved.is_file() else SERCardData()
-    if not saved.is_file():
-        card_data.fill_from_config(_read_json(run_dir / "config.json"))
-
-    train_config: dict[str, Any] = {}
-    if (run_dir / "train_config.yaml").is_file():
-        train_config = yaml.safe_load((run_dir / "train_config.yaml").read_text(encoding="utf-8")) or {}
-    corpus = train_config.get("corpus")
-    if corpus and not card_data.datasets:
-        card_data.datasets = [str(corpus)]
-        language = CORPORA.get(str(corpus), {}).get("language")
-        if language and not card_data.language:
-            card_data.language = [language]
-    backbone = train_config.get("backbone")
-    if is_hub_repo_id(backbone) and "/" in backbone and not card_data.base_model:
-        card_data.base_model = backbone
-    if not card_data.hyperparameters:
-        card_data.hyperparameters = {
-            k: train_config[k] for k in TRAIN_CONFIG_HYPERPARAMETERS if _is_set(k, train_config.get(k))
-        }
-    if train_config.get("lora") and not card_data.lora:
-        card_data.lora = {
-            "r": train_config.get("lora_r"),
-            "alpha": train_config.get("lora_alpha"),
-            "target_modules": train_config.get("lora_target_modules") or [],
-        }
-    if not card_data.protocol and train_config.get("protocol") in PROTOCOL_NAMES:
-        folds = train_config.get("folds")
-        card_data.protocol = PROTOCOL_NAMES[train_config["protocol"]] + (f", {folds} folds" if folds else "")
-
-    dataset = "+".join(card_data.datasets) if card_data.datasets else None
-    if (run_dir / "metrics.json").is_file() and dataset and not card_data.results:
-        for split, metrics in _read_json(run_dir / "metrics.json").items():
-            if split == "train" or not isinstance(metrics, dict):
-                continue
-            for key, value in metrics.items():
-                if key in METRICS and isinstance(value, (int, float)):
-                    card_data.add_result(key, value, dataset=dataset, split=split)
-
-    summary_path = run_dir / "summary.json"
-    if summary_path.is_file() and not card_data.fold_results:
-        summary = _read_json(summary_path)
-        for run in summary.get("runs", []):
-            if not isinstance(run, dict):
-                continue
-            # recipes' crossval: {"fold", "seed", "value", "test": {metric: value}}; else metrics inline
-            metrics = run.get("test") or run.get("metrics")
-            if not isinstance(metrics, dict):
-                metrics = {k: v for k, v in run.items() if k not in ("fold", "seed", "value")}
-                if "value" in run and summary.get("metric"):
-                    metrics.setdefault(summary["metric"], run["value"])
-            card_data.add_fold_result(metrics, fold=run.get("fold"), seed=run.get("seed"))
-
-    report_path = _find(run_dir, "report.json")
-    if report_path is not None:
-        report = _read_json(report_path)
-        for key, groups in report.items():
-            if key.startswith("by_") and isinstance(groups, dict) and groups:
-                card_data.set_group_results(key[len("by_") :], groups)
+    card_data = _saved_card_data(run_dir)
+    train_config = _read_train_config(run_dir)
+    for fill in TRAIN_CONFIG_FILLERS:
+        fill(card_data, train_config)
+    _add_split_results(card_data, run_dir)
+    _add_fold_results(card_data, run_dir)
+    _add_group_results(card_data, run_dir)
     return card_data
