@@ -166,3 +166,19 @@ def test_hf_ser_pipeline_stays_the_function_after_the_old_module_path_is_importe
     classify = pipeline()
     assert isinstance(classify, SERPipeline)
     assert isinstance(hf_ser.pipeline(), SERPipeline)
+
+
+def test_no_function_is_ranked_worse_than_c_by_radon():
+    """Cyclomatic complexity as ``radon cc -n D -s hf_ser`` in CI: every function, method and class of the
+    package ranks A-C; one ranked D or worse is listed with its file, line, rank and complexity."""
+    pytest.importorskip("radon")
+    from radon.complexity import cc_rank, cc_visit
+
+    too_complex = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for block in cc_visit(path.read_text(encoding="utf-8")):  # functions, classes and their methods
+            rank = cc_rank(block.complexity)
+            if rank >= "D":
+                where = f"{path.relative_to(PACKAGE.parent)}:{block.lineno}"
+                too_complex.append(f"{where} {block.fullname} {rank} ({block.complexity})")
+    assert not too_complex, "Ranked D or worse by radon; split into helpers:\n" + "\n".join(too_complex)
