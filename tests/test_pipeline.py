@@ -295,7 +295,9 @@ def test_auto_dtype_is_decided_once_before_any_user_clip(multitask_dir, pipe, cl
 
     auto = pipeline(str(multitask_dir), dtype="auto")
     calls = []
-    monkeypatch.setattr(backends, "calibration_clips", lambda rate: calls.append(rate) or calibration_clips(rate))
+    monkeypatch.setattr(
+        backends, "calibration_clips", lambda rate: calls.append(rate) or calibration_clips(rate)
+    )
     precision = auto.dtype
     assert precision in ("bfloat16", "float32") and calls == [16000]
     if not torch.ops.mkldnn._is_mkldnn_bf16_supported():  # no bf16 on this CPU: auto resolves to fp32
@@ -307,3 +309,135 @@ def test_auto_dtype_is_decided_once_before_any_user_clip(multitask_dir, pipe, cl
     assert pipeline(auto.model, feature_extractor=auto.backend.feature_extractor).dtype == precision
     assert calls == [16000]  # cached per model object: no second calibration
     assert pipeline(str(multitask_dir), dtype="float32").dtype == "float32"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Bad inputs
+# ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("inputs", "kwargs", "error", "message"),
+    [
+        (np.zeros(0, np.float32), {"sampling_rate": 16000}, AudioError, "empty"),
+        (np.array([0.1, np.nan] * 800, np.float32), {"sampling_rate": 16000}, AudioError, "NaN"),
+        (np.array([0.1, np.inf] * 800, np.float32), {"sampling_rate": 16000}, AudioError, "NaN or Inf"),
+        (np.zeros(1600, np.float32), {"sampling_rate": 0}, AudioError, "sampling_rate"),
+        (np.zeros(1600, np.float32), {"sampling_rate": -16000}, AudioError, "sampling_rate"),
+        (np.zeros(1600, np.float32), {}, AudioError, "sampling rate is required"),
+        ({"array": np.zeros(1600)}, {}, AudioError, "sampling rate is required"),
+        ({"audio": 1}, {}, AudioError, "dict input needs"),
+        ("/no/such/file.wav", {}, AudioError, "not found"),
+        ([], {}, AudioError, "Empty list"),
+        ([0.1, 0.2, 0.3], {"sampling_rate": 16000}, UnsupportedInputError, "ambiguous"),
+        (42, {}, UnsupportedInputError, "unsupported input type int"),
+        ({1, 2}, {}, UnsupportedInputError, "unsupported input type set"),
+        (b"", {}, AudioError, "empty bytes"),
+        (b"RIFF not really a wav", {}, AudioError, "decode"),
+        (np.array(["a", "b"]), {"sampling_rate": 16000}, AudioError, "dtype"),
+    ],
+)
+def test_bad_inputs_raise_value_errors_naming_the_problem(pipe, inputs, kwargs, error, message):
+    with pytest.raises(error, match=message) as caught:
+        pipe(inputs, **kwargs)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_unreadable_file_is_named(pipe, tmp_path):
+    bad = tmp_path / "broken.wav"
+    bad.write_text("this is not audio")
+    with pytest.raises(AudioError, match="broken.wav"):
+        pipe(str(bad))
+
+
+def test_very_short_clip_is_padded_with_a_warning(pipe):
+    with pytest.warns(UserWarning, match="zero-padded to 0.1 s"):
+        result = pipe(np.full(200, 0.1, np.float32), sampling_rate=16000)
+    assert "label" in result
+
+
+def test_normalize_inputs_reads_only_file_headers(clip_paths):
+    sources, single = normalize_inputs(clip_paths[:2])
+    assert not single and all(source.array is None and source.path for source in sources)
+    assert sources[0].num_samples > 0
+
+
+@st.composite
+def audio_inputs(draw):
+    """Arrays of random dtype/shape/rate (often invalid), or non-audio values."""
+    kind = draw(st.sampled_from(["array", "garbage"]))
+    if kind == "garbage":
+        return draw(st.one_of(st.none(), st.integers(), st.text(max_size=5), st.booleans())), {}
+    dtype = draw(st.sampled_from([np.int16, np.int32, np.uint8, np.float32, np.float64]))
+    length = draw(st.integers(0, 3000))
+    channels = draw(st.sampled_from([None, 1, 2, 3]))
+    shape = (length,) if channels is None else draw(st.sampled_from([(length, channels), (channels, length)]))
+    values = draw(st.sampled_from(["zeros", "noise", "nan", "huge"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    array = rng.standard_normal(shape) * (1e30 if values == "huge" else 0.3)
+    if values == "zeros":
+        array = np.zeros(shape)
+    if values == "nan" and array.size:
+        array.flat[rng.integers(array.size)] = np.nan
+    if np.issubdtype(dtype, np.integer):
+        array = np.nan_to_num(array, posinf=0, neginf=0).clip(-1, 1) * np.iinfo(dtype).max
+    array = array.astype(dtype)
+    rate = draw(st.one_of(st.sampled_from([8000, 16000, 22050, 44100]), st.integers(-10, 10**6), st.none()))
+    return array, {"sampling_rate": rate}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(audio_inputs())
+def test_fuzzed_inputs_give_a_result_or_a_value_error(pipe, case):
+    inputs, kwargs = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            result = pipe(inputs, **kwargs)
+        except ValueError:
+            return
+    assert result["label"] in {"anger", "happiness", "neutral", "sadness"}
+    assert all(np.isfinite(score) for score in result["scores"].values())
+
+
+# ----------------------------------------------------------------------------------------------------
+# Default model
+# ----------------------------------------------------------------------------------------------------
+def test_default_model_loads_offline_and_is_small(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    weights = DEFAULT_MODEL_DIR / "model.safetensors"
+    assert weights.is_file() and weights.stat().st_size <= 2 * 1024 * 1024
+    assert (DEFAULT_MODEL_DIR / "README.md").is_file()
+    classify = pipeline()
+    canonical = {"anger", "boredom", "calm", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"}
+    assert set(classify.id2label.values()) <= canonical
+    examples = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "examples").glob("*.wav"))
+    assert len(examples) >= 2
+    results = classify(examples)
+    assert all(result["label"] in canonical for result in results)
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(8000, np.float32), 8000, format="WAV")
+    assert classify(buffer.getvalue())["label"] in canonical
+
+
+# ----------------------------------------------------------------------------------------------------
+# ONNX backend
+# ----------------------------------------------------------------------------------------------------
+def test_onnx_backend_matches_torch(tmp_path, emodb_clips):
+    from hf_ser import LSTMSAConfig, LSTMSAForAudioClassification, MfccChromaFeatureExtractor
+    from hf_ser.export import to_onnx
+
+    torch.manual_seed(0)
+    model = LSTMSAForAudioClassification(LSTMSAConfig(hidden_size=16, id2label=dict(TINY_LABELS))).eval()
+    checkpoint = _save(model, MfccChromaFeatureExtractor(), tmp_path / "torch")
+    to_onnx(str(checkpoint), tmp_path / "onnx")
+    inputs = [{"array": clip, "sampling_rate": 16000} for clip in emodb_clips]
+    expected = pipeline(str(checkpoint), dtype="float32")(inputs)
+    onnx_pipe = pipeline(str(tmp_path / "onnx"), backend="onnx")
+    assert onnx_pipe.dtype == "float32"
+    for ours, reference in zip(onnx_pipe(inputs, batch_size=3), expected, strict=True):
+        _close(ours, reference, atol=1e-4)
+    with pytest.raises(ValueError, match="embeddings"):
+        onnx_pipe(inputs[0], return_embeddings=True)
+    with pytest.raises(ValueError, match="No model_quantized.onnx"):
+        pipeline(str(tmp_path / "onnx"), backend="onnx", dtype="int8")
+    with pytest.raises(ValueError, match="backend"):
+        pipeline(str(checkpoint), backend="tensorflow")
