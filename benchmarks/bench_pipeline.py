@@ -153,7 +153,7 @@ def throughput(args: argparse.Namespace) -> dict:
     def run_ours(pipe):
         return [result["label"] for result in pipe([{"array": a, "sampling_rate": 16000} for a in arrays])]
 
-    # Warm-up (also runs ours' bf16 calibration on the first 16 clips, counted separately below).
+    # Warm-up (the first call also runs ours' dtype="auto" decision on the packaged calibration clips).
     calibration_time, _ = time_call(lambda: run_ours(ours))
     time_call(lambda: theirs(arrays[0]))
     time_call(lambda: run_ours(ours_fp32))

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hf_ser.data.audio import AudioError
 from hf_ser.inference.batching import length_sorted_batches
 from hf_ser.inference.chunking import ChunkingConfig, read_window
-from hf_ser.inference.dtype import DtypeCalibrator, parse_dtype, predictions_agree
+from hf_ser.inference.dtype import calibration_clips, choose_auto_dtype, parse_dtype, predictions_agree
 from hf_ser.inference.inputs import UnsupportedInputError, normalize_inputs
 from hf_ser.inference.pipeline import DEFAULT_MODEL_DIR, SERPipeline, pipeline
 
@@ -174,15 +174,15 @@ def test_length_sorted_batches():
         length_sorted_batches(lengths, 0)
 
 
-def test_group_norm_backbones_only_batch_equal_lengths(tmp_path, tiny_ser_model, feature_extractor):
+def test_group_norm_backbones_batch_by_length_exactly(tmp_path, tiny_ser_model, feature_extractor):
     model = tiny_ser_model(backbone_overrides={**COARSE_FRAMES, "feat_extract_norm": "group"})
     classify = pipeline(model, feature_extractor=feature_extractor, dtype="float32")
-    assert classify.backend.equal_length_batches
+    assert not classify.backend.equal_length_batches  # the masked feature encoder makes padding exact
     rng = np.random.default_rng(0)
     clips = [rng.standard_normal(n).astype(np.float32) * 0.1 for n in (4000, 6000, 4000)]
     batched = classify([{"array": c, "sampling_rate": 16000} for c in clips])
     for clip, result in zip(clips, batched, strict=True):
-        _close(classify(clip, sampling_rate=16000), result)
+        _close(classify(clip, sampling_rate=16000), result, atol=1e-5)
 
 
 def test_model_object_needs_its_feature_extractor(tiny_ser_model, feature_extractor, emodb_clips):
@@ -275,27 +275,39 @@ def test_dtype_parsing_and_calibration_rule():
     reference = {"class_logits": np.array([[1.0, 0.0], [0.0, 1.0]]), "regression": np.array([[0.5], [0.2]])}
     assert predictions_agree(reference, {**reference, "regression": np.array([[0.51], [0.2]])})
     assert not predictions_agree(reference, {**reference, "class_logits": np.array([[0.0, 1.0], [0.0, 1.0]])})
+    assert not predictions_agree(reference, {**reference, "class_logits": np.array([[1.0, 0.8], [0.0, 1.0]])})
     assert not predictions_agree(reference, {**reference, "regression": np.array([[0.6], [0.2]])})
-    calibrator = DtypeCalibrator(calibration_clips=4)
-    calibrator.update(reference, reference, 2)
-    assert calibrator.decided is None
-    calibrator.update(reference, reference, 2)
-    assert calibrator.decided == "bfloat16"
-    failing = DtypeCalibrator(calibration_clips=4)
-    failing.update(reference, {**reference, "class_logits": -reference["class_logits"]}, 2)
-    assert failing.decided == "float32"
+    clips = calibration_clips(16000)
+    assert len(clips) == 6 and all(clip.dtype == np.float32 and clip.ndim == 1 for clip in clips)
+    assert sorted({round(len(clip) / 16000, 1) for clip in clips})[0] == 1.0
+    seen = []
+
+    def run_clip(clip, precision):
+        seen.append(precision)
+        return reference if precision == "float32" or len(seen) < 6 else {**reference, "regression": -1}
+
+    assert choose_auto_dtype(lambda clip, precision: reference, clips) == "bfloat16"
+    assert choose_auto_dtype(run_clip, clips) == "float32"
 
 
-def test_auto_dtype_returns_fp32_results_while_calibrating(multitask_dir, pipe, clip_paths):
+def test_auto_dtype_is_decided_once_before_any_user_clip(multitask_dir, pipe, clip_paths, monkeypatch):
+    from hf_ser.inference import backends
+
     auto = pipeline(str(multitask_dir), dtype="auto")
-    if auto.dtype == "float32":  # no bf16 on this CPU: auto resolves to fp32 directly
-        assert not torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        return
-    assert auto.dtype == "auto"
-    auto.backend.calibrator.calibration_clips = len(clip_paths)
-    for ours, reference in zip(auto(clip_paths), pipe(clip_paths), strict=True):
-        _close(ours, reference)
-    assert auto.dtype in ("bfloat16", "float32")
+    calls = []
+    monkeypatch.setattr(
+        backends, "calibration_clips", lambda rate: calls.append(rate) or calibration_clips(rate)
+    )
+    precision = auto.dtype
+    assert precision in ("bfloat16", "float32") and calls == [16000]
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():  # no bf16 on this CPU: auto resolves to fp32
+        assert precision == "float32"
+    first = auto(clip_paths, batch_size=2)
+    again = auto(clip_paths[::-1], batch_size=3)[::-1]
+    for one, other in zip(first, again, strict=True):
+        _close(one, other, atol=1e-5 if precision == "float32" else 1e-3)
+    assert pipeline(auto.model, feature_extractor=auto.backend.feature_extractor).dtype == precision
+    assert calls == [16000]  # cached per model object: no second calibration
     assert pipeline(str(multitask_dir), dtype="float32").dtype == "float32"
 
 

@@ -2,8 +2,8 @@
 
 - :mod:`.inputs`: accepted input forms -> validated :class:`~.inputs.AudioSource` items;
 - :mod:`.chunking`: windows over long audio, read lazily from files, and their aggregation;
-- :mod:`.batching`: length-sorted batches;
-- :mod:`.dtype`: fp32 / bf16 choice with a calibration check;
+- :mod:`.batching`: length-sorted batches (a clip's output does not depend on its batch);
+- :mod:`.dtype`: fp32 / bf16 choice, decided once per model on packaged calibration clips;
 - :mod:`.backends`: PyTorch execution (``onnx_backend``: ONNX Runtime execution).
 - :mod:`.streaming`: piece-by-piece input and running predictions (``SERPipeline.stream``).
 """

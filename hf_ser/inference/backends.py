@@ -14,7 +14,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from .dtype import DtypeCalibrator, autocast, resolve_dtype
+from .dtype import autocast, cached_auto_dtype, calibration_clips, choose_auto_dtype, resolve_dtype
 
 
 @dataclass
@@ -48,11 +48,14 @@ def to_numpy(tensor: Optional[torch.Tensor]) -> Optional[np.ndarray]:
 
 
 def needs_equal_length_batches(model: Any) -> bool:
-    """True for backbones whose first layer normalises over the whole padded input (group norm), so that
-    padding changes the result: the pipeline then only batches clips of identical length."""
+    """True for plain transformers models whose first conv layer normalises over the whole padded input
+    (``feat_extract_norm="group"``), so that padding changes the result: the pipeline then only batches
+    clips of identical length. hf_ser models (and their ONNX exports) mask that norm
+    (:mod:`hf_ser.models.masked_feature_encoder`) and batch by length like any other."""
     config = getattr(model, "config", None)
-    backbone = getattr(config, "backbone_config", None) or config
-    return getattr(backbone, "feat_extract_norm", None) == "group"
+    if getattr(config, "backbone_config", None) is not None:  # an hf_ser SERConfig
+        return False
+    return getattr(config, "feat_extract_norm", None) == "group"
 
 
 class TorchBackend:
@@ -73,15 +76,37 @@ class TorchBackend:
         self.sampling_rate = int(getattr(feature_extractor, "sampling_rate", 16000))
         self.task = model_task(self.config)
         self.dtype_setting = resolve_dtype(dtype, device)
-        self.calibrator = DtypeCalibrator() if self.dtype_setting == "auto" else None
         self.equal_length_batches = needs_equal_length_batches(model)
 
     @property
     def dtype(self) -> str:
-        """Precision in use: ``"float32"``, ``"bfloat16"``, ``"float16"``, or ``"auto"`` while calibrating."""
-        if self.calibrator is None:
+        """Precision in use: ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+
+        For ``dtype="auto"`` the first access decides on the packaged calibration clips (see
+        :mod:`hf_ser.inference.dtype`; cached per model and device), before any user clip runs.
+        """
+        if self.dtype_setting != "auto":
             return self.dtype_setting
-        return self.calibrator.decided or "auto"
+        return cached_auto_dtype(self.model, self.device, self._calibrate)
+
+    def _calibrate(self) -> str:
+        """Run the ``"auto"`` rule on the calibration clips, each clip alone."""
+        return choose_auto_dtype(self._run_calibration_clip, calibration_clips(self.sampling_rate))
+
+    def _run_calibration_clip(self, clip: np.ndarray, precision: str) -> dict:
+        """Outputs (numpy) of one calibration clip in ``precision``."""
+        return self._forward(self._features([clip]), precision, False, False)
+
+    def _features(self, arrays: list[np.ndarray]) -> dict:
+        """Feature-extractor inputs of a batch (padded, always with the attention mask) on the device."""
+        inputs = self.feature_extractor(
+            arrays,
+            sampling_rate=self.sampling_rate,
+            padding=True,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        return {key: value.to(self.device) for key, value in inputs.items()}
 
     def _frame_lengths(self, inputs: Any, num_frames: int, batch_size: int) -> list[int]:
         """Number of real frames of each clip, for trimming padded frame weights."""
@@ -135,21 +160,12 @@ class TorchBackend:
     def run(
         self, arrays: list[np.ndarray], need_embeddings: bool = False, need_frame_weights: bool = False
     ) -> list[ClipOutput]:
-        """Classify a batch of float32 mono clips at :attr:`sampling_rate`; one :class:`ClipOutput` each."""
-        inputs = self.feature_extractor(
-            arrays,
-            sampling_rate=self.sampling_rate,
-            padding=True,
-            return_attention_mask=True,
-            return_tensors="pt",
-        )
-        inputs = {key: value.to(self.device) for key, value in inputs.items()}
-        if self.calibrator is not None and self.calibrator.decided is None:
-            result = self._forward(inputs, "float32", need_embeddings, need_frame_weights)
-            candidate = self._forward(inputs, "bfloat16", False, False)
-            self.calibrator.update(result, candidate, len(arrays))
-        else:
-            result = self._forward(inputs, self.dtype, need_embeddings, need_frame_weights)
+        """Classify a batch of float32 mono clips at :attr:`sampling_rate`; one :class:`ClipOutput` each.
+
+        Every clip runs once, in the one precision :attr:`dtype` names (decided before the first batch).
+        """
+        precision = self.dtype
+        result = self._forward(self._features(arrays), precision, need_embeddings, need_frame_weights)
         return split_batch(result, len(arrays))
 
 

@@ -22,7 +22,7 @@ def length_sorted_batches(
         lengths: length (e.g. samples) of each item.
         batch_size: maximum number of items per batch (>= 1).
         equal_lengths: only put items of identical length together (for models whose output changes
-            with padding, e.g. wav2vec2-base's group-normalised feature encoder).
+            with padding, e.g. a plain transformers group-norm model; hf_ser models need not).
 
     Returns:
         Lists of indices into ``lengths``; every index appears exactly once.

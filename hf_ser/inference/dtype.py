@@ -1,11 +1,17 @@
 """Compute precision for inference: ``"float32"``, ``"bfloat16"``, ``"float16"`` or ``"auto"``.
 
-``"auto"`` runs bf16 autocast where the hardware supports it (CPUs with AVX512-BF16 / AMX, and GPUs
-with bf16), *but only if it does not change predictions*: :class:`DtypeCalibrator` runs the first
-``calibration_clips`` clips the pipeline sees in both fp32 and bf16 and keeps bf16 only when every
-top-1 class (and, for dimensional models, every value within :data:`REGRESSION_TOLERANCE`) is
-unchanged; otherwise it falls back to fp32 for good. Results returned during calibration are the fp32
-ones, so the choice never alters an answer the user has already seen.
+``"auto"`` decides **once per model, before any user clip**, on calibration clips that ship with the
+package (:data:`CALIBRATION_DIR`: three short synthetic speech clips, each used whole and cut to its first
+second). The rule: where the hardware runs bf16 (CPUs with AVX512-BF16 / AMX, GPUs with bf16), each
+calibration clip is run alone in fp32 and in bf16; bf16 is chosen only when on every clip
+
+- the top-1 class is unchanged, and every class probability moves by at most :data:`SCORE_TOLERANCE`,
+- every regression value (A/D/V) moves by at most :data:`REGRESSION_TOLERANCE`;
+
+otherwise fp32. The decision is cached per model object and device (:func:`cached_auto_dtype`), so a
+second pipeline on the same model does not calibrate again. After it, one precision serves every clip:
+a clip's output does not depend on what the pipeline saw before, on call order or on threads, and no
+user clip is ever run twice.
 
 Reduced precision runs through ``torch.autocast`` (weights stay fp32; matmuls and convolutions run in
 bf16), which keeps numerically delicate ops (softmax, layer norm, losses) in fp32.
@@ -14,7 +20,10 @@ bf16), which keeps numerically delicate ops (softmax, layer norm, losses) in fp3
 from __future__ import annotations
 
 import contextlib
-from typing import Optional, Union
+import threading
+import weakref
+from pathlib import Path
+from typing import Any, Callable, Union
 
 import numpy as np
 import torch
@@ -29,6 +38,12 @@ _ALIASES = {
 }
 REGRESSION_TOLERANCE = 0.02
 """Largest absolute change of a regression output (A/D/V, usually in [0, 1]) that bf16 may cause."""
+SCORE_TOLERANCE = 0.02
+"""Largest absolute change of a class probability that bf16 may cause on a calibration clip."""
+CALIBRATION_DIR = Path(__file__).resolve().parent / "calibration"
+"""Package data: the clips ``dtype="auto"`` decides on (see its README)."""
+CALIBRATION_CUT_S = 1.0
+"""Each calibration clip is also used cut to its first ``CALIBRATION_CUT_S`` seconds (a short input)."""
 
 
 def parse_dtype(dtype: Union[str, torch.dtype, None]) -> str:
@@ -80,10 +95,20 @@ def resolve_dtype(dtype: Union[str, torch.dtype, None], device: torch.device) ->
     return name
 
 
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.asarray(logits, dtype=np.float64) - np.max(logits, axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
 def predictions_agree(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray]) -> bool:
-    """True when ``candidate`` has the same top-1 classes and regression values within tolerance."""
+    """True when ``candidate`` has the same top-1 classes, class probabilities within
+    :data:`SCORE_TOLERANCE` and regression values within :data:`REGRESSION_TOLERANCE` of ``reference``."""
     if reference.get("class_logits") is not None:
-        if not np.array_equal(reference["class_logits"].argmax(-1), candidate["class_logits"].argmax(-1)):
+        expected, actual = reference["class_logits"], candidate["class_logits"]
+        if not np.array_equal(expected.argmax(-1), actual.argmax(-1)):
+            return False
+        if np.abs(_softmax(expected) - _softmax(actual)).max() > SCORE_TOLERANCE:
             return False
     if reference.get("regression") is not None:
         if np.abs(reference["regression"] - candidate["regression"]).max() > REGRESSION_TOLERANCE:
@@ -91,42 +116,55 @@ def predictions_agree(reference: dict[str, np.ndarray], candidate: dict[str, np.
     return True
 
 
-class DtypeCalibrator:
-    """Decides between bf16 and fp32 for ``dtype="auto"`` from the first clips the pipeline processes.
+def calibration_clips(sampling_rate: int = 16000) -> list[np.ndarray]:
+    """The calibration clips at ``sampling_rate``: each packaged clip whole and cut to its first second."""
+    from ..data.audio import load_audio
 
-    Args:
-        calibration_clips (`int`, *optional*, defaults to 16): number of clips that must agree between
-            fp32 and bf16 before bf16 is adopted.
+    clips = []
+    for path in sorted(CALIBRATION_DIR.glob("*.wav")):
+        audio = load_audio(path, sampling_rate)
+        clips.extend([audio, audio[: int(CALIBRATION_CUT_S * sampling_rate)]])
+    if not clips:
+        raise FileNotFoundError(f"No calibration clips in {CALIBRATION_DIR}; reinstall hf_ser.")
+    return clips
 
-    Attributes:
-        decided (`str` or `None`): ``"bfloat16"`` or ``"float32"`` once calibration is over.
-    """
 
-    def __init__(self, calibration_clips: int = 16) -> None:
-        self.calibration_clips = calibration_clips
-        self.clips_checked = 0
-        self.decided: Optional[str] = None
+def choose_auto_dtype(
+    run_clip: Callable[[np.ndarray, str], dict[str, np.ndarray]], clips: list[np.ndarray]
+) -> str:
+    """Apply the ``"auto"`` rule: ``"bfloat16"`` when every clip agrees (:func:`predictions_agree`)
+    between ``run_clip(clip, "float32")`` and ``run_clip(clip, "bfloat16")``, else ``"float32"``."""
+    for clip in clips:
+        if not predictions_agree(run_clip(clip, "float32"), run_clip(clip, "bfloat16")):
+            return "float32"
+    return "bfloat16"
 
-    def update(
-        self, reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray], num_clips: int
-    ) -> None:
-        """Record one batch run in both precisions; fall back to fp32 at the first disagreement."""
-        if self.decided is not None:
-            return
-        if not predictions_agree(reference, candidate):
-            self.decided = "float32"
-            return
-        self.clips_checked += num_clips
-        if self.clips_checked >= self.calibration_clips:
-            self.decided = "bfloat16"
+
+_DECISIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_DECISION_LOCK = threading.Lock()
+
+
+def cached_auto_dtype(model: Any, device: torch.device, decide: Callable[[], str]) -> str:
+    """The ``"auto"`` decision for ``model`` on ``device``: ``decide()`` runs once per model object and
+    device (under a lock, so concurrent first calls calibrate once) and the answer is kept in memory."""
+    with _DECISION_LOCK:
+        per_model = _DECISIONS.setdefault(model, {})
+        key = str(device)
+        if key not in per_model:
+            per_model[key] = decide()
+        return per_model[key]
 
 
 __all__ = [
+    "CALIBRATION_DIR",
     "DTYPE_CHOICES",
     "REGRESSION_TOLERANCE",
-    "DtypeCalibrator",
+    "SCORE_TOLERANCE",
     "autocast",
     "bf16_supported",
+    "cached_auto_dtype",
+    "calibration_clips",
+    "choose_auto_dtype",
     "parse_dtype",
     "predictions_agree",
     "resolve_dtype",

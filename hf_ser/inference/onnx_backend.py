@@ -50,7 +50,6 @@ class OnnxBackend(TorchBackend):
         self.sampling_rate = int(getattr(self.feature_extractor, "sampling_rate", 16000))
         self.task = model_task(self.config)
         self.dtype_setting = "int8" if dtype == "int8" else "float32"
-        self.calibrator = None
         self.equal_length_batches = needs_equal_length_batches(model)
 
     def _precision(self, precision: str) -> contextlib.AbstractContextManager:

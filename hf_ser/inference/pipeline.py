@@ -184,7 +184,8 @@ class SERPipeline:
 
     @property
     def dtype(self) -> str:
-        """Compute precision in use (``"auto"`` until the bf16 calibration has decided)."""
+        """Compute precision in use; ``dtype="auto"`` is decided on the packaged calibration clips at the
+        first access (see :mod:`hf_ser.inference.dtype`)."""
         return self.backend.dtype
 
     def _regression_targets(self) -> list[str]:
@@ -525,9 +526,11 @@ def pipeline(
             ``feature_extractor``).
         feature_extractor (*optional*): overrides the checkpoint's feature extractor.
         device (`str`, `int` or `torch.device`, *optional*): defaults to CUDA when available, else CPU.
-        dtype (`str` or `torch.dtype`, *optional*, defaults to `"auto"`): ``"auto"`` uses bf16 autocast where
-            the hardware supports it and a calibration on the first clips shows unchanged predictions,
-            else fp32; ``"float32"`` forces fp32; ``"bfloat16"`` / ``"float16"`` force reduced precision.
+        dtype (`str` or `torch.dtype`, *optional*, defaults to `"auto"`): ``"auto"`` decides once per model,
+            before any user clip, on calibration clips shipped with hf_ser: bf16 autocast where the hardware
+            supports it and every calibration clip keeps its top-1 class with probabilities (and A/D/V
+            values) within 0.02 of fp32, else fp32 (see :mod:`hf_ser.inference.dtype`); ``"float32"``
+            forces fp32; ``"bfloat16"`` / ``"float16"`` force reduced precision.
             With ``backend="onnx"``: ``"auto"`` or ``"float32"`` run ``model.onnx``, ``"int8"`` the int8 file.
         backend (`str`, *optional*, defaults to `"torch"`): ``"torch"`` or ``"onnx"`` (ONNX Runtime, CPU).
         batch_size (`int`, *optional*, defaults to 8): clips per forward pass (length-sorted).

@@ -4,12 +4,12 @@ hf_ser models sit on a transformers wav2vec2, HuBERT or WavLM *base model* (no t
 is the one place that maps a backbone ``model_type`` to its class, so adding a backbone family is a
 one-line change to :data:`BACKBONE_CLASSES`.
 
-Padding: the feature encoder of ``feat_extract_norm="layer"`` backbones (wav2vec2-large(-robust), XLS-R,
-HuBERT-large, WavLM) normalises each frame on its own, so with the attention mask a padded clip yields
-the same frames as the clip alone. ``feat_extract_norm="group"`` backbones (wav2vec2-base, HuBERT-base)
-normalise their first convolution over the whole padded input, so padding shifts every frame slightly:
-a limitation of those backbones. Feed them clips one at a time (or of equal length) when batched =
-single matters.
+Padding: every backbone gives a clip padded inside a batch the frames it gets alone. The feature encoder
+of ``feat_extract_norm="layer"`` backbones (wav2vec2-large(-robust), XLS-R, HuBERT-large, WavLM)
+normalises each frame on its own; ``feat_extract_norm="group"`` backbones (wav2vec2-base, HuBERT-base,
+distilhubert) normalise their first convolution over time, so :func:`build_backbone` and
+:func:`load_pretrained_backbone` give them a :class:`~.masked_feature_encoder.MaskedFeatureEncoder`
+(same parameters) that takes those statistics over each clip's real samples only.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, HubertModel, PreTrainedConfig, PreTrainedModel, Wav2Vec2Model, WavLMModel
 
+from .masked_feature_encoder import use_masked_feature_encoder
 from .masks import sample_mask_to_frame_mask
 
 BACKBONE_CLASSES: dict[str, type[PreTrainedModel]] = {
@@ -41,8 +42,9 @@ def backbone_class(model_type: str) -> type[PreTrainedModel]:
 
 
 def build_backbone(config: PreTrainedConfig) -> PreTrainedModel:
-    """Build a randomly initialised backbone from its config (weights come later from a checkpoint)."""
-    return backbone_class(config.model_type)(config)
+    """Build a randomly initialised backbone from its config (weights come later from a checkpoint);
+    group-norm feature encoders are made padding-exact (:func:`use_masked_feature_encoder`)."""
+    return use_masked_feature_encoder(backbone_class(config.model_type)(config))
 
 
 def load_pretrained_backbone(
@@ -55,14 +57,16 @@ def load_pretrained_backbone(
     Works for base-model checkpoints and for checkpoints saved with a head (e.g. ``facebook/wav2vec2-base``
     stores ``wav2vec2.*`` weights of a pre-training model): transformers strips the base-model prefix.
     Only safetensors weights are read by default (no pickle loading); pass ``use_safetensors=False``
-    explicitly to accept a trusted ``pytorch_model.bin``.
+    explicitly to accept a trusted ``pytorch_model.bin``. Group-norm feature encoders are made
+    padding-exact with the same weights (:func:`use_masked_feature_encoder`).
     """
     kwargs.setdefault("use_safetensors", True)
     if config is None:
         config = AutoConfig.from_pretrained(pretrained_model_name_or_path)
-    return backbone_class(config.model_type).from_pretrained(
+    backbone = backbone_class(config.model_type).from_pretrained(
         pretrained_model_name_or_path, config=config, **kwargs
     )
+    return use_masked_feature_encoder(backbone)
 
 
 def set_requires_grad(module: nn.Module, requires_grad: bool) -> None:

@@ -139,9 +139,16 @@ class SERHeadsMixin:
 
         ``logits`` are the class logits, or the regression values for ``task="regression"``; ``loss`` is
         ``None`` without labels.
+
+        The heads run outside autocast, in their weights' precision: under bf16 autocast the few head
+        matmuls stay fp32, so logits and A/D/V values are not rounded to bf16 (one bf16 step is 2e-3 at
+        0.5), which keeps a clip's bf16 output independent of its batch to well below that.
         """
-        class_logits = self.classifier(pooled) if self.classifier is not None else None
-        regression = self.regressor(pooled) if self.regressor is not None else None
+        head = self.classifier if self.classifier is not None else self.regressor
+        with torch.autocast(device_type=pooled.device.type, enabled=False):
+            pooled = pooled.to(next(head.parameters()).dtype)
+            class_logits = self.classifier(pooled) if self.classifier is not None else None
+            regression = self.regressor(pooled) if self.regressor is not None else None
         logits = class_logits if class_logits is not None else regression
         loss = ser_loss(self.config, class_logits, regression, labels, regression_labels)
         return class_logits, regression, logits, loss

@@ -30,6 +30,7 @@ from .configuration_ser import SERConfig
 from .heads import CTCHead, SERHeadsMixin
 from .layer_mix import LayerMix
 from .losses import ctc_loss
+from .masked_feature_encoder import feature_encoder_mask, use_masked_feature_encoder
 from .outputs import SERModelOutput
 from .pooling import build_pooling
 from .seq2seq import Seq2SeqEncoder
@@ -69,11 +70,11 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
     """SSL backbone (wav2vec2 / HuBERT / WavLM) with SER pooling and classification / regression heads.
 
     Padding contract: pass the feature extractor's ``attention_mask``; every pooling then ignores padded
-    frames, so a clip padded inside a batch gives the same outputs as the clip alone. This holds for
-    backbones whose feature encoder normalises per frame (``feat_extract_norm="layer"``: wav2vec2-large,
-    -large-robust, XLS-R, HuBERT-large, WavLM). Backbones with ``feat_extract_norm="group"`` (wav2vec2-base,
-    HuBERT-base) normalise the first convolution over the whole padded input, a limitation of the
-    backbone itself: feed them unpadded clips (one at a time) when exact batched = single results matter.
+    frames, so a clip padded inside a batch gives the same outputs as the clip alone. This holds for all
+    backbones: those with ``feat_extract_norm="layer"`` (wav2vec2-large, XLS-R, HuBERT-large, WavLM)
+    normalise each frame on its own, and those with ``feat_extract_norm="group"`` (wav2vec2-base,
+    HuBERT-base, distilhubert) run a masked feature encoder (:mod:`.masked_feature_encoder`, same weights)
+    whose first group norm sees each clip's real samples only.
 
     Multitask emotion + CTC (Cai et al., 2021): with ``config.ctc_vocab`` (or ``ctc_vocab_size``) the model
     has a ``ctc_head`` (dropout + linear) on the backbone's *last hidden state*, before layer mix, seq2seq
@@ -335,14 +336,20 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
         output_attentions: bool = False,
     ) -> tuple[Any, torch.Tensor, Optional[torch.Tensor]]:
         """Backbone -> layer mix: ``(backbone_outputs, frames, frame_mask)``, the input of seq2seq and
-        pooling (shared by :meth:`forward` and streaming)."""
-        backbone_outputs = self.backbone(
-            input_values,
-            attention_mask=attention_mask,
-            output_hidden_states=output_hidden_states or self.layer_mix.needs_all_hidden_states,
-            output_attentions=output_attentions,
-            return_dict=True,
-        )
+        pooling (shared by :meth:`forward` and streaming).
+
+        The sample mask also reaches a group-norm feature encoder (:mod:`.masked_feature_encoder`), which
+        is installed here too in case ``self.backbone`` was replaced by a stock transformers model.
+        """
+        use_masked_feature_encoder(self.backbone)
+        with feature_encoder_mask(attention_mask):
+            backbone_outputs = self.backbone(
+                input_values,
+                attention_mask=attention_mask,
+                output_hidden_states=output_hidden_states or self.layer_mix.needs_all_hidden_states,
+                output_attentions=output_attentions,
+                return_dict=True,
+            )
         hidden = self.layer_mix(backbone_outputs.last_hidden_state, backbone_outputs.hidden_states)
         return backbone_outputs, hidden, frame_mask(self.backbone, attention_mask, hidden.shape[1])
 
