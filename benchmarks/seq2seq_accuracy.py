@@ -106,7 +106,7 @@ def train_and_score(mechanism, features, labels, train_idx, test_idx, num_labels
     model.eval()
     with torch.no_grad():
         predictions = model(test_x).argmax(dim=-1)
-    return uar(labels[test_idx].tolist(), predictions.tolist())
+    return uar(predictions=predictions.tolist(), references=labels[test_idx].tolist())
 
 
 def block_latencies() -> dict:

@@ -552,7 +552,7 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
     def validation_score() -> Optional[float]:
         if not len(validation_rows):
             return None
-        return uar(validation_labels, evaluate(validation_rows).argmax(-1))
+        return uar(predictions=evaluate(validation_rows).argmax(-1), references=validation_labels)
 
     best_uar, best_state, best_epoch, history, test_history, loss_history = -1.0, None, -1, [], [], []
     averaged: Optional[dict] = None  # running sum of the last `average_last_epochs` epochs' weights
@@ -606,7 +606,7 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
         loss_history.append(round(epoch_loss, 4))
         if args_trace_test:  # diagnostics only: never used for selection
             test_history.append(
-                round(uar(test_labels, predict(model, extractor, test_features).argmax(-1)), 4)
+                round(uar(predict(model, extractor, test_features).argmax(-1), test_labels), 4)
             )
         if settings.average_last_epochs > 1 and epoch >= settings.epochs - settings.average_last_epochs:
             state = {k: v.detach().clone().double() for k, v in model.state_dict().items()}
@@ -631,7 +631,7 @@ def train_run(corpus: str, model_name: str, fold: int, seed: int, settings: Sett
     if best_state is not None:
         model.load_state_dict(best_state)
     probabilities = evaluate(rows["test"])
-    metrics = classification_metrics(test_labels, probabilities.argmax(-1))
+    metrics = classification_metrics(predictions=probabilities.argmax(-1), references=test_labels)
     return {
         "corpus": corpus,
         "model": model_name,
@@ -742,7 +742,7 @@ def summarize_runs(runs: list[dict], n_folds: int, seeds: int) -> dict:
         for fold in sorted({r["fold"] for r in runs}):
             fold_runs = [r for r in runs if r["fold"] == fold]
             probabilities = np.mean([np.asarray(r["test_probabilities"]) for r in fold_runs], axis=0)
-            per_fold.append(uar(fold_runs[0]["test_labels"], probabilities.argmax(-1)))
+            per_fold.append(uar(predictions=probabilities.argmax(-1), references=fold_runs[0]["test_labels"]))
         summary["ensemble"] = {
             "uar_mean_over_folds": float(np.mean(per_fold)),
             "uar_std_over_folds": float(np.std(per_fold, ddof=1)),
@@ -894,7 +894,7 @@ def svm_part(args) -> None:
                 else:
                     pipeline.fit(features[train_rows], data.labels[train_rows])
                 predictions = pipeline.predict(features[test_rows])
-                per_fold.append(classification_metrics(data.labels[test_rows], predictions))
+                per_fold.append(classification_metrics(predictions, data.labels[test_rows]))
             values = [m["uar"] for m in per_fold]
             entry[name] = {
                 "uar_mean_over_folds": float(np.mean(values)),
@@ -915,7 +915,7 @@ def svm_part(args) -> None:
             pipeline = make_pipeline(StandardScaler(), SVC(kernel="rbf", C=10.0, gamma="scale"))
             pipeline.fit(features[rows["train"]], data.labels[rows["train"]])
             validation.append(
-                uar(data.labels[rows["validation"]], pipeline.predict(features[rows["validation"]]))
+                uar(pipeline.predict(features[rows["validation"]]), data.labels[rows["validation"]])
             )
         name = "svm_fixed_C10_scale" + ("_speaker_norm" if speaker_norm else "")
         entry[name]["validation_uar_mean"] = float(np.mean(validation))

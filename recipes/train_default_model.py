@@ -139,9 +139,9 @@ def cross_validate(data: dict, extractor, args: argparse.Namespace) -> dict:
         model, stats = train(data, train_idx, extractor, args)
         predictions = predict(model, data, test_idx, extractor, stats)
         truth, corpus = rows["label"][test_idx], rows["corpus"][test_idx]
-        row = {"fold": k, "uar": uar(truth, predictions)}
+        row = {"fold": k, "uar": uar(predictions=predictions, references=truth)}
         for name in CORPORA:
-            row[f"uar_{name}"] = uar(truth[corpus == name], predictions[corpus == name])
+            row[f"uar_{name}"] = uar(predictions[corpus == name], truth[corpus == name])
         fold_rows.append(row)
         all_true.append(truth), all_pred.append(predictions), all_corpus.append(corpus)
         print(f"fold {k}: " + ", ".join(f"{key} {value:.3f}" for key, value in row.items() if key != "fold")
@@ -152,7 +152,7 @@ def cross_validate(data: dict, extractor, args: argparse.Namespace) -> dict:
         values = np.asarray([row[key] for row in fold_rows])
         summary[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)), "n": len(values)}
     summary["pooled_uar"] = {
-        name: uar(truth[corpus == name], predictions[corpus == name]) for name in CORPORA
+        name: uar(predictions[corpus == name], truth[corpus == name]) for name in CORPORA
     }
     return {"folds": fold_rows, "summary": summary}
 

@@ -28,7 +28,7 @@ from hf_ser.evaluation import (
     score_predictions,
     write_report,
 )
-from hf_ser.evaluation.bootstrap import bootstrap_counts, confusion_counts, weighted_ccc
+from hf_ser.evaluation.bootstrap import bootstrap_counts, confusion_counts
 from hf_ser.evaluation.perturbations import (
     add_noise,
     apply_gain,
@@ -210,16 +210,16 @@ def test_bootstrap_replicates_equal_metrics_of_resampled_data():
     guesses = values + rng.normal(scale=0.7, size=60)
     counts = bootstrap_counts(60, 5, np.random.default_rng(1))
     np.testing.assert_array_equal(counts.sum(axis=1), 60)
-    replicates = metrics_from_confusion(confusion_counts(y_true, y_pred, 4, counts))
-    cccs = weighted_ccc(values, guesses, counts)
+    replicates = metrics_from_confusion(confusion_counts(y_pred, y_true, 4, counts))
+    cccs = ccc(predictions=guesses, references=values, sample_weight=counts)
     for r in range(5):
         rows = np.repeat(np.arange(60), counts[r].astype(int))
-        direct = classification_metrics(y_true[rows], y_pred[rows])
+        direct = classification_metrics(predictions=y_pred[rows], references=y_true[rows])
         for name, value in direct.items():
             assert replicates[name][r] == pytest.approx(value, abs=1e-12), name
         assert cccs[r] == pytest.approx(ccc(guesses[rows], values[rows]), abs=1e-12)
     # One replicate without weights: the plain confusion matrix.
-    np.testing.assert_array_equal(confusion_counts(y_true, y_pred, 4), confusion_matrix(y_true, y_pred, 4))
+    np.testing.assert_array_equal(confusion_counts(y_pred, y_true, 4), confusion_matrix(y_pred, y_true, 4))
 
 
 # ---------------------------------------------------------------------------------------------------

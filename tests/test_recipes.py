@@ -569,7 +569,7 @@ def single_process_test_uar(out: Path) -> float:
         with torch.no_grad():
             predictions.append(int(model(**inputs).logits.argmax(-1)))
         references.append(row["label"])
-    return uar(references, predictions)
+    return uar(predictions=predictions, references=references)
 
 
 def test_lstm_sa_global_normalisation_fitted_on_training_split_only(tmp_path):
@@ -635,7 +635,9 @@ def test_lstm_sa_test_time_speeds_in_the_test_metrics_and_the_saved_config(tmp_p
     assert pipe.test_time_speeds == (0.9, 1.1)
     results = pipe(paths)
     label2id = {name: index for index, name in pipe.id2label.items()}
-    expected = classification_metrics(test["label"], [label2id[r["label"]] for r in results])
+    expected = classification_metrics(
+        predictions=[label2id[r["label"]] for r in results], references=test["label"]
+    )
     assert reported["uar"] == pytest.approx(expected["uar"], abs=1e-9)
     assert reported["wa"] == pytest.approx(expected["wa"], abs=1e-9)
     plain = pipe(paths, test_time_speeds=None)

@@ -3,8 +3,9 @@
 A bootstrap replicate of an evaluation set is a vector of multinomial counts (how often each clip is
 drawn). For classification every metric we report is a function of the confusion matrix, and the
 confusion matrix of a replicate is ``counts @ pairs`` where ``pairs`` one-hot encodes each clip's
-(true, predicted) cell; for regression the CCC of a replicate is the count-weighted CCC. So a
-thousand replicates cost a few matrix products instead of a thousand metric calls per group.
+(true, predicted) cell; for regression the CCC of a replicate is the count-weighted CCC, which
+:func:`hf_ser.metrics.ccc` computes for all replicates at once with ``sample_weight=counts``. So a
+thousand replicates cost a few array operations instead of a thousand metric calls per group.
 
 The point estimates themselves always come from :mod:`hf_ser.metrics`; the count-based formulas here
 follow the same definitions and ``tests/test_evaluation.py`` checks that they agree on unweighted data.
@@ -21,7 +22,6 @@ __all__ = [
     "confusion_counts",
     "metrics_from_confusion",
     "percentile_interval",
-    "weighted_ccc",
 ]
 
 
@@ -35,14 +35,14 @@ def bootstrap_counts(num_samples: int, num_replicates: int, rng: np.random.Gener
 
 
 def confusion_counts(
-    y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, weights: Optional[np.ndarray] = None
+    predictions: np.ndarray, references: np.ndarray, num_classes: int, weights: Optional[np.ndarray] = None
 ) -> np.ndarray:
     """Confusion matrices ``(..., num_classes, num_classes)`` (rows = true class) for count ``weights``.
 
     ``weights`` is ``(R, N)`` replicate counts (``None`` = every clip once, giving one matrix).
     """
-    pairs = np.zeros((len(y_true), num_classes * num_classes))
-    pairs[np.arange(len(y_true)), np.asarray(y_true) * num_classes + np.asarray(y_pred)] = 1.0
+    pairs = np.zeros((len(references), num_classes * num_classes))
+    pairs[np.arange(len(references)), np.asarray(references) * num_classes + np.asarray(predictions)] = 1.0
     flat = pairs.sum(axis=0) if weights is None else weights @ pairs
     return flat.reshape(*flat.shape[:-1], num_classes, num_classes)
 
@@ -71,21 +71,6 @@ def metrics_from_confusion(confusion: np.ndarray) -> dict[str, np.ndarray]:
         "macro_f1": np.where(total > 0, f1.sum(axis=-1) / np.maximum(occurring.sum(axis=-1), 1), np.nan),
         "weighted_f1": np.where(total > 0, (f1 * support).sum(axis=-1) / safe_total, np.nan),
     }
-
-
-def weighted_ccc(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Concordance correlation coefficient per replicate: ``weights`` is ``(R, N)`` draw counts.
-
-    ``CCC = 2 cov / (var_true + var_pred + (mean_true - mean_pred)^2)`` with population (biased)
-    moments, 0 when the denominator is 0 (constant predictions on constant labels).
-    """
-    w = weights / np.maximum(weights.sum(axis=-1, keepdims=True), 1e-12)
-    mean_t, mean_p = w @ y_true, w @ y_pred
-    var_t = w @ (y_true**2) - mean_t**2
-    var_p = w @ (y_pred**2) - mean_p**2
-    cov = w @ (y_true * y_pred) - mean_t * mean_p
-    denominator = var_t + var_p + (mean_t - mean_p) ** 2
-    return np.where(denominator > 1e-12, 2 * cov / np.where(denominator > 1e-12, denominator, 1.0), 0.0)
 
 
 def percentile_interval(values: np.ndarray, confidence: float = 0.95) -> Optional[list[float]]:

@@ -29,12 +29,12 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from ..metrics.functions import ccc
 from .bootstrap import (
     bootstrap_counts,
     confusion_counts,
     metrics_from_confusion,
     percentile_interval,
-    weighted_ccc,
 )
 from .predictor import Predictions, as_predictor
 
@@ -208,16 +208,10 @@ class EvaluationResult:
         return out
 
 
-def _class_point_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+def _class_point_metrics(y_pred: np.ndarray, y_true: np.ndarray) -> dict[str, float]:
     from hf_ser.metrics import classification_metrics
 
-    return {k: float(v) for k, v in classification_metrics(y_true, y_pred).items()}
-
-
-def _ccc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    from hf_ser.metrics import ccc
-
-    return float(ccc(y_pred, y_true))
+    return {k: float(v) for k, v in classification_metrics(predictions=y_pred, references=y_true).items()}
 
 
 def _subset_metrics(
@@ -229,10 +223,12 @@ def _subset_metrics(
 ) -> dict[str, float]:
     values: dict[str, float] = {}
     if y_true is not None:
-        values.update(_class_point_metrics(y_true[rows], y_pred[rows]))
+        values.update(_class_point_metrics(y_pred[rows], y_true[rows]))
     if reg_true:
         for target in reg_true:
-            values[f"ccc_{target}"] = _ccc(reg_true[target][rows], reg_pred[target][rows])
+            values[f"ccc_{target}"] = float(
+                ccc(predictions=reg_pred[target][rows], references=reg_true[target][rows])
+            )
         values["ccc_mean"] = float(np.mean([values[f"ccc_{t}"] for t in reg_true]))
     return values
 
@@ -250,10 +246,13 @@ def _replicate_metrics(
     values: dict[str, np.ndarray] = {}
     if y_true is not None:
         values.update(
-            metrics_from_confusion(confusion_counts(y_true[rows], y_pred[rows], num_classes, counts))
+            metrics_from_confusion(confusion_counts(y_pred[rows], y_true[rows], num_classes, counts))
         )
     if reg_true:
-        per_target = [weighted_ccc(reg_true[t][rows], reg_pred[t][rows], counts) for t in reg_true]
+        per_target = [
+            ccc(predictions=reg_pred[t][rows], references=reg_true[t][rows], sample_weight=counts)
+            for t in reg_true
+        ]
         values.update({f"ccc_{t}": v for t, v in zip(reg_true, per_target, strict=True)})
         values["ccc_mean"] = np.mean(per_target, axis=0)
     return values
@@ -480,7 +479,9 @@ def score_predictions(
         from hf_ser.metrics import confusion_matrix
 
         confusion = np.asarray(
-            confusion_matrix(classes.y_true, classes.y_pred, num_labels=targets.num_classes)
+            confusion_matrix(
+                predictions=classes.y_pred, references=classes.y_true, num_labels=targets.num_classes
+            )
         )
     return EvaluationResult(
         task=_task_name(classify, bool(names_of_targets)),

@@ -75,7 +75,7 @@ def metric_class(
 
 
 def classification_metric(name: str, module_doc: str, function: Callable[[Any, Any], float]) -> type:
-    """`evaluate.Metric` class for ``function(references, predictions) -> float`` over class indices,
+    """`evaluate.Metric` class for ``function(predictions, references) -> float`` over class indices,
     returning ``{name: value}`` (see :func:`metric_class`)."""
     import datasets
 
@@ -97,7 +97,7 @@ Example:
         module_doc,
         inputs_description,
         features,
-        lambda predictions, references: {name: function(references, predictions)},
+        lambda predictions, references: {name: function(predictions=predictions, references=references)},
     )
 
 

@@ -44,13 +44,14 @@ def _regression_labels(label_ids) -> np.ndarray:
 
 def _classification(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     keep = labels >= 0
-    return classification_metrics(labels[keep], np.asarray(logits)[keep].argmax(axis=-1))
+    predictions = np.asarray(logits)[keep].argmax(axis=-1)
+    return classification_metrics(predictions=predictions, references=labels[keep])
 
 
 def _regression(values: np.ndarray, targets: np.ndarray, names: Sequence[str]) -> dict[str, float]:
     values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
     keep = ~np.isnan(targets).any(axis=1)
-    return regression_metrics(values[keep], targets[keep], names)
+    return regression_metrics(predictions=values[keep], references=targets[keep], target_names=names)
 
 
 def classification_compute_metrics() -> Callable:

@@ -30,6 +30,9 @@ def concordance_correlation(
     """Concordance correlation coefficient of two 1-D tensors (population statistics).
 
     ``CCC = 2 cov(x, y) / (var(x) + var(y) + (mean(x) - mean(y))^2)``; 1 means perfect agreement.
+    The differentiable twin of :func:`hf_ser.metrics.ccc` (the one numpy CCC used for metrics, bootstrap
+    intervals and evaluation): ``models/`` ships as self-contained remote code and cannot import
+    ``hf_ser.metrics``, so the loss keeps this copy; ``tests/test_metrics.py`` checks both agree.
     """
     pred_mean, target_mean = predictions.mean(), targets.mean()
     pred_var = ((predictions - pred_mean) ** 2).mean()

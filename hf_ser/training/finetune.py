@@ -455,7 +455,9 @@ def _plot(cfg: TrainConfig, data: TrainingData, output: Any, output_dir: Path, s
         names = list(data.id2label.values())
         keep = np.asarray(labels[0]) >= 0
         matrix = confusion_matrix(
-            np.asarray(labels[0])[keep], np.asarray(predictions[0])[keep].argmax(-1), num_labels=len(names)
+            predictions=np.asarray(predictions[0])[keep].argmax(-1),
+            references=np.asarray(labels[0])[keep],
+            num_labels=len(names),
         )
         plot_confusion_matrix(matrix, names, output_dir / "confusion_matrix.png", title=f"{split} (recall %)")
     if cfg.task != "classification":

@@ -34,7 +34,10 @@ _FEATURES = [
 
 
 def _compute(predictions, references):
-    value = ccc(np.asarray(predictions, dtype=np.float64), np.asarray(references, dtype=np.float64))
+    value = ccc(
+        predictions=np.asarray(predictions, dtype=np.float64),
+        references=np.asarray(references, dtype=np.float64),
+    )
     if np.ndim(value) == 0:
         return {"ccc": float(value)}
     return {"ccc": float(np.mean(value)), "ccc_per_target": [float(v) for v in value]}
