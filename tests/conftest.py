@@ -70,17 +70,18 @@ def emodb_clips(data_dir: Path) -> list[np.ndarray]:
     return [read_clip(data_dir / "emodb" / name, seconds) for name, seconds in EMODB_CLIPS.items()]
 
 
-@pytest.fixture
-def tiny_backbone_config() -> Callable[..., Any]:
-    """Factory: ``tiny_backbone_config("wavlm", num_hidden_layers=1)`` -> a tiny random backbone config."""
+def make_tiny_backbone_config(model_type: str = "wav2vec2", **overrides: Any) -> Any:
+    """A tiny random backbone config of ``model_type`` (:data:`TINY_BACKBONE_KWARGS` plus ``overrides``)."""
     from transformers import HubertConfig, Wav2Vec2Config, WavLMConfig
 
     classes = {"wav2vec2": Wav2Vec2Config, "hubert": HubertConfig, "wavlm": WavLMConfig}
+    return classes[model_type](**{**TINY_BACKBONE_KWARGS, **overrides})
 
-    def make(model_type: str = "wav2vec2", **overrides: Any) -> Any:
-        return classes[model_type](**{**TINY_BACKBONE_KWARGS, **overrides})
 
-    return make
+@pytest.fixture(scope="session")
+def tiny_backbone_config() -> Callable[..., Any]:
+    """Factory: ``tiny_backbone_config("wavlm", num_hidden_layers=1)`` -> a tiny random backbone config."""
+    return make_tiny_backbone_config
 
 
 @pytest.fixture
@@ -89,62 +90,78 @@ def tiny_wav2vec2_config(tiny_backbone_config: Callable[..., Any]) -> Any:
     return tiny_backbone_config("wav2vec2")
 
 
-@pytest.fixture(scope="session")
-def feature_extractor() -> Any:
+def make_feature_extractor() -> Any:
     """The SSL models' feature extractor (16 kHz, normalised, always returns an attention mask)."""
     from transformers import Wav2Vec2FeatureExtractor
 
     return Wav2Vec2FeatureExtractor(sampling_rate=16000, return_attention_mask=True, do_normalize=True)
 
 
+@pytest.fixture(scope="session")
+def feature_extractor() -> Any:
+    """The SSL models' feature extractor (16 kHz, normalised, always returns an attention mask)."""
+    return make_feature_extractor()
+
+
 TINY_LABELS = {0: "anger", 1: "happiness", 2: "neutral", 3: "sadness"}
 
 
-@pytest.fixture
-def tiny_ser_model(tiny_backbone_config: Callable[..., Any]) -> Callable[..., Any]:
+def make_tiny_ser_model(
+    model_type: str = "wav2vec2", seed: int = 0, backbone_overrides: dict | None = None, **config: Any
+) -> Any:
+    """A tiny random hf_ser model in eval mode (see the :func:`tiny_ser_model` fixture)."""
+    from hf_ser import SERConfig, SERModelForAudioClassification
+
+    config.setdefault("projector_size", 16)
+    config.setdefault("pooling_attention_size", 8)
+    if config.get("task", "classification") != "regression":
+        config.setdefault("id2label", dict(TINY_LABELS))
+    torch.manual_seed(seed)
+    backbone = make_tiny_backbone_config(model_type, **(backbone_overrides or {}))
+    return SERModelForAudioClassification(SERConfig(backbone_config=backbone, **config)).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_ser_model() -> Callable[..., Any]:
     """Factory for tiny random hf_ser models in eval mode.
 
     ``tiny_ser_model(task="multitask", pooling="attentive_stats", model_type="wavlm", seed=0, **config)``;
     classification / multitask models get the four labels of :data:`TINY_LABELS`.
     """
-    from hf_ser import SERConfig, SERModelForAudioClassification
+    return make_tiny_ser_model
 
-    def make(
-        model_type: str = "wav2vec2", seed: int = 0, backbone_overrides: dict | None = None, **config: Any
-    ):
-        config.setdefault("projector_size", 16)
-        config.setdefault("pooling_attention_size", 8)
-        if config.get("task", "classification") != "regression":
-            config.setdefault("id2label", dict(TINY_LABELS))
-        torch.manual_seed(seed)
-        backbone = tiny_backbone_config(model_type, **(backbone_overrides or {}))
-        return SERModelForAudioClassification(SERConfig(backbone_config=backbone, **config)).eval()
+
+def save_checkpoint(model: Any, directory: Path, extractor: Any = None) -> Path:
+    """Save ``model`` and its feature extractor (default: :func:`make_feature_extractor`)."""
+    model.save_pretrained(directory)
+    (extractor if extractor is not None else make_feature_extractor()).save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Factory: save a tiny hf_ser checkpoint (model + feature extractor) in a new directory, return it.
+
+    ``tiny_checkpoint(name="checkpoint", model=None, extractor=None, **model_kwargs)``: ``model`` (e.g.
+    one trained or edited by the test) is saved as given; without it one is built with
+    ``tiny_ser_model(**model_kwargs)``. ``extractor`` defaults to the SSL feature extractor. The one
+    place tests write checkpoints; session-scoped so that module- and session-scoped fixtures can use it.
+    """
+
+    def make(name: str = "checkpoint", model: Any = None, extractor: Any = None, **model_kwargs: Any) -> Path:
+        if model is None:
+            model = make_tiny_ser_model(**model_kwargs)
+        elif model_kwargs:
+            raise TypeError(f"Pass either a model or model options, not both: {sorted(model_kwargs)}.")
+        return save_checkpoint(model, tmp_path_factory.mktemp(name), extractor)
 
     return make
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_checkpoint_dir(tiny_checkpoint: Callable[..., Path]) -> Path:
     """A saved tiny hf_ser classifier (attentive-stats pooling, :data:`TINY_LABELS`) + its feature extractor.
 
     Session-scoped and read-only: copy it before writing next to it.
     """
-    import torch
-    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor
-
-    from hf_ser import SERConfig, SERModelForAudioClassification
-
-    torch.manual_seed(0)
-    config = SERConfig(
-        backbone_config=Wav2Vec2Config(**TINY_BACKBONE_KWARGS),
-        id2label=dict(TINY_LABELS),
-        pooling="attentive_stats",
-        projector_size=16,
-        pooling_attention_size=8,
-    )
-    directory = tmp_path_factory.mktemp("tiny_checkpoint")
-    SERModelForAudioClassification(config).eval().save_pretrained(directory)
-    Wav2Vec2FeatureExtractor(
-        sampling_rate=16000, return_attention_mask=True, do_normalize=True
-    ).save_pretrained(directory)
-    return directory
+    return tiny_checkpoint("tiny_checkpoint", pooling="attentive_stats", seed=0)

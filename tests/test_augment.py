@@ -31,7 +31,8 @@ def test_presets_change_clips_reproducibly(preset, emodb_clips):
     first = build_augmentation(preset, seed=3, reverb=True, speed_factors=(0.9, 1.1), p=1.0)
     second = build_augmentation(preset, seed=3, reverb=True, speed_factors=(0.9, 1.1), p=1.0)
     outputs = [first(clip, 16000) for _ in range(3)]
-    assert all(out.dtype == np.float32 and np.isfinite(out).all() for out in outputs)
+    assert all(out.dtype == np.float32 for out in outputs)
+    assert all(np.isfinite(out).all() for out in outputs)
     assert all(out.shape != clip.shape or not np.allclose(out, clip) for out in outputs)
     for out in outputs:  # same seed, same call sequence -> same outputs
         np.testing.assert_array_equal(out, second(clip, 16000))
@@ -73,7 +74,8 @@ def test_speed_perturbation_changes_length():
     rng = np.random.default_rng(0)
     fast = SpeedPerturbation(factors=(1.25,))(clip, 16000, rng=rng)
     slow = SpeedPerturbation(factors=(0.8,))(clip, 16000, rng=rng)
-    assert fast.shape == (12800,) and slow.shape == (20000,)
+    assert fast.shape == (12800,)
+    assert slow.shape == (20000,)
     assert SpeedPerturbation(factors=(1.0,))(clip, 16000, rng=rng) is clip
     with pytest.raises(ValueError, match="positive speeds"):
         SpeedPerturbation(factors=(0.0,))
@@ -85,7 +87,8 @@ def test_synthetic_reverb_keeps_length_and_adds_tail():
     out = SyntheticReverb(rt60=(0.3, 0.3), wet=(0.5, 0.5), p=1.0)(
         impulse, 16000, rng=np.random.default_rng(0)
     )
-    assert out.shape == impulse.shape and np.abs(out[2000:]).max() > 0  # energy after the click
+    assert out.shape == impulse.shape
+    assert np.abs(out[2000:]).max() > 0  # energy after the click
 
 
 def test_room_reverb_is_reproducible_and_keeps_level(emodb_clips):
@@ -93,7 +96,8 @@ def test_room_reverb_is_reproducible_and_keeps_level(emodb_clips):
     first = build_augmentation("light", seed=1, reverb="room", noise_snr_db=None, gain_db=None, p=1.0)
     second = build_augmentation("light", seed=1, reverb="room", noise_snr_db=None, gain_db=None, p=1.0)
     out = first(clip, 16000)
-    assert out.shape == clip.shape and not np.allclose(out, clip)
+    assert out.shape == clip.shape
+    assert not np.allclose(out, clip)
     assert np.abs(out).max() == pytest.approx(np.abs(clip).max(), rel=1e-4)
     np.testing.assert_array_equal(out, second(clip, 16000))
     with pytest.raises(ValueError, match="reverb='hall' is not one of"):
@@ -171,8 +175,10 @@ def test_spec_augment_masks_in_training_only_and_reproducibly():
     ).train()
     out = spec(features, mask)
     masked = out == 0
-    assert masked.any() and not torch.equal(out, features)
-    assert torch.equal(out[~masked], features[~masked]) and features.abs().min() > 0  # masks only zero values
+    assert masked.any()
+    assert not torch.equal(out, features)
+    assert torch.equal(out[~masked], features[~masked])
+    assert features.abs().min() > 0  # masks only zero values
     assert not masked[1, 30:].all(dim=-1).any()  # time masks stay inside row 1's 30 real frames
     again = SpecAugment(
         num_freq_masks=2, freq_mask_width=5, num_time_masks=2, time_mask_width=10, seed=0

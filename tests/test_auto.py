@@ -28,13 +28,10 @@ from hf_ser.auto import AUTO_CLASS_TABLE, AutoRegistration, register_auto_classe
 
 
 @pytest.fixture
-def saved_model(tiny_ser_model, feature_extractor, tmp_path):
+def saved_model(tiny_ser_model, tiny_checkpoint):
     """A tiny categorical hf_ser checkpoint with its feature extractor, saved to a temporary directory."""
     model = tiny_ser_model(pooling="attentive_stats", layer_weighting="weighted", seed=11)
-    directory = tmp_path / "checkpoint"
-    model.save_pretrained(directory)
-    feature_extractor.save_pretrained(directory)
-    return model, directory
+    return model, tiny_checkpoint(model=model)
 
 
 def test_registration_is_idempotent_and_table_driven():
@@ -44,7 +41,8 @@ def test_registration_is_idempotent_and_table_driven():
     assert FEATURE_EXTRACTOR_MAPPING[SERConfig] is Wav2Vec2FeatureExtractor
     row = next(row for row in AUTO_CLASS_TABLE if row.config_class is SERConfig)
     assert row.model_class is SERModelForAudioClassification
-    assert "register_auto_classes" in hf_ser.__all__ and hf_ser.__version__
+    assert "register_auto_classes" in hf_ser.__all__
+    assert hf_ser.__version__
 
 
 def test_new_table_row_is_registered(monkeypatch):
@@ -93,7 +91,8 @@ def test_auto_classes_load_hf_ser_checkpoint(saved_model, feature_extractor, emo
     loaded = AutoModelForAudioClassification.from_pretrained(directory)
     assert type(loaded) is SERModelForAudioClassification
     extractor = AutoFeatureExtractor.from_pretrained(directory)
-    assert isinstance(extractor, Wav2Vec2FeatureExtractor) and extractor.return_attention_mask
+    assert isinstance(extractor, Wav2Vec2FeatureExtractor)
+    assert extractor.return_attention_mask
     inputs = extractor(emodb_clips[:2], sampling_rate=16000, padding=True, return_tensors="pt")
     with torch.no_grad():
         torch.testing.assert_close(loaded.eval()(**inputs).logits, model(**inputs).logits, atol=0, rtol=0)

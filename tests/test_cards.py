@@ -96,7 +96,8 @@ def test_rendered_card_states_metadata_results_groups_and_usage() -> None:
         "split": "leave-one-speaker-out, 3 folds",
     }
     uar = next(m for m in result["metrics"] if m["type"] == "recall")
-    assert uar["value"] == 0.71 and uar["args"] == {"average": "macro"}
+    assert uar["value"] == 0.71
+    assert uar["args"] == {"average": "macro"}
     assert "std 0.0265" in uar["name"]
     assert re.search(r"^# ser-emodb$", text, re.M)
     assert re.search(
@@ -169,7 +170,8 @@ def test_card_without_results_still_validates() -> None:
     text = str(render_model_card(SERCardData()))
     validate_model_card(text)
     assert "No evaluation results were recorded" in text
-    assert "model-index" not in text and "model_name" not in text
+    assert "model-index" not in text
+    assert "model_name" not in text
     assert 'pipeline("path/to/checkpoint")' in text
 
 
@@ -311,10 +313,8 @@ def test_card_data_from_run_reads_recipe_artifacts(tmp_path: Path, tiny_checkpoi
     )
     card_data = card_data_from_run(tmp_path)
     assert card_data.labels == ["anger", "happiness", "neutral", "sadness"]
-    assert (
-        card_data.architecture["backbone"] == "wav2vec2"
-        and card_data.architecture["pooling"] == "attentive_stats"
-    )
+    assert card_data.architecture["backbone"] == "wav2vec2"
+    assert card_data.architecture["pooling"] == "attentive_stats"
     assert (card_data.datasets, card_data.language, card_data.base_model) == (
         ["emodb"],
         ["de"],
@@ -397,16 +397,15 @@ def test_callback_fills_card_data_during_training(tmp_path: Path, tiny_ser_model
     assert card_data.num_parameters == sum(p.numel() for p in model.parameters())
     assert 0 < card_data.num_trainable_parameters <= card_data.num_parameters
     assert card_data.hyperparameters["learning_rate"] == 1e-3
-    assert card_data.hyperparameters["max_steps"] == 2 and card_data.hyperparameters["seed"] == 3
+    assert card_data.hyperparameters["max_steps"] == 2
+    assert card_data.hyperparameters["seed"] == 3
     assert card_data.hyperparameters["total_train_batch_size"] == 3
     assert card_data.split_sizes == {"train": 6, "validation": 6}
     assert card_data.label_counts["train"] == {"anger": 2, "happiness": 2, "neutral": 1, "sadness": 1}
     (row,) = card_data.eval_rows
-    assert (
-        row["step"] == 2
-        and isinstance(row["training_loss"], float)
-        and isinstance(row["validation_loss"], float)
-    )
+    assert row["step"] == 2
+    assert isinstance(row["training_loss"], float)
+    assert isinstance(row["validation_loss"], float)
     assert not any(key.endswith(("runtime", "per_second")) for key in row)
     text = str(render_model_card(card_data))
     validate_model_card(text)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_BACKBONE_KWARGS, TINY_LABELS
+from conftest import TINY_LABELS
 
 from hf_ser.app.cli import COMMANDS, collect_audio_files, main
 
@@ -20,27 +20,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, feature_extractor) -> str:
-    from hf_ser import SERConfig, SERModelForAudioClassification
-
-    torch.manual_seed(0)
-    backbone = {
-        "model_type": "wav2vec2",
-        **TINY_BACKBONE_KWARGS,
-        "conv_dim": (32, 32),
-        "conv_kernel": (20, 16),
-        "conv_stride": (20, 16),
-    }
-    config = SERConfig(
-        backbone_config=backbone,
-        id2label=dict(TINY_LABELS),
+def model_dir(tiny_checkpoint) -> str:
+    coarse_frames = {"conv_dim": (32, 32), "conv_kernel": (20, 16), "conv_stride": (20, 16)}
+    directory = tiny_checkpoint(
+        "cli_model",
+        backbone_overrides=coarse_frames,
         task="multitask",
-        projector_size=16,
+        pooling_attention_size=128,
         initializer_range=0.5,
     )
-    directory = tmp_path_factory.mktemp("cli_model")
-    SERModelForAudioClassification(config).eval().save_pretrained(directory)
-    feature_extractor.save_pretrained(directory)
     return str(directory)
 
 
@@ -58,7 +46,8 @@ def test_predict_json_lines(model_dir, clips, capsys):
     for line, path in zip(lines, clips, strict=True):
         record = json.loads(line)
         assert record["file"] == path
-        assert record["label"] in TINY_LABELS.values() and len(record["scores"]) == 2
+        assert record["label"] in TINY_LABELS.values()
+        assert len(record["scores"]) == 2
         assert {"arousal", "dominance", "valence"} <= set(record)
 
 
@@ -82,7 +71,8 @@ def test_predict_test_time_speeds_match_the_pipeline(model_dir, clips, capsys):
             assert record["arousal"] == pytest.approx(expected["arousal"], abs=1e-6)
     with pytest.raises(SystemExit) as error:
         main(["predict", *clips, "--model", model_dir, "--test-time-speeds", "fast"])
-    assert error.value.code == 2 and "0.9,1.1" in capsys.readouterr().err
+    assert error.value.code == 2
+    assert "0.9,1.1" in capsys.readouterr().err
 
 
 def test_predict_table_with_chunks(model_dir, clips, capsys):
@@ -109,7 +99,8 @@ def test_bad_file_is_reported_without_traceback_and_others_still_run(model_dir, 
     captured = capsys.readouterr()
     assert code == 2
     assert len(captured.out.strip().splitlines()) == 1  # the good clip
-    assert "broken.wav" in captured.err and "not found: /no/such.wav" in captured.err
+    assert "broken.wav" in captured.err
+    assert "not found: /no/such.wav" in captured.err
     assert "Traceback" not in captured.err
 
 
@@ -152,7 +143,8 @@ def test_every_subcommand_has_help(name, capsys):
     assert COMMANDS[name].description.splitlines()[0] in out
     assert "Example" in out
     if COMMANDS[name].passthrough:  # then the recipe's config parser lists its flags
-        assert "--config" in out and "--output_dir (default:" in out
+        assert "--config" in out
+        assert "--output_dir (default:" in out
 
 
 def test_export_offers_int8_quantisation(capsys):
@@ -187,8 +179,10 @@ def test_publish_dry_run_stages_and_checks_a_checkpoint(tiny_checkpoint_dir, tmp
     code = main(["publish", str(run), "me/tiny-ser", "--dry-run", "--no-onnx", "--folder", str(stage)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "Dry run: staged" in out and str(stage) in out
-    assert "ok trust_remote_code: loads without hf_ser" in out and "ok model_card" in out
+    assert "Dry run: staged" in out
+    assert str(stage) in out
+    assert "ok trust_remote_code: loads without hf_ser" in out
+    assert "ok model_card" in out
     staged = {path.name for path in stage.iterdir()}
     assert {"README.md", "config.json", "model.safetensors", "modeling_ser.py"} <= staged
     assert not (stage / "onnx").exists()
@@ -197,7 +191,8 @@ def test_publish_dry_run_stages_and_checks_a_checkpoint(tiny_checkpoint_dir, tmp
 def test_publish_commands_report_bad_arguments_without_traceback(tiny_checkpoint_dir, capsys):
     assert main(["publish", str(tiny_checkpoint_dir), "not a repo id", "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert "hf-ser: error: repo_id must look like 'user/name'" in err and "Traceback" not in err
+    assert "hf-ser: error: repo_id must look like 'user/name'" in err
+    assert "Traceback" not in err
     assert main(["publish-space", "me/demo", "--model", str(tiny_checkpoint_dir), "--dry-run"]) == 2
     assert "must be a Hub model id ('user/name'): a Space cannot read local paths" in capsys.readouterr().err
 
@@ -211,7 +206,8 @@ def test_distill_help_shows_the_recipe_flags_and_its_defaults(capsys):
     out = capsys.readouterr().out
     assert out.startswith("Distil a teacher checkpoint")
     assert "Defaults of this command: --model_type student, --output_dir outputs/distill" in out
-    assert "--teacher (default: None)" in out and "--distill_temperature" in out
+    assert "--teacher (default: None)" in out
+    assert "--distill_temperature" in out
     assert DISTILL_DEFAULTS == {"model_type": "student", "output_dir": "outputs/distill"}
 
 
@@ -221,7 +217,8 @@ def test_distill_config_errors_exit_2(tmp_path, capsys):
     missing = tmp_path / "no_teacher"
     assert main(["distill", "--teacher", str(missing), "--output_dir", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert f"hf-ser: error: Teacher {str(missing)!r} does not exist" in err and "Traceback" not in err
+    assert f"hf-ser: error: Teacher {str(missing)!r} does not exist" in err
+    assert "Traceback" not in err
     assert not (tmp_path / "out").exists()  # refused before any work
 
 

@@ -68,7 +68,8 @@ def test_audeering_adv_layout_matches_original(
     assert model.config.task == "regression"
     assert model.config.regression_targets == ["arousal", "dominance", "valence"]
     assert model.config.mask_pooling is False
-    assert model.config.projector_size == 32 and model.config.head_activation == "tanh"
+    assert model.config.projector_size == 32
+    assert model.config.head_activation == "tanh"
     inputs = inputs_for(feature_extractor, emodb_clips[:3])
     with torch.no_grad():
         expected = reference(**inputs)
@@ -121,7 +122,8 @@ def test_sequence_classification_layouts_match(
     original.save_pretrained(tmp_path)
     model = convert_checkpoint(tmp_path)
     assert model.config.layer_weighting == ("weighted" if weighted else "last")
-    assert model.config.id2label == labels and model.config.head_activation == "identity"
+    assert model.config.id2label == labels
+    assert model.config.head_activation == "identity"
     inputs = inputs_for(feature_extractor, emodb_clips[:3])
     with torch.no_grad():
         torch.testing.assert_close(model(**inputs).logits, original(**inputs).logits, atol=1e-5, rtol=0)
@@ -133,7 +135,8 @@ def test_sequence_classification_regression_problem_type(tiny_backbone_config, e
     original = Wav2Vec2ForSequenceClassification(config).eval()
     original.save_pretrained(tmp_path)
     model = convert_checkpoint(tmp_path)
-    assert model.config.task == "regression" and model.config.regression_targets == ["valence"]
+    assert model.config.task == "regression"
+    assert model.config.regression_targets == ["valence"]
     audio = torch.from_numpy(emodb_clips[1]).unsqueeze(0)
     with torch.no_grad():
         torch.testing.assert_close(model(audio).logits, original(audio).logits, atol=1e-5, rtol=0)
@@ -143,7 +146,8 @@ def test_converted_model_saves_as_hf_ser(tiny_backbone_config, emodb_clips, tmp_
     reference = save_audeering(tiny_backbone_config("wav2vec2", id2label=ADV), tmp_path / "original")
     convert_checkpoint(tmp_path / "original").save_pretrained(tmp_path / "converted")
     saved = json.loads((tmp_path / "converted" / "config.json").read_text())
-    assert saved["model_type"] == "hf_ser" and saved["mask_pooling"] is False
+    assert saved["model_type"] == "hf_ser"
+    assert saved["mask_pooling"] is False
     reloaded = SERModelForAudioClassification.from_pretrained(tmp_path / "converted").eval()
     audio = torch.from_numpy(emodb_clips[2]).unsqueeze(0)
     with torch.no_grad():

@@ -29,7 +29,8 @@ def test_int16_pcm_is_scaled_and_stereo_mixed_in_both_layouts():
     samples_first = np.stack([left, right], axis=1)  # (samples, channels), as soundfile returns
     for array in (samples_first, samples_first.T):  # and (channels, samples), as torch stores it
         mono = prepare_audio(array, 48000)
-        assert mono.dtype == np.float32 and mono.shape == (1600,)
+        assert mono.dtype == np.float32
+        assert mono.shape == (1600,)
         np.testing.assert_allclose(mono[100:-100], 0.25, atol=1e-3)
 
 
@@ -80,13 +81,15 @@ def test_load_audio_real_flac_and_formats(tmp_path, data_dir):
     native, rate = sf.read(str(path), dtype="float32")
     np.testing.assert_array_equal(load_audio(path, None), native)
     resampled = load_audio(path)
-    assert resampled.dtype == np.float32 and resampled.shape == (32000,)  # 2.0 s at 16 kHz
+    assert resampled.dtype == np.float32
+    assert resampled.shape == (32000,)  # 2.0 s at 16 kHz
     assert audio_duration(path) == pytest.approx(2.0)
     for suffix, subtype in ((".wav", "PCM_16"), (".wav", "PCM_U8"), (".ogg", "VORBIS"), (".flac", "PCM_24")):
         clip = write_clip(tmp_path / f"clip_{subtype}{suffix}", seconds=0.5, sampling_rate=8000, channels=2,
                           subtype=subtype)  # fmt: skip
         audio = load_audio(clip)
-        assert audio.shape == (8000,) and 0.4 < np.abs(audio).max() < 0.6
+        assert audio.shape == (8000,)
+        assert 0.4 < np.abs(audio).max() < 0.6
     assert load_audio(path.read_bytes()).shape == (32000,)  # bytes work too
 
 
@@ -130,7 +133,8 @@ def test_with_decoded_audio_is_lazy_and_matches_load_audio(data_dir, monkeypatch
     row = decoded[3]
     assert calls == [1]
     np.testing.assert_array_equal(row["audio"]["array"], load_audio(dataset[3]["audio"]["path"]))
-    assert row["audio"]["sampling_rate"] == 16000 and row["label"] == dataset[3]["label"]
+    assert row["audio"]["sampling_rate"] == 16000
+    assert row["label"] == dataset[3]["label"]
     assert (
         with_decoded_audio(dataset, None)[3]["audio"]["sampling_rate"] == 44100
     )  # None keeps the native rate

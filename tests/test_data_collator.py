@@ -35,7 +35,8 @@ def test_pads_real_clips_with_attention_mask(feature_extractor, emodb_clips):
     assert set(batch) == {"input_values", "attention_mask", "labels"}
     assert tuple(batch["input_values"].shape) == (4, max(lengths))
     assert batch["attention_mask"].sum(-1).tolist() == lengths
-    assert batch["labels"].dtype == torch.long and batch["labels"].tolist() == [0, 1, 2, 3]
+    assert batch["labels"].dtype == torch.long
+    assert batch["labels"].tolist() == [0, 1, 2, 3]
     for row, length in enumerate(lengths):  # padding is zeros after each clip, clip normalised alone
         assert torch.all(batch["input_values"][row, length:] == 0)
         alone = feature_extractor(emodb_clips[row], sampling_rate=16000, return_tensors="pt")["input_values"][
@@ -59,10 +60,13 @@ def test_regression_labels_and_missing_values(feature_extractor):
     rows[1].update(arousal=None, valence=0.75)
     batch = SERDataCollator(feature_extractor, regression_columns=("arousal", "valence"))(rows)
     assert batch["labels"].tolist() == [2, IGNORE_INDEX]  # -1 = no class -> ignored by the loss
-    assert batch["regression_labels"].dtype == torch.float32 and batch["regression_labels"].shape == (2, 2)
-    assert torch.isnan(batch["regression_labels"][1, 0]) and batch["regression_labels"][1, 1] == 0.75
+    assert batch["regression_labels"].dtype == torch.float32
+    assert batch["regression_labels"].shape == (2, 2)
+    assert torch.isnan(batch["regression_labels"][1, 0])
+    assert batch["regression_labels"][1, 1] == 0.75
     no_labels = SERDataCollator(feature_extractor, label_column=None)(rows)
-    assert "labels" not in no_labels and "regression_labels" not in no_labels
+    assert "labels" not in no_labels
+    assert "regression_labels" not in no_labels
 
 
 def test_random_crop_only_in_training_mode(feature_extractor):
@@ -81,7 +85,8 @@ def test_random_crop_only_in_training_mode(feature_extractor):
     for crop, start in zip(crops, starts, strict=True):  # ... of the original clip
         torch.testing.assert_close(crop, torch.from_numpy(clip[start : start + 8000]))
     evaluation = collator.eval()
-    assert evaluation.training is False and collator.training is True
+    assert evaluation.training is False
+    assert collator.training is True
     full = evaluation(_rows([clip], [0]))["input_values"][0]
     torch.testing.assert_close(full, torch.from_numpy(clip))  # never cropped in eval mode
     start_crop = SERDataCollator(collator.feature_extractor, max_length_seconds=0.5, random_crop=False)

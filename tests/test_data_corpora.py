@@ -36,7 +36,8 @@ def _labels(dataset: datasets.Dataset) -> Counter:
 
 def _check_common_schema(dataset: datasets.Dataset, corpus: str) -> None:
     features = dataset.features
-    assert isinstance(features["audio"], datasets.Audio) and features["audio"].decode is False
+    assert isinstance(features["audio"], datasets.Audio)
+    assert features["audio"].decode is False
     names = features["label"].names
     assert names == [name for name in CANONICAL_EMOTIONS if name in names]  # canonical, alphabetical
     assert set(dataset["corpus"]) == {corpus}
@@ -68,7 +69,8 @@ def test_emodb_real_copy(data_dir):
         "sadness",
     ]
     rows = {row["audio"]["path"].rsplit("/", 1)[1]: row for row in emodb}
-    assert rows["03a01Fa.flac"]["speaker"] == "03" and rows["03a01Fa.flac"]["sex"] == "male"
+    assert rows["03a01Fa.flac"]["speaker"] == "03"
+    assert rows["03a01Fa.flac"]["sex"] == "male"
     assert rows["03a01Fa.flac"]["statement"] == "a01"
     assert emodb.features["label"].int2str(rows["03a01Fa.flac"]["label"]) == "happiness"
     assert Counter(emodb["sex"]) == {"female": 302, "male": 233}
@@ -77,7 +79,8 @@ def test_emodb_real_copy(data_dir):
 def test_urdu_real_copy(data_dir):
     urdu = load_corpus("urdu", data_dir / "urdu")
     _check_common_schema(urdu, "urdu")
-    assert urdu.num_rows == 400 and len(set(urdu["speaker"])) == 29
+    assert urdu.num_rows == 400
+    assert len(set(urdu["speaker"])) == 29
     assert _labels(urdu) == {"anger": 100, "happiness": 100, "neutral": 100, "sadness": 100}
     row = next(row for row in urdu if row["audio"]["path"].endswith("SM1_F1_A01.flac"))
     assert (row["speaker"], row["sex"]) == ("SM1", "male")
@@ -94,7 +97,8 @@ def test_emotions_filter_keeps_canonical_order(data_dir):
 def test_emodb_wav_subfolder_and_unknown_names(tmp_path):
     root = write_emodb_flat(tmp_path / "emodb")
     emodb = load_corpus("emodb", root)
-    assert emodb["speaker"] == ["03", "08", "16"] and emodb["sex"] == ["male", "female", "female"]
+    assert emodb["speaker"] == ["03", "08", "16"]
+    assert emodb["sex"] == ["male", "female", "female"]
     assert emodb.features["label"].names == ["anger", "boredom", "neutral"]
     write_clip(root / "wav" / "recording_1.wav")
     with pytest.raises(CorpusLayoutError, match="recording_1.wav.*SSTTTEV.*e.g. '03a01Fa.wav'"):
@@ -121,7 +125,8 @@ def test_ravdess_layout(tmp_path):
     root = write_ravdess(tmp_path / "Audio_Speech_Actors_01-24")
     speech = load_corpus("ravdess", root)
     _check_common_schema(speech, "ravdess")
-    assert speech.num_rows == 16 and set(speech["vocal_channel"]) == {"speech"}
+    assert speech.num_rows == 16
+    assert set(speech["vocal_channel"]) == {"speech"}
     assert speech.features["label"].names == [e for e in CANONICAL_EMOTIONS if e != "boredom"]
     first = speech[0]
     assert (first["speaker"], first["sex"], first["intensity"], first["statement"]) == (
@@ -132,16 +137,16 @@ def test_ravdess_layout(tmp_path):
     )
     assert Counter(speech["sex"]) == {"male": 8, "female": 8}
     both = load_corpus("ravdess", tmp_path, vocal_channel="both")  # Actor_XX one level down
-    assert both.num_rows == 18 and Counter(both["vocal_channel"])["song"] == 2
+    assert both.num_rows == 18
+    assert Counter(both["vocal_channel"])["song"] == 2
     assert load_corpus("ravdess", root, vocal_channel="song").num_rows == 2
     with pytest.raises(ValueError, match="vocal_channel='talk' is not one of"):
         load_corpus("ravdess", root, vocal_channel="talk")
     stereo = next(
         row for row in with_decoded_audio(speech) if row["audio"]["path"].endswith("03-01-03-02-01-01-01.wav")
     )
-    assert stereo["audio"]["array"].ndim == 1 and stereo["audio"]["array"].shape == (
-        1600,
-    )  # 0.1 s, 48k -> 16k
+    assert stereo["audio"]["array"].ndim == 1
+    assert stereo["audio"]["array"].shape == (1600,)  # 0.1 s, 48k -> 16k
     write_clip(root / "Actor_01" / "01-01-05-02-01-01-01.wav")  # a video-modality code is not audio-only
     with pytest.raises(CorpusLayoutError, match="modality must be 03.*Actor_XX/03-01-EE-II-SS-RR-AA.wav"):
         load_corpus("ravdess", root)
@@ -151,9 +156,9 @@ def test_turev_layout(tmp_path):
     turev = load_corpus("turev", write_turev(tmp_path))
     _check_common_schema(turev, "turev")
     assert _labels(turev) == {"anger": 2, "calm": 2, "happiness": 2, "sadness": 2}
-    assert (
-        set(turev["speaker"]) == {"1", "2"} and set(turev["word"]) == {"kapi"} and set(turev["sex"]) == {None}
-    )
+    assert set(turev["speaker"]) == {"1", "2"}
+    assert set(turev["word"]) == {"kapi"}
+    assert set(turev["sex"]) == {None}
     write_clip(tmp_path / "Angry" / "kapi.wav")
     with pytest.raises(CorpusLayoutError, match="kapi.wav.*<speaker>_<xx>_<word>.wav"):
         load_corpus("turev", tmp_path)
@@ -164,9 +169,8 @@ def test_crema_d_layout_with_and_without_demographics(tmp_path):
     _check_common_schema(crema, "crema_d")
     assert crema.features["label"].names == ["anger", "disgust", "fear", "happiness", "neutral", "sadness"]
     assert dict(zip(crema["speaker"], crema["sex"], strict=True)) == {"1001": "male", "1002": "female"}
-    assert set(crema["intensity"]) == {"unspecified", "high", "low", "medium"} and set(
-        crema["statement"]
-    ) == {"DFA"}
+    assert set(crema["intensity"]) == {"unspecified", "high", "low", "medium"}
+    assert set(crema["statement"]) == {"DFA"}
     no_demo = load_corpus("crema_d", write_crema_d(tmp_path / "b", demographics=False))
     assert set(no_demo["sex"]) == {None}
     with pytest.raises(CorpusNotFoundError, match="AudioWAV folder"):
@@ -179,7 +183,9 @@ def test_crema_d_layout_with_and_without_demographics(tmp_path):
 def test_tess_layout(tmp_path):
     tess = load_corpus("tess", write_tess(tmp_path))
     _check_common_schema(tess, "tess")
-    assert tess.num_rows == 14 and set(tess["speaker"]) == {"OAF", "YAF"} and set(tess["sex"]) == {"female"}
+    assert tess.num_rows == 14
+    assert set(tess["speaker"]) == {"OAF", "YAF"}
+    assert set(tess["sex"]) == {"female"}
     assert _labels(tess)["surprise"] == 2  # "ps" = pleasant surprise
     assert "calm" not in tess.features["label"].names
 
@@ -195,10 +201,12 @@ def test_iemocap_four_class_and_extended(tmp_path):
     assert iemocap.features["label"].int2str(excited["label"]) == "happiness"  # exc merged into happiness
     assert (excited["speaker"], excited["sex"], excited["session"]) == ("Ses01M", "male", 1)
     assert (excited["valence"], excited["arousal"], excited["dominance"]) == (4.0, 3.5, 3.0)
-    assert excited["original_label"] == "exc" and excited["text"] == "Hello number 1."
+    assert excited["original_label"] == "exc"
+    assert excited["text"] == "Hello number 1."
     assert sorted(set(iemocap["speaker"])) == ["Ses01F", "Ses01M", "Ses02F", "Ses02M"]
     extended = load_corpus("iemocap", root, four_class=False)
-    assert extended.num_rows == 6 and "surprise" in extended.features["label"].names
+    assert extended.num_rows == 6
+    assert "surprise" in extended.features["label"].names
     (root / "Session2" / "sentences" / "wav" / "Ses02F_impro02" / "Ses02F_impro02_F000.wav").unlink()
     with pytest.raises(CorpusLayoutError, match="Ses02F_impro02_F000 is labelled .* but has no audio"):
         load_corpus("iemocap", root)
@@ -212,9 +220,13 @@ def test_msp_podcast_layout_and_unlabelled_rows(tmp_path):
     assert msp.num_rows == 4  # contempt row dropped
     assert msp.features["label"].names == ["anger", "happiness", "neutral", "sadness"]
     assert msp["split"] == ["Train", "Train", "Development", "Test2"]
-    assert msp[0]["arousal"] == pytest.approx(5.2) and msp[0]["sex"] == "male" and msp[0]["speaker"] == "127"
+    assert msp[0]["arousal"] == pytest.approx(5.2)
+    assert msp[0]["sex"] == "male"
+    assert msp[0]["speaker"] == "127"
     everything = load_corpus("msp_podcast", root, drop_unlabelled=False)
-    assert everything.num_rows == 5 and everything["label"][3] == -1 and everything[3]["sex"] is None
+    assert everything.num_rows == 5
+    assert everything["label"][3] == -1
+    assert everything[3]["sex"] is None
     (root / "Audios" / "MSP-PODCAST_0001_0001.wav").unlink()
     with pytest.raises(CorpusLayoutError, match="MSP-PODCAST_0001_0001.wav.*listed in the CSV but missing"):
         load_corpus("msp_podcast", root)
@@ -240,7 +252,8 @@ def test_folder_tree_and_csv(tmp_path):
         "path,label,speaker,sex\ntree/angry/s1_angry.wav,Angry,A,F\ntree/neu/s2_neu.wav,neutral,B,m\n"
     )
     from_csv = load_corpus("folder", csv_path)
-    assert from_csv["speaker"] == ["A", "B"] and from_csv["sex"] == ["female", "male"]
+    assert from_csv["speaker"] == ["A", "B"]
+    assert from_csv["sex"] == ["female", "male"]
     assert load_corpus("folder", tmp_path, csv_file="list.csv").num_rows == 2
     csv_path.write_text("file,emotion\nx.wav,sad\n")
     with pytest.raises(CorpusLayoutError, match="needs columns path,label"):
@@ -266,4 +279,5 @@ def test_check_audio_reports_undecodable_files_by_path(tmp_path):
 def test_decoded_fixture_audio_is_16k_mono(tmp_path):
     tess = with_decoded_audio(load_corpus("tess", write_tess(tmp_path)))
     array = tess[0]["audio"]["array"]
-    assert array.dtype == np.float32 and array.shape == (1600,)
+    assert array.dtype == np.float32
+    assert array.shape == (1600,)

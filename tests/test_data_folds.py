@@ -24,7 +24,8 @@ def _assert_speaker_independent(dataset, folds, group="speaker"):
     covered = np.concatenate([test for _, test in folds])
     assert sorted(covered.tolist()) == list(range(dataset.num_rows))  # test sets partition the rows
     for train, test in folds:
-        assert len(test) > 0 and len(train) + len(test) == dataset.num_rows
+        assert len(test) > 0
+        assert len(train) + len(test) == dataset.num_rows
         assert not set(groups[train]) & set(groups[test])  # no speaker on both sides
 
 
@@ -105,4 +106,5 @@ def test_msp_podcast_official_splits(tmp_path):
     msp = load_corpus("msp_podcast", write_msp_podcast(tmp_path))
     splits = official_splits(msp)
     assert sorted(splits) == ["test2", "train", "validation"]
-    assert splits["train"].num_rows == 2 and splits["validation"]["speaker"] == ["15"]
+    assert splits["train"].num_rows == 2
+    assert splits["validation"]["speaker"] == ["15"]

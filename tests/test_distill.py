@@ -70,7 +70,9 @@ def test_label_with_teacher_batches_and_cache(tiny_ser_model, feature_extractor,
     teacher = tiny_ser_model(task="multitask")
     cache = tmp_path / "teacher.npz"
     targets = label_with_teacher(teacher, feature_extractor, emodb_clips, batch_size=3, cache_path=cache)
-    assert targets.logits.shape == (4, 4) and targets.regression.shape == (4, 3) and len(targets) == 4
+    assert targets.logits.shape == (4, 4)
+    assert targets.regression.shape == (4, 3)
+    assert len(targets) == 4
     with torch.no_grad():
         alone = teacher(
             **feature_extractor(
@@ -154,4 +156,5 @@ def test_distillation_trainer_end_to_end(tiny_ser_model, feature_extractor, emod
     )
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    assert len(losses) == 12 and losses[-1] < 0.5 * losses[0]
+    assert len(losses) == 12
+    assert losses[-1] < 0.5 * losses[0]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import TINY_BACKBONE_KWARGS, read_clip
+from conftest import make_tiny_ser_model, read_clip
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("HF_SER_DATA_DIR", REPO.parent / "shared" / "data"))
@@ -47,38 +47,29 @@ def run_distill(argv: list[str]):
     return module.main(argv)
 
 
-def save_teacher(directory: Path, seed: int, scale: float, **config) -> str:
-    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor
+def save_teacher(tiny_checkpoint, name: str, seed: int, scale: float, **config) -> str:
+    """Save a tiny one-layer hf_ser teacher whose output layers are scaled by ``scale``."""
+    from transformers import Wav2Vec2FeatureExtractor
 
-    from hf_ser import SERConfig, SERModelForAudioClassification
-
-    torch.manual_seed(seed)
-    model = SERModelForAudioClassification(
-        SERConfig(
-            backbone_config=Wav2Vec2Config(**{**TINY_BACKBONE_KWARGS, "num_hidden_layers": 1}),
-            projector_size=16,
-            pooling_attention_size=8,
-            **config,
-        )
-    ).eval()
+    model = make_tiny_ser_model(seed=seed, backbone_overrides={"num_hidden_layers": 1}, **config)
     with torch.no_grad():
         for head in ("classifier", "regressor"):
             if getattr(model, head, None) is not None:
                 getattr(model, head).out_proj.weight.mul_(scale)
-    model.save_pretrained(directory)
-    Wav2Vec2FeatureExtractor(return_attention_mask=True, do_normalize=True).save_pretrained(directory)
-    return str(directory)
+    extractor = Wav2Vec2FeatureExtractor(return_attention_mask=True, do_normalize=True)
+    return str(tiny_checkpoint(name, model=model, extractor=extractor))
 
 
 @pytest.fixture(scope="module")
-def teachers(tmp_path_factory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("teachers")
+def teachers(tiny_checkpoint) -> dict[str, str]:
     emodb_labels = dict(enumerate(EMODB_CLASSES))
     return {
-        "classes": save_teacher(root / "classes", 0, 40.0, id2label=emodb_labels),
-        "classes_b": save_teacher(root / "classes_b", 1, 40.0, id2label=emodb_labels),
-        "four_classes": save_teacher(root / "four", 0, 1.0, id2label=dict(enumerate(EMODB_CLASSES[:4]))),
-        "adv": save_teacher(root / "adv", 2, 20.0, task="regression"),
+        "classes": save_teacher(tiny_checkpoint, "classes", 0, 40.0, id2label=emodb_labels),
+        "classes_b": save_teacher(tiny_checkpoint, "classes_b", 1, 40.0, id2label=emodb_labels),
+        "four_classes": save_teacher(
+            tiny_checkpoint, "four", 0, 1.0, id2label=dict(enumerate(EMODB_CLASSES[:4]))
+        ),
+        "adv": save_teacher(tiny_checkpoint, "adv", 2, 20.0, task="regression"),
     }
 
 
@@ -128,29 +119,37 @@ def test_classification_kd_writes_outputs_and_reuses_the_cache(teachers, teacher
     assert sum(teacher_calls) == 13  # the 13 training clips of fold 0, labelled once (test clips never)
     cache = out / "teacher_cache" / "train_teacher0.npz"
     with np.load(cache, allow_pickle=False) as saved:
-        assert saved["logits"].shape == (13, 7) and "regression" not in saved
+        assert saved["logits"].shape == (13, 7)
+        assert "regression" not in saved
     for name in ("model.safetensors", "config.json", "preprocessor_config.json", "metrics.json",
                  "confusion_matrix.png", "train_config.yaml", "README.md"):  # fmt: skip
         assert (out / name).is_file(), name
     assert 0.0 <= json.loads((out / "metrics.json").read_text())["test"]["uar"] == results["test"]["uar"] <= 1
     card = (out / "README.md").read_text()
     # The card names the teacher and how it labelled (hyper-parameter rows) and says the model is distilled.
-    assert teachers["classes"] in card and "Distilled from" in card and "- knowledge-distillation" in card
-    assert "teacher_task" in card and "cached once (full clips)" in card
+    assert teachers["classes"] in card
+    assert "Distilled from" in card
+    assert "- knowledge-distillation" in card
+    assert "teacher_task" in card
+    assert "cached once (full clips)" in card
     saved_cfg = parse_config(["--config", str(out / "train_config.yaml")])
-    assert saved_cfg.teacher == [teachers["classes"]] and saved_cfg.model_type == "student"
+    assert saved_cfg.teacher == [teachers["classes"]]
+    assert saved_cfg.model_type == "student"
     student = AutoModelForAudioClassification.from_pretrained(out)
-    assert type(student).__name__ == "Wav2SmallForAudioClassification" and student.config.num_labels == 7
+    assert type(student).__name__ == "Wav2SmallForAudioClassification"
+    assert student.config.num_labels == 7
     assert AutoFeatureExtractor.from_pretrained(out) is not None
     losses = logged_losses(out)
-    assert len(losses) == 12 and decreased(losses), losses
+    assert len(losses) == 12, losses
+    assert decreased(losses), losses
 
     # Resuming (or any later run in this output_dir) serves the targets from the cache: no teacher call.
     written = cache.stat().st_mtime_ns
     teacher_calls.clear()
     run_distill([*flags(teacher=teachers["classes"], output_dir=out, max_steps=14, distill_temperature=1.0),
                  "--resume"])  # fmt: skip
-    assert teacher_calls == [] and cache.stat().st_mtime_ns == written
+    assert teacher_calls == []
+    assert cache.stat().st_mtime_ns == written
     assert len(logged_losses(out)) == 14
 
 
@@ -164,8 +163,10 @@ def test_on_the_fly_ensemble_with_unlabelled_audio(teachers, teacher_calls, unla
     assert teacher_calls == [size for size in (4, 4, 4, 4, 1, 4, 4, 4, 4) for _member in range(2)]
     assert not (out / "teacher_cache").exists()
     card = (out / "README.md").read_text()
-    assert teachers["classes_b"] in card and "on the fly (training crops)" in card
-    assert "unlabelled_clips" in card and "| train | 17 |" in card  # 13 labelled + 4 unlabelled
+    assert teachers["classes_b"] in card
+    assert "on the fly (training crops)" in card
+    assert "unlabelled_clips" in card
+    assert "| train | 17 |" in card  # 13 labelled + 4 unlabelled
 
 
 def test_regression_kd_from_adv_teacher_on_a_corpus_without_adv(
@@ -179,7 +180,8 @@ def test_regression_kd_from_adv_teacher_on_a_corpus_without_adv(
     assert sum(teacher_calls) == 16 + 4
     for name, clips in (("corpus", 16), ("unlabelled", 4)):
         with np.load(out / "teacher_cache" / f"{name}_teacher0.npz", allow_pickle=False) as saved:
-            assert saved["regression"].shape == (clips, 3) and "logits" not in saved
+            assert saved["regression"].shape == (clips, 3)
+            assert "logits" not in saved
     assert {"ccc", "ccc_arousal", "ccc_dominance", "ccc_valence"} <= set(results["test"])
     assert (out / "regression_scatter.png").is_file()
     assert "measure agreement with the teacher" in (out / "README.md").read_text()
@@ -220,4 +222,5 @@ def test_configuration_errors_before_any_compute(teachers, teacher_calls, tmp_pa
     out = tmp_path / "never"
     with pytest.raises(error, match=message):
         run_distill(flags(output_dir=out, max_steps=2, **changes))
-    assert teacher_calls == [] and not out.exists()
+    assert teacher_calls == []
+    assert not out.exists()

@@ -79,22 +79,19 @@ def urdu_subset(data_dir: Path):
 
 
 @pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory, emodb_subset) -> Path:
+def tiny_model_dir(tiny_ser_model, tiny_checkpoint, feature_extractor, emodb_subset) -> Path:
     """A tiny hf_ser model trained for a few Adam steps on the EmoDB subset, saved as a checkpoint."""
     import torch
-    from conftest import TINY_BACKBONE_KWARGS
-    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor
 
-    from hf_ser import SERConfig, SERModelForAudioClassification
-
-    torch.manual_seed(0)
-    backbone = Wav2Vec2Config(**{**TINY_BACKBONE_KWARGS, "num_hidden_layers": 1})
     names = emodb_subset.features["label"].names
-    config = SERConfig(
-        backbone_config=backbone, id2label=dict(enumerate(names)), pooling="mean", projector_size=None
+    model = tiny_ser_model(
+        seed=0,
+        backbone_overrides={"num_hidden_layers": 1},
+        id2label=dict(enumerate(names)),
+        pooling="mean",
+        projector_size=None,
     )
-    model = SERModelForAudioClassification(config)
-    extractor = Wav2Vec2FeatureExtractor(sampling_rate=16000, return_attention_mask=True, do_normalize=True)
+    extractor = feature_extractor
     arrays = [a[:16000] for a in decode_audio_column(emodb_subset)]
     inputs = extractor(
         arrays, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt"
@@ -106,10 +103,7 @@ def tiny_model_dir(tmp_path_factory, emodb_subset) -> Path:
         model(**inputs, labels=labels).loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-    directory = tmp_path_factory.mktemp("tiny_ser")
-    model.eval().save_pretrained(directory)
-    extractor.save_pretrained(directory)
-    return directory
+    return tiny_checkpoint("tiny_ser", model=model.eval())
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +138,8 @@ def _band_energy(array: np.ndarray, low: float, high: float, rate: int = 16000) 
 @pytest.mark.parametrize("snr", [20.0, 10.0, 5.0, 0.0])
 def test_noise_reaches_requested_snr_and_is_seeded(clip, snr):
     noisy = add_noise(clip, snr, seed=3)
-    assert noisy.shape == clip.shape and noisy.dtype == np.float32
+    assert noisy.shape == clip.shape
+    assert noisy.dtype == np.float32
     assert abs(measure_snr(clip, noisy) - snr) < 1e-3
     np.testing.assert_array_equal(noisy, add_noise(clip, snr, seed=3))
     assert not np.array_equal(noisy, add_noise(clip, snr, seed=4))
@@ -172,7 +167,8 @@ def test_filters_and_codec_remove_out_of_band_energy(clip):
     assert _band_energy(clip, 4500, 8000) > 1e-3  # the clean clip has energy there
     assert _band_energy(low_pass(clip, 16000, 4000.0), 4500, 8000) < 1e-5
     phone = telephone_band(clip, 16000)
-    assert _band_energy(phone, 0, 150) < 1e-4 and _band_energy(phone, 4500, 8000) < 1e-5
+    assert _band_energy(phone, 0, 150) < 1e-4
+    assert _band_energy(phone, 4500, 8000) < 1e-5
     coded = mu_law_8k(clip, 16000)
     assert coded.shape == clip.shape
     assert _band_energy(coded, 4100, 8000) < 1e-3  # 8 kHz sampling removes content above 4 kHz
@@ -231,8 +227,10 @@ def test_overall_per_speaker_and_fairness_match_direct_computation(predictor, em
     true = [names[i] for i in emodb_subset["label"]]
     pred = [o["label"] for o in outputs]
     result = clean_result
-    assert result.task == "classification" and result.num_samples == len(emodb_subset)
-    assert result.labels == names and result.label_alignment.model_only == []
+    assert result.task == "classification"
+    assert result.num_samples == len(emodb_subset)
+    assert result.labels == names
+    assert result.label_alignment.model_only == []
     assert result.overall["uar"] == pytest.approx(_hand_uar(true, pred), abs=1e-12)
     assert result.overall["wa"] == pytest.approx(np.mean([t == p for t, p in zip(true, pred, strict=True)]))
     # Confusion matrix counted by hand.
@@ -258,7 +256,8 @@ def test_overall_per_speaker_and_fairness_match_direct_computation(predictor, em
     assert set(result.groups["speaker"]) == set(EMODB_SPEAKERS)
     assert set(result.groups["sex"]) == {"female", "male"}
     low, high = result.overall_ci["uar"]
-    assert 0.0 <= low <= high <= 1.0 and high > low
+    assert 0.0 <= low <= high <= 1.0
+    assert high > low
     # Same seed, same intervals; another seed, other intervals.
     again = evaluate_model(predictor, emodb_subset, bootstrap=300, seed=1, progress=False)
     assert again.overall_ci == result.overall_ci
@@ -279,19 +278,23 @@ def test_label_alignment_keeps_shared_classes(predictor, urdu_subset):
     )
     true = [urdu_subset.features["label"].names[i] for i in urdu_subset["label"]]
     assert result.overall["uar"] == pytest.approx(_hand_uar(true, restricted), abs=1e-12)
-    assert "by_speaker" in result.to_dict() and result.to_dict()["dropped_labels"]["model_only"]
+    assert "by_speaker" in result.to_dict()
+    assert result.to_dict()["dropped_labels"]["model_only"]
     # Scoring a selection of the predictions == evaluating the selected clips.
     predictions = predictor.predict(decode_audio_column(urdu_subset))
     part = score_predictions(predictions.select(range(8)), urdu_subset.select(range(8)), bootstrap=0)
     direct = evaluate_model(predictor, urdu_subset.select(range(8)), bootstrap=0, progress=False)
-    assert part.overall == direct.overall and part.groups == direct.groups
+    assert part.overall == direct.overall
+    assert part.groups == direct.groups
 
 
 def test_align_labels_aliases_and_errors():
     alignment = align_labels(["Angry", "sad", "calm"], ["anger", "fear", "sadness"])
     assert alignment.labels == ["anger", "sadness"]
-    assert alignment.model_indices == [0, 1] and alignment.dataset_indices == [0, 2]
-    assert alignment.dataset_only == ["fear"] and alignment.model_only == ["calm"]
+    assert alignment.model_indices == [0, 1]
+    assert alignment.dataset_indices == [0, 2]
+    assert alignment.dataset_only == ["fear"]
+    assert alignment.model_only == ["calm"]
     assert align_labels(["x"], ["anger"], label_map={"x": "anger"}).labels == ["anger"]
     with pytest.raises(ValueError, match="share no name"):
         align_labels(["x"], ["anger"])
@@ -310,7 +313,8 @@ def test_regression_targets_scored_with_ccc(emodb_subset):
     result = evaluate_model(loudness_model, dataset, label_column="none", bootstrap=50, progress=False)
     truth = np.asarray(dataset["arousal"])
     guesses = np.asarray([loudness_model([{"array": a}])[0]["arousal"] for a in decode_audio_column(dataset)])
-    assert result.task == "regression" and result.primary_metric == "ccc_mean"
+    assert result.task == "regression"
+    assert result.primary_metric == "ccc_mean"
     assert result.overall["ccc_arousal"] == pytest.approx(ccc(guesses, truth), abs=1e-12)
     members = np.asarray(dataset["sex"]) == "female"
     assert result.groups["sex"]["female"]["ccc_arousal"] == pytest.approx(
@@ -350,7 +354,8 @@ def test_robustness_flip_share_counted_by_hand(predictor, emodb_subset, clean_re
 
 def test_tiny_model_learned_something(clean_result):
     """Guards the other tests: a model predicting one class for everything would make them weak."""
-    assert len(set(clean_result.y_pred.tolist())) >= 2 and clean_result.overall["uar"] > 0.25
+    assert len(set(clean_result.y_pred.tolist())) >= 2
+    assert clean_result.overall["uar"] > 0.25
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -399,7 +404,8 @@ def test_cross_corpus_matrix_by_hand(emodb_subset, urdu_subset):
         corpora, lambda d: _centroid_classifier(d, log), in_corpus_folds=2, progress=False
     )
     shared = ["anger", "happiness", "neutral", "sadness"]
-    assert result.labels == shared and result.corpora == ["emodb", "urdu"]
+    assert result.labels == shared
+    assert result.corpora == ["emodb", "urdu"]
     restricted = {}
     for name, dataset in corpora.items():
         names = dataset.features["label"].names
@@ -427,7 +433,8 @@ def test_cross_corpus_matrix_by_hand(emodb_subset, urdu_subset):
     assert len(log) == 2 * (1 + 2)  # one model per corpus + one per fold
     restored = CrossCorpusResult.from_dict(json.loads(json.dumps(result.to_dict())))
     np.testing.assert_array_equal(restored.matrix, result.matrix)
-    assert restored.cells == result.cells and restored.labels == shared
+    assert restored.cells == result.cells
+    assert restored.labels == shared
 
 
 def test_recipe_trainer_trains_with_the_finetune_recipe(tmp_path, urdu_subset):
@@ -440,9 +447,11 @@ def test_recipe_trainer_trains_with_the_finetune_recipe(tmp_path, urdu_subset):
     train_fn = recipe_trainer(config, tmp_path)
     subset = restrict_to_labels(urdu_subset, ["sadness", "anger"])
     checkpoint = train_fn(subset)
-    assert checkpoint == str(tmp_path / "run-00") and (tmp_path / "run-00" / "model.safetensors").is_file()
+    assert checkpoint == str(tmp_path / "run-00")
+    assert (tmp_path / "run-00" / "model.safetensors").is_file()
     result = evaluate_model(checkpoint, subset, bootstrap=0, progress=False)
-    assert result.labels == ["sadness", "anger"] and result.label_alignment.model_only == []
+    assert result.labels == ["sadness", "anger"]
+    assert result.label_alignment.model_only == []
     assert train_fn(subset) == str(tmp_path / "run-01")
 
 
@@ -469,14 +478,18 @@ def test_write_report_files_figures_and_tables(tmp_path, predictor, emodb_subset
     assert report["cross_corpus"]["matrix"][0][0] is None  # diagonal skipped
     for name in ("confusion_matrix", "by_speaker", "by_sex", "robustness", "cross_corpus"):
         image = matplotlib.image.imread(written[name])
-        assert image.ndim == 3 and image.shape[0] > 100, name
+        assert image.ndim == 3, name
+        assert image.shape[0] > 100, name
     tables = markdown_tables(report)
     speaker_row = next(line for line in tables["by_speaker"].splitlines() if line.startswith("| 08 |"))
     assert f"{clean_result.groups['speaker']['08']['uar']:.3f}" in speaker_row
-    assert "noise_snr0" in tables["robustness"] and "train emodb" in tables["cross_corpus"]
+    assert "noise_snr0" in tables["robustness"]
+    assert "train emodb" in tables["cross_corpus"]
     markdown = (tmp_path / "report.md").read_text()
-    assert "![Per speaker](by_speaker.png)" in markdown and tables["fairness"] in markdown
-    assert markdown.count("<table>") == 0 and (tmp_path / "report.html").read_text().count("<table>") >= 6
+    assert "![Per speaker](by_speaker.png)" in markdown
+    assert tables["fairness"] in markdown
+    assert markdown.count("<table>") == 0
+    assert (tmp_path / "report.html").read_text().count("<table>") >= 6
 
 
 def test_cli_report_command(tmp_path, tiny_model_dir, data_dir, capsys):
@@ -488,11 +501,13 @@ def test_cli_report_command(tmp_path, tiny_model_dir, data_dir, capsys):
     options = ["--limit", "10", "--perturb", "noise_snr10,telephone", "--bootstrap", "20", "--out", str(out)]
     assert main([*args, *options]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["num_samples"] == 10 and report["bootstrap"]["replicates"] == 20
+    assert report["num_samples"] == 10
+    assert report["bootstrap"]["replicates"] == 20
     assert [row["name"] for row in report["robustness"]["perturbations"]] == ["noise_snr10", "telephone"]
     assert sum(entry["n"] for entry in report["by_speaker"].values()) == 10
     assert report["meta"]["command"].startswith("hf-ser report --model ")
-    assert (out / "report.html").is_file() and (out / "by_sex.png").is_file()
+    assert (out / "report.html").is_file()
+    assert (out / "by_sex.png").is_file()
     capsys.readouterr()
     assert main([*args, "--perturb", "hiss", "--out", str(out)]) == 2
     assert "Unknown perturbation 'hiss'" in capsys.readouterr().err

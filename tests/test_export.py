@@ -84,7 +84,8 @@ def test_dynamic_batch_and_time_axes(family, tiny_ser_model, emodb_clips, tmp_pa
         output = runner.predict(clips)
         assert torch.allclose(output.logits, expected.logits, atol=1e-4, rtol=0)
         if model.config.task == "regression":  # regression values come back in both fields, as in torch
-            assert output.regression is output.logits and output.logits.shape == (len(clips), 3)
+            assert output.regression is output.logits
+            assert output.logits.shape == (len(clips), 3)
 
 
 def test_export_from_checkpoint_directory(tiny_checkpoint_dir, emodb_clips, tmp_path):
@@ -93,9 +94,8 @@ def test_export_from_checkpoint_directory(tiny_checkpoint_dir, emodb_clips, tmp_
     runner = OnnxSERModel.from_pretrained(onnx_path.parent)
     assert json.loads((onnx_path.parent / "config.json").read_text())["model_type"] == "hf_ser"
     assert runner.id2label == {0: "anger", 1: "happiness", 2: "neutral", 3: "sadness"}
-    assert (
-        runner.predict(emodb_clips).logits.shape == (4, 4) and runner.predict(emodb_clips).regression is None
-    )
+    assert runner.predict(emodb_clips).logits.shape == (4, 4)
+    assert runner.predict(emodb_clips).regression is None
 
 
 def test_default_feature_extractor_for_model_objects(tmp_path):

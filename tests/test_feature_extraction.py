@@ -27,7 +27,8 @@ def test_batch_shapes_mask_and_padding_invariance(emodb_clips):
     batch = extractor(emodb_clips, sampling_rate=16000, padding=True, return_tensors="pt")
     lengths = [1 + len(clip) // 256 for clip in emodb_clips]
     assert batch["input_values"].shape == (4, max(lengths), 46)
-    assert batch["input_values"].dtype.is_floating_point and batch["input_values"].element_size() == 4
+    assert batch["input_values"].dtype.is_floating_point
+    assert batch["input_values"].element_size() == 4
     assert batch["attention_mask"].sum(-1).tolist() == lengths
     for row, clip in enumerate(emodb_clips):
         alone = extractor(clip, sampling_rate=16000, return_tensors="np")["input_values"][0]
@@ -43,7 +44,8 @@ def test_utterance_normalisation_standardises_each_feature(emodb_clips):
 
 def test_global_normalisation_fit_save_and_load(emodb_clips, tmp_path):
     extractor = MfccChromaFeatureExtractor().fit_global_normalization(emodb_clips)
-    assert extractor.normalization == "global" and len(extractor.mean) == len(extractor.std) == 46
+    assert extractor.normalization == "global"
+    assert len(extractor.mean) == len(extractor.std) == 46
     stacked = np.concatenate([extractor.extract(clip) for clip in emodb_clips])
     np.testing.assert_allclose(stacked.mean(axis=0), 0.0, atol=1e-3)
     np.testing.assert_allclose(stacked.std(axis=0), 1.0, atol=1e-3)
@@ -104,4 +106,5 @@ def test_frame_computation_limits_blas_to_one_thread(monkeypatch, emodb_clips):
     MfccChromaFeatureExtractor().extract(emodb_clips[0])
     assert seen == [{1}]
     assert {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"} == before
-    assert module._THREADPOOL_CONTROLLER and module._THREADPOOL_CONTROLLER[0] is not None
+    assert module._THREADPOOL_CONTROLLER
+    assert module._THREADPOOL_CONTROLLER[0] is not None

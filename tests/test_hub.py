@@ -67,7 +67,9 @@ def test_dry_run_stages_exactly_the_model_checks_it_and_writes_a_valid_card(
     (run_dir / "hub_dry_run").mkdir()
     (run_dir / "hub_dry_run" / "stale.txt").write_text("left by an earlier dry run")
     result = publish(run_dir, REPO_ID, dry_run=True)
-    assert isinstance(result, PublishResult) and result.dry_run and result.url is None
+    assert isinstance(result, PublishResult)
+    assert result.dry_run
+    assert result.url is None
     assert result.folder == run_dir / "hub_dry_run"
     assert result.files == sorted(
         str(p.relative_to(result.folder)) for p in result.folder.rglob("*") if p.is_file()
@@ -99,8 +101,11 @@ def test_dry_run_stages_exactly_the_model_checks_it_and_writes_a_valid_card(
     card = (result.folder / "README.md").read_text()
     validate_model_card(card)
     data = ModelCard(card).data
-    assert data.library_name == "hf_ser" and data.pipeline_tag == "audio-classification"
-    assert data.model_name == REPO_ID and data.language == ["de"] and "onnx" in data.tags
+    assert data.library_name == "hf_ser"
+    assert data.pipeline_tag == "audio-classification"
+    assert data.model_name == REPO_ID
+    assert data.language == ["de"]
+    assert "onnx" in data.tags
     assert {(r.dataset_split, r.metric_type, r.metric_value) for r in data.eval_results} == {
         ("validation", "recall", 0.41),
         ("validation", "accuracy", 0.45),
@@ -113,7 +118,8 @@ def test_dry_run_stages_exactly_the_model_checks_it_and_writes_a_valid_card(
 
     # The usage snippets on the card run as written, against the staged folder instead of the Hub id.
     blocks = _code_blocks(card)
-    assert len(blocks) == 2 and all(f'"{REPO_ID}"' in block for block in blocks)
+    assert len(blocks) == 2
+    assert all(f'"{REPO_ID}"' in block for block in blocks)
     for block in blocks:
         exec(block.replace(REPO_ID, str(result.folder)).replace("speech.wav", str(speech_wav)), {})
     printed = capsys.readouterr().out
@@ -161,7 +167,8 @@ def test_dry_run_of_a_lora_adapter_run_merges_it_and_ships_the_adapter(
         "preprocessor_config.json",
         "README.md",
     } <= set(result.files)
-    assert "adapter_config.json" not in result.files and "trust_remote_code" in result.checks
+    assert "adapter_config.json" not in result.files
+    assert "trust_remote_code" in result.checks
     merged = AutoModelForAudioClassification.from_pretrained(result.folder).eval()
     reference = peft_model.merge_and_unload().eval()
     inputs = torch.randn(1, 8000)
@@ -250,7 +257,8 @@ def test_real_publish_creates_the_repo_and_uploads_the_checked_folder(
     for name in ("adapter_config.json", "adapter_model.safetensors", "README.md"):
         (run_dir / "lora_adapter" / name).write_text("{}")
     result = publish(run_dir, REPO_ID, private=True, include_onnx=False, token="hf_test")
-    assert not result.dry_run and result.url == f"https://huggingface.co/{REPO_ID}/commit/abc"
+    assert not result.dry_run
+    assert result.url == f"https://huggingface.co/{REPO_ID}/commit/abc"
     names = [name for name, _ in RecordingHfApi.calls]
     assert names == [
         "check_model_folder",
@@ -266,12 +274,11 @@ def test_real_publish_creates_the_repo_and_uploads_the_checked_folder(
         "repo_type": "model",
     }
     upload = RecordingHfApi.calls[3][1]
-    assert upload["repo_id"] == REPO_ID and upload["repo_type"] == "model"
-    assert (
-        upload["files"] == result.files
-        and "README.md" in upload["files"]
-        and "model.safetensors" in upload["files"]
-    )
+    assert upload["repo_id"] == REPO_ID
+    assert upload["repo_type"] == "model"
+    assert upload["files"] == result.files
+    assert "README.md" in upload["files"]
+    assert "model.safetensors" in upload["files"]
     assert RecordingHfApi.calls[0][1]["files"] == sorted({f.split("/")[0] for f in result.files})
     assert [f for f in result.files if "adapter" in f] == [
         "adapter/adapter_config.json",

@@ -74,22 +74,26 @@ def test_output_fields_and_ce_loss(mfcc_batch):
     labels = torch.tensor([0, 1, 2, 3])
     output = model(**mfcc_batch, labels=labels)
     assert isinstance(output, SERModelOutput)
-    assert output.logits.shape == (4, 4) and output.pooled.shape == (4, 16) and output.regression is None
+    assert output.logits.shape == (4, 4)
+    assert output.pooled.shape == (4, 16)
+    assert output.regression is None
     torch.testing.assert_close(output.loss, F.cross_entropy(output.logits, labels))
     output.loss.backward()
-    assert (
-        model.lstm.weight_hh_l0.grad.abs().sum() > 0 and model.residual_lstm.weight_ih_l0.grad.abs().sum() > 0
-    )
+    assert model.lstm.weight_hh_l0.grad.abs().sum() > 0
+    assert model.residual_lstm.weight_ih_l0.grad.abs().sum() > 0
 
 
 def test_regression_and_multitask_heads(mfcc_batch):
     regression = build(hidden_size=16, task="regression")
     output = regression(**mfcc_batch, labels=torch.rand(4, 3))
-    assert output.logits.shape == (4, 3) and torch.equal(output.logits, output.regression)
+    assert output.logits.shape == (4, 3)
+    assert torch.equal(output.logits, output.regression)
     assert output.loss.ndim == 0
     multitask = build(hidden_size=16, task="multitask", num_labels=4)
     output = multitask(**mfcc_batch, labels=torch.tensor([0, 1, 2, 3]), regression_labels=torch.rand(4, 3))
-    assert output.logits.shape == (4, 4) and output.regression.shape == (4, 3) and output.loss.ndim == 0
+    assert output.logits.shape == (4, 4)
+    assert output.regression.shape == (4, 3)
+    assert output.loss.ndim == 0
 
 
 def test_save_and_load_with_auto_classes(mfcc_batch, emodb_clips, tmp_path):
@@ -98,10 +102,10 @@ def test_save_and_load_with_auto_classes(mfcc_batch, emodb_clips, tmp_path):
     MfccChromaFeatureExtractor().save_pretrained(tmp_path)
     loaded = AutoModelForAudioClassification.from_pretrained(tmp_path).eval()
     extractor = AutoFeatureExtractor.from_pretrained(tmp_path)
-    assert isinstance(loaded, LSTMSAForAudioClassification) and isinstance(
-        extractor, MfccChromaFeatureExtractor
-    )
-    assert loaded.config.id2label[1] == "boredom" and loaded.config.residual
+    assert isinstance(loaded, LSTMSAForAudioClassification)
+    assert isinstance(extractor, MfccChromaFeatureExtractor)
+    assert loaded.config.id2label[1] == "boredom"
+    assert loaded.config.residual
     inputs = extractor(
         emodb_clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt"
     )

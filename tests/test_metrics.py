@@ -160,7 +160,8 @@ def test_trainer_compute_metrics_factories():
     classification = M.build_compute_metrics("classification")
     pooled = np.zeros((4, 8))
     result = classification(EvalPrediction(predictions=(logits, pooled), label_ids=labels))
-    assert result["uar"] == pytest.approx(0.75) and result["wa"] == pytest.approx(2 / 3)
+    assert result["uar"] == pytest.approx(0.75)
+    assert result["wa"] == pytest.approx(2 / 3)
 
     regression_values = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0], [0.0, 0.0]])
     regression_labels = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0], [np.nan, 1.0]])  # NaN row dropped
@@ -168,7 +169,8 @@ def test_trainer_compute_metrics_factories():
     result = regression(
         EvalPrediction(predictions=(regression_values, regression_values), label_ids=regression_labels)
     )
-    assert result["ccc"] == pytest.approx(1.0) and result["mse_valence"] == pytest.approx(0.0)
+    assert result["ccc"] == pytest.approx(1.0)
+    assert result["mse_valence"] == pytest.approx(0.0)
 
     multitask = M.build_compute_metrics("multitask", ["arousal", "valence"])
     prediction = EvalPrediction(
@@ -176,7 +178,8 @@ def test_trainer_compute_metrics_factories():
     )
     result = multitask(prediction)
     assert {"uar", "wa", "macro_f1", "weighted_f1", "ccc", "ccc_arousal", "mse"} <= set(result)
-    assert result["uar"] == pytest.approx(0.75) and result["ccc"] == pytest.approx(1.0)
+    assert result["uar"] == pytest.approx(0.75)
+    assert result["ccc"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="task='ranking' is not one of"):
         M.build_compute_metrics("ranking")
     with pytest.raises(ValueError, match="label_names"):
@@ -198,7 +201,8 @@ def test_offline_evaluate_modules(monkeypatch):
     multi = ccc.compute(
         predictions=[[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]], references=[[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]
     )
-    assert multi["ccc_per_target"] == pytest.approx([1.0, 0.0]) and multi["ccc"] == pytest.approx(0.5)
+    assert multi["ccc_per_target"] == pytest.approx([1.0, 0.0])
+    assert multi["ccc"] == pytest.approx(0.5)
     assert (M.metric_path("uar") / "uar.py").is_file()
     with pytest.raises(ValueError, match="Unknown hf_ser metric 'f2'; available"):
         M.load("f2")

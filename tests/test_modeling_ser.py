@@ -77,7 +77,8 @@ def test_default_two_label_map_survives_save_load(tiny_wav2vec2_config, tmp_path
 
 def test_config_accepts_backbone_dict(tiny_wav2vec2_config):
     config = SERConfig(backbone_config=tiny_wav2vec2_config.to_dict(), num_labels=3)
-    assert config.backbone_config.hidden_size == 32 and config.num_labels == 3
+    assert config.backbone_config.hidden_size == 32
+    assert config.num_labels == 3
 
 
 def test_regression_task_labels_are_targets(tiny_wav2vec2_config):
@@ -165,7 +166,8 @@ def test_seq2seq_encoder_wired_padding_invariant_and_saved(
     tiny_ser_model, feature_extractor, emodb_clips, mechanism, tmp_path
 ):
     model = tiny_ser_model(pooling="soft_attention", seq2seq=mechanism, seq2seq_layers=1, seq2seq_heads=2)
-    assert model.seq2seq is not None and model.seq2seq.mechanism == mechanism
+    assert model.seq2seq is not None
+    assert model.seq2seq.mechanism == mechanism
     inputs = batch(feature_extractor, emodb_clips[:2])
     with torch.no_grad():
         batched = model(**inputs)
@@ -229,7 +231,8 @@ def test_projector_size_none_gives_linear_head(tiny_ser_model):
 def test_classification_losses_backpropagate(tiny_ser_model, feature_extractor, emodb_clips, loss):
     model = tiny_ser_model(classification_loss=loss, class_weights=[1.0, 2.0, 1.0, 0.5]).train()
     out = model(**batch(feature_extractor, emodb_clips), labels=torch.tensor([0, 2, 3, 1]))
-    assert out.loss.ndim == 0 and torch.isfinite(out.loss)
+    assert out.loss.ndim == 0
+    assert torch.isfinite(out.loss)
     out.loss.backward()
     assert model.classifier.out_proj.weight.grad is not None
     assert model.pooling.scorer.context.weight.grad is not None
@@ -354,16 +357,18 @@ def test_freezing_options(tiny_ser_model):
     assert all(trainable(everything.backbone))
     frozen = tiny_ser_model(freeze_backbone=True, layer_weighting="weighted")
     assert not any(trainable(frozen.backbone))
-    assert (
-        all(trainable(frozen.classifier))
-        and all(trainable(frozen.pooling))
-        and all(trainable(frozen.layer_mix))
-    )
+    assert all(trainable(frozen.classifier))
+    assert all(trainable(frozen.pooling))
+    assert all(trainable(frozen.layer_mix))
     frozen.train()
-    assert frozen.training and frozen.pooling.training and not frozen.backbone.training
+    assert frozen.training
+    assert frozen.pooling.training
+    assert not frozen.backbone.training
     frozen.unfreeze_backbone()
-    assert all(trainable(frozen.backbone.encoder)) and not any(trainable(frozen.backbone.feature_extractor))
-    assert frozen.backbone.training and not frozen.config.freeze_backbone
+    assert all(trainable(frozen.backbone.encoder))
+    assert not any(trainable(frozen.backbone.feature_extractor))
+    assert frozen.backbone.training
+    assert not frozen.config.freeze_backbone
 
 
 def test_freezing_methods_are_saved(tiny_ser_model, tmp_path):
@@ -371,7 +376,8 @@ def test_freezing_methods_are_saved(tiny_ser_model, tmp_path):
     model.freeze_backbone()
     model.save_pretrained(tmp_path)
     reloaded = SERModelForAudioClassification.from_pretrained(tmp_path)
-    assert reloaded.config.freeze_backbone and not any(trainable(reloaded.backbone))
+    assert reloaded.config.freeze_backbone
+    assert not any(trainable(reloaded.backbone))
 
 
 def test_save_and_load_identical(tiny_ser_model, feature_extractor, emodb_clips, tmp_path):
@@ -434,12 +440,17 @@ def frame_lengths(model, inputs):
 
 def test_ctc_config_round_trip_and_default_off(tiny_wav2vec2_config, tmp_path):
     config = SERConfig(backbone_config=tiny_wav2vec2_config, num_labels=2, ctc_vocab=CTC_VOCAB, ctc_alpha=0.3)
-    assert config.ctc_vocab_size == len(CTC_VOCAB) and config.has_ctc_head
+    assert config.ctc_vocab_size == len(CTC_VOCAB)
+    assert config.has_ctc_head
     config.save_pretrained(tmp_path)
     loaded = SERConfig.from_pretrained(tmp_path)
-    assert loaded.ctc_vocab == CTC_VOCAB and loaded.ctc_vocab_size == 6 and loaded.ctc_alpha == 0.3
+    assert loaded.ctc_vocab == CTC_VOCAB
+    assert loaded.ctc_vocab_size == 6
+    assert loaded.ctc_alpha == 0.3
     plain = SERConfig(backbone_config=tiny_wav2vec2_config, num_labels=2)
-    assert plain.ctc_vocab_size is None and not plain.has_ctc_head and plain.ctc_alpha == 0.1
+    assert plain.ctc_vocab_size is None
+    assert not plain.has_ctc_head
+    assert plain.ctc_alpha == 0.1
 
 
 @pytest.mark.parametrize(
@@ -481,7 +492,8 @@ def test_no_ctc_head_by_default(tiny_ser_model, feature_extractor, emodb_clips):
     model = tiny_ser_model(pooling="mean")
     inputs = batch(feature_extractor, emodb_clips[:2])
     with torch.no_grad():
-        assert model.ctc_head is None and model(**inputs).ctc_logits is None
+        assert model.ctc_head is None
+        assert model(**inputs).ctc_logits is None
     with pytest.raises(ValueError, match="ctc_labels were given but the model has no CTC head"):
         model(**inputs, ctc_labels=CTC_LABELS[:2])
 
@@ -492,7 +504,8 @@ def test_ctc_loss_added_with_alpha_and_gradients_flow(tiny_ser_model, feature_ex
     inputs = batch(feature_extractor, emodb_clips[:3])
     labels = torch.tensor([0, 1, 2])
     out = model(**inputs, labels=labels, ctc_labels=CTC_LABELS)
-    assert out.ctc_logits.shape == (3, out.ctc_logits.shape[1], len(CTC_VOCAB)) and torch.isfinite(out.loss)
+    assert out.ctc_logits.shape == (3, out.ctc_logits.shape[1], len(CTC_VOCAB))
+    assert torch.isfinite(out.loss)
     expected = classification_loss("ce", out.logits, labels) + 0.25 * ctc_loss(
         out.ctc_logits, frame_lengths(model, inputs), CTC_LABELS
     )
@@ -502,12 +515,12 @@ def test_ctc_loss_added_with_alpha_and_gradients_flow(tiny_ser_model, feature_ex
     ctc_only.backward()
     assert model.ctc_head.proj.weight.grad.abs().sum() > 0
     assert model.backbone.encoder.layers[0].attention.q_proj.weight.grad.abs().sum() > 0
-    assert model.layer_mix.layer_weights.grad is None and model.classifier.out_proj.weight.grad is None
+    assert model.layer_mix.layer_weights.grad is None
+    assert model.classifier.out_proj.weight.grad is None
     model.zero_grad()
     out.loss.backward()
-    assert (
-        model.layer_mix.layer_weights.grad.abs().sum() > 0 and model.ctc_head.proj.bias.grad.abs().sum() > 0
-    )
+    assert model.layer_mix.layer_weights.grad.abs().sum() > 0
+    assert model.ctc_head.proj.bias.grad.abs().sum() > 0
 
 
 def test_ctc_label_errors(tiny_ser_model, feature_extractor, emodb_clips):
@@ -562,8 +575,10 @@ def _check_ctc_head_round_trip(tiny_ser_model, feature_extractor, emodb_clips, t
     assert json.loads((tmp_path / "config.json").read_text())["ctc_vocab"] == CTC_VOCAB
     with CaptureLogger(logging.get_logger("transformers")) as captured:
         loaded, info = SERModelForAudioClassification.from_pretrained(tmp_path, output_loading_info=True)
-    assert not info["unexpected_keys"] and not info["missing_keys"]
-    assert "UNEXPECTED" not in captured.out and "MISSING" not in captured.out
+    assert not info["unexpected_keys"]
+    assert not info["missing_keys"]
+    assert "UNEXPECTED" not in captured.out
+    assert "MISSING" not in captured.out
     inputs = batch(feature_extractor, emodb_clips[:2])
     with torch.no_grad():
         expected = model(**inputs, labels=torch.tensor([0, 1]), ctc_labels=CTC_LABELS[:2])
@@ -576,4 +591,5 @@ def _check_ctc_head_round_trip(tiny_ser_model, feature_extractor, emodb_clips, t
         SERModelForAudioClassification.from_pretrained(
             tmp_path, config=SERConfig.from_pretrained(tmp_path, ctc_vocab=None, ctc_vocab_size=None)
         )
-    assert "ctc_head.proj.weight" in captured.out and "UNEXPECTED" in captured.out
+    assert "ctc_head.proj.weight" in captured.out
+    assert "UNEXPECTED" in captured.out

@@ -31,29 +31,15 @@ EMODB_CLIP = "03a01Nc.flac"  # 22.05 kHz
 URDU_CLIPS = ["Angry/SM1_F10_A010.flac", "Happy/SF1_F10_H010.flac", "Sad/SF10_F1_S01.flac"]
 
 
-def _save(model, extractor, directory: Path) -> Path:
-    model.save_pretrained(directory)
-    extractor.save_pretrained(directory)
-    return directory
-
-
 @pytest.fixture(scope="module")
-def multitask_dir(tmp_path_factory, feature_extractor) -> Path:
-    from hf_ser import SERConfig, SERModelForAudioClassification
-
-    torch.manual_seed(0)
-    backbone = {"model_type": "wav2vec2", **TINY_BACKBONE_KWARGS, **COARSE_FRAMES}
-    config = SERConfig(
-        backbone_config=backbone,
+def multitask_dir(tiny_checkpoint) -> Path:
+    return tiny_checkpoint(
+        "multitask",
+        backbone_overrides=COARSE_FRAMES,
         task="multitask",
-        id2label=dict(TINY_LABELS),
         pooling="attentive_stats",
-        projector_size=16,
-        pooling_attention_size=8,
         initializer_range=0.5,  # spread the random logits so that top-1 is not a near tie
     )
-    model = SERModelForAudioClassification(config).eval()
-    return _save(model, feature_extractor, tmp_path_factory.mktemp("multitask"))
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +92,9 @@ def test_top_k_keeps_the_most_likely_classes(pipe, clip_paths):
         pipe(clip_paths[0], top_k=0)
 
 
-def test_regression_model_returns_only_dimensions(tmp_path, tiny_ser_model, feature_extractor, emodb_clips):
-    model = tiny_ser_model(task="regression", pooling="mean", backbone_overrides=COARSE_FRAMES)
-    classify = pipeline(str(_save(model, feature_extractor, tmp_path)), dtype="float32")
+def test_regression_model_returns_only_dimensions(tiny_checkpoint, emodb_clips):
+    directory = tiny_checkpoint(task="regression", pooling="mean", backbone_overrides=COARSE_FRAMES)
+    classify = pipeline(str(directory), dtype="float32")
     result = classify(emodb_clips[0], sampling_rate=16000)
     assert list(result) == ["arousal", "dominance", "valence"]
     with pytest.raises(ValueError, match="frame weights"):
@@ -120,7 +106,8 @@ def test_embeddings_and_frame_weights(pipe, emodb_clips):
     assert result["embedding"].shape == (64,)  # attentive statistics: mean || std of 32-dim frames
     weights = result["frame_weights"]
     assert weights.shape == (len(emodb_clips[1]) // 320,)
-    assert abs(weights.sum() - 1.0) < 1e-4 and (weights > 0).all()
+    assert abs(weights.sum() - 1.0) < 1e-4
+    assert (weights > 0).all()
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -145,7 +132,8 @@ def test_every_input_kind_gives_the_same_result(pipe, data_dir, tmp_path):
     for name, result in variants.items():
         _close(reference, result, atol=2e-3 if "int16" in name or "tensor" in name else 1e-4), name
     listed = pipe([str(path), {"array": native, "sampling_rate": rate}])
-    assert isinstance(listed, list) and len(listed) == 2
+    assert isinstance(listed, list)
+    assert len(listed) == 2
     decoded = Dataset.from_dict({"audio": [str(path)] * 2}).cast_column("audio", Audio())
     from_dataset = pipe(decoded)
     assert len(from_dataset) == 2
@@ -193,13 +181,13 @@ def test_model_object_needs_its_feature_extractor(tiny_ser_model, feature_extrac
     assert classify(emodb_clips[0], sampling_rate=16000)["label"] in set(TINY_LABELS.values())
 
 
-def test_transformers_models_and_pipeline_agree_with_ours(tmp_path, feature_extractor, emodb_clips):
+def test_transformers_models_and_pipeline_agree_with_ours(tiny_checkpoint, emodb_clips):
     from transformers import Wav2Vec2Config, Wav2Vec2ForSequenceClassification
     from transformers import pipeline as hf_pipeline
 
     torch.manual_seed(0)
     config = Wav2Vec2Config(**{**TINY_BACKBONE_KWARGS, **COARSE_FRAMES}, num_labels=3)
-    directory = _save(Wav2Vec2ForSequenceClassification(config).eval(), feature_extractor, tmp_path)
+    directory = tiny_checkpoint(model=Wav2Vec2ForSequenceClassification(config).eval())
     converted = pipeline(str(directory), dtype="float32")  # goes through hf_ser.convert_checkpoint
     assert type(converted.model).__name__ == "SERModelForAudioClassification"
     ours = converted(emodb_clips[0], sampling_rate=16000, return_embeddings=True)
@@ -250,7 +238,8 @@ def test_chunked_long_file_gives_segments_and_aggregate(pipe, data_dir, tmp_path
     sf.write(long_path, np.concatenate(pieces * 2), 44100)  # ~8 s at 44.1 kHz
     result = pipe(str(long_path), chunk_length_s=2.0, stride_length_s=0.25, return_embeddings=True)
     segments = result["segments"]
-    assert segments[0]["start"] == 0.0 and segments[-1]["end"] == pytest.approx(8.0, abs=0.01)
+    assert segments[0]["start"] == 0.0
+    assert segments[-1]["end"] == pytest.approx(8.0, abs=0.01)
     assert all(seg["end"] - seg["start"] == pytest.approx(2.0, abs=1e-3) for seg in segments)
     assert [seg["start"] for seg in segments] == sorted(seg["start"] for seg in segments)
     mean_scores = {k: np.mean([s["scores"][k] for s in segments]) for k in result["scores"]}
@@ -269,7 +258,8 @@ def test_chunked_long_file_gives_segments_and_aggregate(pipe, data_dir, tmp_path
 # Precision
 # ----------------------------------------------------------------------------------------------------
 def test_dtype_parsing_and_calibration_rule():
-    assert parse_dtype("bf16") == "bfloat16" and parse_dtype(torch.float32) == "float32"
+    assert parse_dtype("bf16") == "bfloat16"
+    assert parse_dtype(torch.float32) == "float32"
     with pytest.raises(ValueError, match="Unknown dtype"):
         parse_dtype("int8")
     reference = {"class_logits": np.array([[1.0, 0.0], [0.0, 1.0]]), "regression": np.array([[0.5], [0.2]])}
@@ -356,7 +346,9 @@ def test_very_short_clip_is_padded_with_a_warning(pipe):
 
 def test_normalize_inputs_reads_only_file_headers(clip_paths):
     sources, single = normalize_inputs(clip_paths[:2])
-    assert not single and all(source.array is None and source.path for source in sources)
+    assert not single
+    assert all(source.array is None for source in sources)
+    assert all(source.path for source in sources)
     assert sources[0].num_samples > 0
 
 
@@ -404,7 +396,8 @@ def test_fuzzed_inputs_give_a_result_or_a_value_error(pipe, case):
 def test_default_model_loads_offline_and_is_small(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     weights = DEFAULT_MODEL_DIR / "model.safetensors"
-    assert weights.is_file() and weights.stat().st_size <= 2 * 1024 * 1024
+    assert weights.is_file()
+    assert weights.stat().st_size <= 2 * 1024 * 1024
     assert (DEFAULT_MODEL_DIR / "README.md").is_file()
     classify = pipeline()
     canonical = {"anger", "boredom", "calm", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"}
@@ -421,13 +414,13 @@ def test_default_model_loads_offline_and_is_small(monkeypatch):
 # ----------------------------------------------------------------------------------------------------
 # ONNX backend
 # ----------------------------------------------------------------------------------------------------
-def test_onnx_backend_matches_torch(tmp_path, emodb_clips):
+def test_onnx_backend_matches_torch(tiny_checkpoint, tmp_path, emodb_clips):
     from hf_ser import LSTMSAConfig, LSTMSAForAudioClassification, MfccChromaFeatureExtractor
     from hf_ser.export import to_onnx
 
     torch.manual_seed(0)
     model = LSTMSAForAudioClassification(LSTMSAConfig(hidden_size=16, id2label=dict(TINY_LABELS))).eval()
-    checkpoint = _save(model, MfccChromaFeatureExtractor(), tmp_path / "torch")
+    checkpoint = tiny_checkpoint("torch", model=model, extractor=MfccChromaFeatureExtractor())
     to_onnx(str(checkpoint), tmp_path / "onnx")
     inputs = [{"array": clip, "sampling_rate": 16000} for clip in emodb_clips]
     expected = pipeline(str(checkpoint), dtype="float32")(inputs)

@@ -120,4 +120,5 @@ def test_mask_helpers():
     hidden = torch.ones(3, 3, 2)
     assert torch.isfinite(masked_mean(hidden, mask)).all()
     weights = masked_softmax(torch.zeros(3, 3), mask)
-    assert torch.all(weights[0, 2] == 0) and torch.isclose(weights[0].sum(), torch.tensor(1.0))
+    assert torch.all(weights[0, 2] == 0)
+    assert torch.isclose(weights[0].sum(), torch.tensor(1.0))

@@ -162,17 +162,21 @@ def test_finetune_categorical_emodb_writes_everything_inside_output_dir(tiny_bac
                  "confusion_matrix.png", "train_config.yaml", "README.md", "card_data.json"):  # fmt: skip
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"validation", "test"} and 0.0 <= metrics["test"]["uar"] <= 1.0
+    assert set(metrics) == {"validation", "test"}
+    assert 0.0 <= metrics["test"]["uar"] <= 1.0
     assert results["test"]["uar"] == metrics["test"]["uar"]
     # Per-group test figures (metrics.json and the card): clip counts add up to the test split.
     by_sex, by_speaker = metrics["test"]["by_sex"], metrics["test"]["by_speaker"]
-    assert set(by_sex) <= {"female", "male"} and all(0.0 <= g["uar"] <= 1.0 for g in by_sex.values())
+    assert set(by_sex) <= {"female", "male"}
+    assert all(0.0 <= g["uar"] <= 1.0 for g in by_sex.values())
     test_size = json.loads((out / "card_data.json").read_text())["split_sizes"]["test"]
     assert sum(g["n"] for g in by_sex.values()) == sum(g["n"] for g in by_speaker.values()) == test_size
     card = (out / "README.md").read_text()
     validate_model_card(card)  # offline: ModelCardData, model-index schema, hf_ser fields
     meta = yaml.safe_load(card.split("---")[1])
-    assert meta["library_name"] == "hf_ser" and meta["language"] == ["de"] and "base_model" not in meta
+    assert meta["library_name"] == "hf_ser"
+    assert meta["language"] == ["de"]
+    assert "base_model" not in meta
     (index,) = meta["model-index"]
     reported = {
         (r["dataset"]["split"], m["type"]): m["value"] for r in index["results"] for m in r["metrics"]
@@ -182,14 +186,17 @@ def test_finetune_categorical_emodb_writes_everything_inside_output_dir(tiny_bac
     assert re.search(
         r"\| EmoDB \(Berlin Database of Emotional Speech\) \| test \| UAR .* \| \d\.\d{4} \|", card
     )
-    assert re.search(r"## Limitations\n\n(- .+\n)+", card) and f"The test split has {test_size} clips" in card
+    assert re.search(r"## Limitations\n\n(- .+\n)+", card)
+    assert f"The test split has {test_size} clips" in card
     sex_table = re.search(
         r"### Results per sex\n\n\| sex \| clips \| UAR [^\n]*\n\|(---\|)+\n((\|.*\n)+)", card
     )
-    assert sex_table and len(sex_table.group(2).strip().splitlines()) == len(by_sex)
+    assert sex_table
+    assert len(sex_table.group(2).strip().splitlines()) == len(by_sex)
     assert "### Results per speaker" in card
     model = AutoModelForAudioClassification.from_pretrained(out)
-    assert model.config.classification_loss == "weighted_ce" and len(model.config.class_weights) == 7
+    assert model.config.classification_loss == "weighted_ce"
+    assert len(model.config.class_weights) == 7
     assert model.config.backbone_config.mask_time_prob == 0.05
     assert AutoFeatureExtractor.from_pretrained(out).return_attention_mask
     assert parse_config(["--config", str(out / "train_config.yaml")]).max_steps == 4  # re-runnable config
@@ -250,19 +257,24 @@ def test_multitask_ctc_vocab_and_head_saved(tiny_backbone, iemocap_like, tmp_pat
     assert "uar" in results["test"]
     saved = json.loads((out / "config.json").read_text())
     vocab = saved["ctc_vocab"]  # the vocabulary lives in config.json, nowhere else
-    assert vocab[:2] == ["<blank>", "<unk>"] and "|" in vocab and "ü" in vocab
-    assert saved["ctc_vocab_size"] == len(vocab) and saved["ctc_alpha"] == 0.1
+    assert vocab[:2] == ["<blank>", "<unk>"]
+    assert "|" in vocab
+    assert "ü" in vocab
+    assert saved["ctc_vocab_size"] == len(vocab)
+    assert saved["ctc_alpha"] == 0.1
     assert not (out / "ctc_vocab.json").exists()
     # Plain from_pretrained restores the head (no hooks, no extra loader).
     model = AutoModelForAudioClassification.from_pretrained(out).eval()
-    assert model.ctc_head is not None and model.ctc_head.proj.out_features == len(vocab)
+    assert model.ctc_head is not None
+    assert model.ctc_head.proj.out_features == len(vocab)
     extractor = Wav2Vec2FeatureExtractor(return_attention_mask=True, do_normalize=True)
     clips = [np.zeros(8000, np.float32), np.ones(16000, np.float32) * 0.1]
     inputs = dict(
         extractor(clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt")
     )
     texts = transcribe(model, inputs)
-    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+    assert len(texts) == 2
+    assert all(isinstance(t, str) for t in texts)
     with torch.no_grad():  # the head adds alpha * CTC to the loss when ctc_labels are given
         plain = model(**inputs, labels=torch.tensor([0, 1])).loss
         with_ctc = model(
@@ -282,7 +294,8 @@ def test_ctc_vocab_collator_and_greedy_transcribe(tiny_ser_model, feature_extrac
 
     vocab = CharVocab.from_texts(["Ja  genau", None, "nein"])
     assert vocab.tokens == ["<blank>", "<unk>", "a", "e", "g", "i", "j", "n", "u", "|"]
-    assert vocab.encode("Nein ja?") == [7, 3, 5, 7, 9, 6, 2, 1] and vocab.encode(None) == []
+    assert vocab.encode("Nein ja?") == [7, 3, 5, 7, 9, 6, 2, 1]
+    assert vocab.encode(None) == []
     assert vocab.decode(vocab.encode("Nein ja?")) == "nein ja"
     assert vocab.decode([0, 7, 7, 0, 7, 3, 3, 9, 9, 6], collapse=True) == "nne j"
     rows = [
@@ -318,9 +331,8 @@ def test_multitask_emotion_and_dimensions(tiny_backbone, iemocap_like, tmp_path)
         backbone=tiny_backbone, corpus="iemocap", group="speaker", data_dir=iemocap_like,
         output_dir=tmp_path / "mt", max_steps=2, gradient_accumulation_steps=2,
     )])  # fmt: skip
-    assert {"uar", "ccc", "ccc_valence"} <= set(results["test"]) and {"uar", "ccc"} <= set(
-        results["validation"]
-    )
+    assert {"uar", "ccc", "ccc_valence"} <= set(results["test"])
+    assert {"uar", "ccc"} <= set(results["validation"])
 
 
 def test_crossval_summary_and_resume(tiny_backbone, tmp_path, capsys):
@@ -331,8 +343,11 @@ def test_crossval_summary_and_resume(tiny_backbone, tmp_path, capsys):
                  use_validation="false", save_model="false")  # fmt: skip
     summary = run_recipe("crossval", argv)
     on_disk = json.loads((out / "summary.json").read_text())
-    assert on_disk["metric"] == "uar" and len(on_disk["runs"]) == 4 and on_disk["complete"]
-    assert on_disk["over"] == "seeds" and on_disk["max"] >= on_disk["mean"] >= 0
+    assert on_disk["metric"] == "uar"
+    assert len(on_disk["runs"]) == 4
+    assert on_disk["complete"]
+    assert on_disk["over"] == "seeds"
+    assert on_disk["max"] >= on_disk["mean"] >= 0
     assert summary["mean"] == pytest.approx(on_disk["mean"])
     assert "| model | UAR mean ± std | UAR max |" in (out / "summary.md").read_text()
     # The crossval card: one row per run, and the summary's mean ± std (sample std over the 2 seeds).
@@ -344,14 +359,17 @@ def test_crossval_summary_and_resume(tiny_backbone, tmp_path, capsys):
     assert re.search(
         rf"\| UAR \(unweighted average recall\) \| {mean_std} \| [\d.]+ \| [\d.]+ \| 2 seeds \|", card
     )
-    assert "### Cross-validation (4 runs)" in card and "### Results per speaker" in card
-    assert not list(out.glob("*/checkpoint-*")) and not list(out.glob("*/model.safetensors"))
+    assert "### Cross-validation (4 runs)" in card
+    assert "### Results per speaker" in card
+    assert not list(out.glob("*/checkpoint-*"))
+    assert not list(out.glob("*/model.safetensors"))
     # "Interrupt": one run lost its results; re-running only redoes that run.
     (out / "fold01_seed1" / "metrics.json").unlink()
     capsys.readouterr()
     run_recipe("crossval", argv)
     log = capsys.readouterr().out
-    assert log.count("finished earlier, skipped") == 3 and "fold 2/2, seed 43" in log
+    assert log.count("finished earlier, skipped") == 3
+    assert "fold 2/2, seed 43" in log
     assert json.loads((out / "summary.json").read_text())["complete"]
 
 
@@ -371,7 +389,8 @@ def test_summarize_reports_sample_std_like_the_model_card():
         for (fold, seed), value in values.items()
     ]
     summary = summarize(runs, "uar", n_folds=2, n_seeds=3)
-    assert summary["over"] == "seeds" and summary["mean"] == pytest.approx(0.6166667, abs=1e-6)
+    assert summary["over"] == "seeds"
+    assert summary["mean"] == pytest.approx(0.6166667, abs=1e-6)
     assert summary["std"] == pytest.approx(np.std([0.6, 0.65, 0.6], ddof=1))  # fold means per seed
     assert summary["per_fold"]["1"]["std"] == pytest.approx(np.std([0.7, 0.9, 0.6], ddof=1))
     card = SERCardData()
@@ -398,14 +417,17 @@ def test_hpo_two_trials_resumable_and_best_config_runs_in_crossval(tiny_backbone
     )
     stale = study.ask({"learning_rate": optuna.distributions.FloatDistribution(3e-5, 2e-4, log=True)})
     summary = run_recipe("hpo", argv)
-    assert summary["n_complete"] + summary["n_pruned"] == 2 and summary["metric"] == "uar"
+    assert summary["n_complete"] + summary["n_pruned"] == 2
+    assert summary["metric"] == "uar"
     states = [t["state"] for t in summary["trials"]]
-    assert states[0] == "FAIL" and len(states) == 3
+    assert states[0] == "FAIL"
+    assert len(states) == 3
     # the stale trial is marked failed and its parameters are tried again by the next trial
     assert summary["trials"][1]["params"]["learning_rate"] == pytest.approx(stale.params["learning_rate"])
     best = parse_config(["--config", str(out / "best_config.yaml")])
     assert best.learning_rate == pytest.approx(summary["best_params"]["learning_rate"])
-    assert best.restart_period_epochs in (1, 2, 3, 5, 10) and best.output_dir.endswith("best_crossval")
+    assert best.restart_period_epochs in (1, 2, 3, 5, 10)
+    assert best.output_dir.endswith("best_crossval")
     again = run_recipe("hpo", argv)  # finished study: nothing re-run
     assert len(again["trials"]) == 3
 
@@ -426,7 +448,8 @@ def test_trainer_parameter_groups_and_backbone_gate(tiny_backbone, tmp_path):
         report_to="none",
     )
     trainer = SERTrainer(model=model, args=args, backbone_learning_rate=1e-5, freeze_backbone_steps=3)
-    assert trainer.args.remove_unused_columns is False and trainer.args.label_names == ["labels"]
+    assert trainer.args.remove_unused_columns is False
+    assert trainer.args.label_names == ["labels"]
     trainer.create_optimizer_and_scheduler(num_training_steps=10)
     groups = trainer.optimizer.param_groups
     names = {id(p): n for n, p in model.named_parameters()}
@@ -474,7 +497,9 @@ def test_pruning_callback_stops_a_bad_trial():
 
     callback, control = OptunaPruningCallback(Trial(), "uar"), TrainerControl()
     callback.on_evaluate(None, TrainerState(global_step=5), control, metrics={"eval_uar": 0.1})
-    assert Trial.reported == [(0.1, 5)] and control.should_training_stop and callback.pruned
+    assert Trial.reported == [(0.1, 5)]
+    assert control.should_training_stop
+    assert callback.pruned
 
 
 @pytest.mark.slow
@@ -537,7 +562,8 @@ def test_accelerate_launch_two_cpu_processes(tiny_backbone, tmp_path):
     card = (out / "README.md").read_text()
     assert "| world_size | 2 |" in card
     state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
-    assert state["global_step"] == 3 and state["train_batch_size"] == 4
+    assert state["global_step"] == 3
+    assert state["train_batch_size"] == 4
     assert yaml.safe_load((out / "train_config.yaml").read_text())["max_steps"] == 3
     # Distributed evaluation gathered every test clip once: same UAR as a plain single-process pass.
     assert metrics["test"]["uar"] == pytest.approx(single_process_test_uar(out), abs=1e-9)
@@ -590,7 +616,8 @@ def test_lstm_sa_global_normalisation_fitted_on_training_split_only(tmp_path):
     ]  # fmt: skip
     run_recipe("finetune", argv)
     saved = json.loads((out / "preprocessor_config.json").read_text())
-    assert saved["normalization"] == "global" and saved["hop_length"] == 512
+    assert saved["normalization"] == "global"
+    assert saved["hop_length"] == 512
 
     cfg = parse_config(argv)
     data = split_data(cfg, load_dataset_for(cfg))
@@ -605,7 +632,8 @@ def test_lstm_sa_global_normalisation_fitted_on_training_split_only(tmp_path):
     with_held_out = fitted(data.train, data.validation, data.tests["test"])
     assert not np.allclose(saved["mean"], with_held_out.mean), "held-out speakers leaked into the statistics"
     loaded = AutoFeatureExtractor.from_pretrained(out)
-    assert isinstance(loaded, MfccChromaFeatureExtractor) and loaded.normalization == "global"
+    assert isinstance(loaded, MfccChromaFeatureExtractor)
+    assert loaded.normalization == "global"
     clip = next(iter(decoded(data.tests["test"], CenterCrop(None))))["audio"]["array"]
     np.testing.assert_allclose(loaded.extract(clip), from_train.extract(clip), atol=1e-5)
 

@@ -246,4 +246,5 @@ def test_gradients_are_finite(mechanism):
     encoder(frames, _mask([30, 12], 30)).pow(2).mean().backward()
     assert torch.isfinite(frames.grad).all()
     for name, parameter in encoder.named_parameters():
-        assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), name
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name

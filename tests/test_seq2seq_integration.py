@@ -81,7 +81,8 @@ def test_every_mechanism_and_task_is_padding_invariant_and_trains(
     before = {name: p.detach().clone() for name, p in model.seq2seq.named_parameters()}
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     out = model(**inputs, **targets_for(task, len(clips)))
-    assert out.loss.ndim == 0 and torch.isfinite(out.loss)
+    assert out.loss.ndim == 0
+    assert torch.isfinite(out.loss)
     out.loss.backward()
     for name, parameter in model.seq2seq.named_parameters():
         assert parameter.grad is not None, name
@@ -158,17 +159,16 @@ def test_onnx_export_refuses_mechanisms_without_dynamic_graph(tiny_ser_model, me
     assert not (tmp_path / "onnx").exists()  # refused before anything was written
 
 
-def test_pipeline_on_saved_seq2seq_model(tiny_ser_model, feature_extractor, emodb_clips, tmp_path):
+def test_pipeline_on_saved_seq2seq_model(tiny_ser_model, tiny_checkpoint, emodb_clips):
     model = tiny_seq2seq_model(tiny_ser_model, "gla", task="multitask", pooling="attentive_stats")
-    model.save_pretrained(tmp_path)
-    feature_extractor.save_pretrained(tmp_path)
-    classify = pipeline(str(tmp_path), dtype="float32", batch_size=4)
+    classify = pipeline(str(tiny_checkpoint(model=model)), dtype="float32", batch_size=4)
     assert classify(emodb_clips[0], sampling_rate=16000)["label"] in model.config.id2label.values()
     batched = classify(emodb_clips, sampling_rate=16000)
     singles = [classify(clip, sampling_rate=16000, batch_size=1) for clip in emodb_clips]
     assert len(batched) == len(singles) == len(emodb_clips)
     for together, alone in zip(batched, singles, strict=True):
-        assert together.keys() == alone.keys() and together["label"] == alone["label"]
+        assert together.keys() == alone.keys()
+        assert together["label"] == alone["label"]
         for key, value in together.items():
             if isinstance(value, dict):
                 assert value.keys() == alone[key].keys()

@@ -95,7 +95,8 @@ def test_api_has_one_predict_endpoint_taking_one_audio_file(client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert list(endpoints) == ["/predict"]
     (parameter,) = endpoints["/predict"]["parameters"]
-    assert parameter["component"] == "Audio" and parameter["python_type"]["type"] == "filepath"
+    assert parameter["component"] == "Audio"
+    assert parameter["python_type"]["type"] == "filepath"
     assert [r["component"] for r in endpoints["/predict"]["returns"]] == [
         "Label",
         "Plot",
@@ -113,15 +114,17 @@ def test_predict_on_a_real_clip_gives_label_scores_and_charts(client, data_dir: 
     label, scores, adv, timeline, attention, result, status = client.predict(
         handle_file(str(data_dir / "emodb" / "03a01Wa.flac")), api_name="/predict"
     )
-    assert result["label"] in LABELS and set(result["scores"]) == LABELS
+    assert result["label"] in LABELS
+    assert set(result["scores"]) == LABELS
     assert sum(result["scores"].values()) == pytest.approx(1.0, abs=1e-6)
-    assert result["duration_s"] == pytest.approx(2.0, abs=0.01) and "segments" not in result
+    assert result["duration_s"] == pytest.approx(2.0, abs=0.01)
+    assert "segments" not in result
     assert label["value"]["label"] == result["label"]
-    assert scores["value"]["type"] == "matplotlib" and scores["value"]["plot"].startswith("data:image/")
+    assert scores["value"]["type"] == "matplotlib"
+    assert scores["value"]["plot"].startswith("data:image/")
     assert attention["value"]["plot"].startswith("data:image/")  # attentive-stats pooling has frame weights
-    assert (
-        adv["visible"] is False and timeline["visible"] is False
-    )  # categorical model, clip within one window
+    assert adv["visible"] is False
+    assert timeline["visible"] is False  # categorical model, clip within one window
     assert re.match(
         rf"\*\*{result['label']}\*\* · 03a01Wa\.flac, 2\.0 s · `.*tiny_checkpoint.*` · \d+\.\d\d s", status
     )
@@ -132,13 +135,12 @@ def test_long_clip_gets_emotion_over_time(client, long_wav: Path) -> None:
 
     *_, timeline, attention, result, status = client.predict(handle_file(str(long_wav)), api_name="/predict")
     segments = result["segments"]
-    assert (
-        len(segments) >= 2
-        and segments[0]["start"] == 0.0
-        and segments[-1]["end"] == pytest.approx(8.0, abs=0.01)
-    )
+    assert len(segments) >= 2
+    assert segments[0]["start"] == 0.0
+    assert segments[-1]["end"] == pytest.approx(8.0, abs=0.01)
     assert all(s["label"] in LABELS for s in segments)
-    assert timeline["visible"] is True and timeline["value"]["plot"].startswith("data:image/")
+    assert timeline["visible"] is True
+    assert timeline["value"]["plot"].startswith("data:image/")
     assert attention["value"]["plot"].startswith("data:image/")
     assert f"in {len(segments)} windows of 4 s" in status
 
@@ -193,15 +195,18 @@ def test_model_comes_from_the_environment_variable(
     textboxes = [block for block in demo.blocks.values() if isinstance(block, gr.Textbox)]
     assert [box.value for box in textboxes] == [str(tiny_checkpoint_dir)]
     examples = [block for block in demo.blocks.values() if isinstance(block, gr.Dataset)]
-    assert len(examples) == 1 and len(examples[0].samples) == len(list((REPO / "examples").glob("*.wav")))
+    assert len(examples) == 1
+    assert len(examples[0].samples) == len(list((REPO / "examples").glob("*.wav")))
 
 
 def test_space_files_declare_a_gradio_space_with_hf_ser_dependencies() -> None:
     card = SpaceCard.load(SPACE_DIR / "README.md")
-    assert card.data.sdk == "gradio" and card.data.app_file == "app.py" and (SPACE_DIR / "app.py").is_file()
-    assert (
-        re.fullmatch(r"\d+\.\d+\.\d+", str(card.data.sdk_version)) and card.data.title and card.data.license
-    )
+    assert card.data.sdk == "gradio"
+    assert card.data.app_file == "app.py"
+    assert (SPACE_DIR / "app.py").is_file()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(card.data.sdk_version))
+    assert card.data.title
+    assert card.data.license
     assert "from hf_ser.app.demo import build_demo" in (SPACE_DIR / "app.py").read_text()
     requirements = (SPACE_DIR / "requirements.txt").read_text()
     names = {
@@ -241,28 +246,33 @@ def test_publish_space_dry_run_stages_a_self_contained_space(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("task", ["regression", "multitask"])
 def test_dimensional_models_get_an_adv_chart_and_adv_over_time(
-    task: str, tiny_ser_model, feature_extractor, tmp_path: Path, long_wav: Path
+    task: str, tiny_checkpoint, long_wav: Path
 ) -> None:
     from matplotlib.figure import Figure
 
     from hf_ser.app.demo import ModelCache, predict
 
-    tiny_ser_model(task=task, pooling="soft_attention").save_pretrained(tmp_path)
-    feature_extractor.save_pretrained(tmp_path)
+    directory = tiny_checkpoint(task=task, pooling="soft_attention")
     label, scores, adv, timeline, attention, result, status = predict(
-        ModelCache(), str(long_wav), str(tmp_path)
+        ModelCache(), str(long_wav), str(directory)
     )
-    assert {"arousal", "dominance", "valence"} <= set(result) and isinstance(adv, Figure)
+    assert {"arousal", "dominance", "valence"} <= set(result)
+    assert isinstance(adv, Figure)
     assert [ax.get_title() for ax in adv.axes] == ["Arousal / dominance / valence"]
     titles = [ax.get_title() for ax in timeline.axes]
     assert titles[-1] == "Arousal / dominance / valence over time"
     assert all({"arousal", "dominance", "valence"} <= set(s) for s in result["segments"])
     assert isinstance(attention, Figure)
     if task == "regression":
-        assert label is None and scores is None and "label" not in result and len(titles) == 1
+        assert label is None
+        assert scores is None
+        assert "label" not in result
+        assert len(titles) == 1
         assert status.startswith("**dimensional model**")
     else:
-        assert set(label) == LABELS and isinstance(scores, Figure) and titles[0] == "Emotion over time"
+        assert set(label) == LABELS
+        assert isinstance(scores, Figure)
+        assert titles[0] == "Emotion over time"
 
 
 def test_without_a_model_the_app_serves_the_built_in_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -277,5 +287,7 @@ def test_without_a_model_the_app_serves_the_built_in_default(monkeypatch: pytest
     assert [b.value for b in demo.blocks.values() if isinstance(b, gr.Radio)] == [BUILTIN_CHOICE]
     label, *_, result, status = predict(ModelCache(), str(REPO / "examples" / "stern_de.wav"), "")
     default_labels = set(json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())["id2label"].values())
-    assert result["label"] in default_labels and set(label) == default_labels
-    assert result["model"] == "built-in default" and "the built-in default model" in status
+    assert result["label"] in default_labels
+    assert set(label) == default_labels
+    assert result["model"] == "built-in default"
+    assert "the built-in default model" in status

@@ -24,7 +24,8 @@ def softmax(values: np.ndarray) -> np.ndarray:
 
 
 def test_speeds_are_checked_and_one_is_dropped():
-    assert check_test_time_speeds(None) == () and check_test_time_speeds([]) == ()
+    assert check_test_time_speeds(None) == ()
+    assert check_test_time_speeds([]) == ()
     assert check_test_time_speeds([1.0, 0.9, 1.1]) == (0.9, 1.1)
     assert check_test_time_speeds(0.95) == (0.95,)
     for bad in ([0.0], [-1.0], ["fast"], [True]):
@@ -46,7 +47,8 @@ def test_average_outputs_keeps_the_original_clips_embedding_and_weights():
     merged = average_outputs([first, other])
     np.testing.assert_allclose(softmax(merged.class_logits), [0.5, 0.5], atol=1e-6)
     np.testing.assert_allclose(merged.regression, [0.3, 0.2], atol=1e-6)
-    assert merged.embedding is first.embedding and merged.frame_weights is first.frame_weights
+    assert merged.embedding is first.embedding
+    assert merged.frame_weights is first.frame_weights
 
 
 def test_average_predictions_of_each_task():
@@ -61,7 +63,8 @@ def test_average_predictions_of_each_task():
     np.testing.assert_allclose(average_predictions(values, "regression"), np.mean(values, 0))
     extra = [np.full(4, 7.0), np.full(4, 9.0)]  # outputs past the heads come from the first run
     merged = average_predictions([(logits[k], values[k], extra[k]) for k in range(2)], "multitask")
-    assert isinstance(merged, tuple) and len(merged) == 3
+    assert isinstance(merged, tuple)
+    assert len(merged) == 3
     np.testing.assert_allclose(softmax(merged[0]), np.mean([softmax(v) for v in logits], 0), atol=1e-6)
     np.testing.assert_allclose(merged[1], np.mean(values, 0))
     np.testing.assert_array_equal(merged[2], extra[0])

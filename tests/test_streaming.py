@@ -249,7 +249,8 @@ def test_pipeline_stream_running_results_equal_model(streaming_pipe, feature_ext
     results = list(streaming_pipe.stream(clip, sampling_rate=16000, piece_seconds=0.3, top_k=2))
     assert [r["end"] for r in results] == [0.3, 0.6, 0.9, 1.0]
     assert [r["start"] for r in results] == [0.0, 0.3, 0.6, 0.9]
-    assert all(len(r["scores"]) == 2 and r["label"] == next(iter(r["scores"])) for r in results)
+    assert all(len(r["scores"]) == 2 for r in results)
+    assert all(r["label"] == next(iter(r["scores"])) for r in results)
     state = None
     with torch.inference_mode():
         for start in range(0, len(clip), 4800):
@@ -312,9 +313,11 @@ def test_cli_predict_stream(tiny_checkpoint_dir, data_dir, capsys):
     assert main(["predict", clip, *model, "--stream", "0.75", "--json", "--top-k", "1"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["end"] for line in lines] == [0.75, 1.5, 2.0]
-    assert all(line["file"] == clip and len(line["scores"]) == 1 for line in lines)
+    assert all(line["file"] == clip for line in lines)
+    assert all(len(line["scores"]) == 1 for line in lines)
     assert main(["predict", clip, *model, "--stream", "1"]) == 0
     table = capsys.readouterr().out
-    assert "0.00-1.00 s" in table and "0.00-2.00 s" in table
+    assert "0.00-1.00 s" in table
+    assert "0.00-2.00 s" in table
     assert main(["predict", clip, *model, "--stream", "1", "--chunk-length", "1"]) == 2
     assert "--stream and --chunk-length" in capsys.readouterr().err

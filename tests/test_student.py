@@ -74,9 +74,9 @@ def test_outputs_losses_and_gradients(raw_batch):
     model = build(task="multitask", num_labels=4).train()
     output = model(**raw_batch, labels=torch.tensor([0, 1, 2, 3]), regression_labels=torch.rand(4, 3))
     assert isinstance(output, SERModelOutput)
-    assert (
-        output.logits.shape == (4, 4) and output.regression.shape == (4, 3) and output.pooled.shape == (4, 64)
-    )
+    assert output.logits.shape == (4, 4)
+    assert output.regression.shape == (4, 3)
+    assert output.pooled.shape == (4, 64)
     output.loss.backward()
     assert model.blocks[0].conv.weight.grad.abs().sum() > 0
     assert all(buffer.grad is None for buffer in model.front_end.buffers())

@@ -31,7 +31,8 @@ def test_defaults_are_wav2vec2_base_categorical_attentive():
         "classification",
         "attentive_stats",
     )
-    assert cfg.freeze_feature_encoder and not cfg.resume
+    assert cfg.freeze_feature_encoder
+    assert not cfg.resume
 
 
 def test_flags_override_yaml_and_are_typed(tmp_path):
@@ -66,10 +67,15 @@ def test_flags_override_yaml_and_are_typed(tmp_path):
             "2",
         ]
     )
-    assert cfg.max_steps == 4 and cfg.learning_rate == pytest.approx(3e-5) and cfg.resume is True
+    assert cfg.max_steps == 4
+    assert cfg.learning_rate == pytest.approx(3e-5)
+    assert cfg.resume is True
     assert cfg.model == {"projector_size": 64, "layer_weighting": "weighted"}
-    assert cfg.folds is None and cfg.bf16 is False and cfg.labels == ["anger", "neutral"]
-    assert cfg.lora_target_modules == ["q_proj"] and cfg.max_train_seconds == 2.0
+    assert cfg.folds is None
+    assert cfg.bf16 is False
+    assert cfg.labels == ["anger", "neutral"]
+    assert cfg.lora_target_modules == ["q_proj"]
+    assert cfg.max_train_seconds == 2.0
 
 
 def test_help_lists_every_key_as_a_flag():
@@ -84,7 +90,8 @@ def test_help_describes_every_key_from_the_docstring():
     lines = usage().splitlines()
     line = lines.index("  --seed (default: 42)")
     assert lines[line + 1].strip() == "random seed."
-    assert "Run length" in descriptions["max_steps"] and "Run length" in descriptions["num_train_epochs"]
+    assert "Run length" in descriptions["max_steps"]
+    assert "Run length" in descriptions["num_train_epochs"]
 
 
 @pytest.mark.parametrize(
@@ -113,7 +120,8 @@ def test_unknown_yaml_key_lists_known_keys(tmp_path):
     path.write_text("learning_rate: 1.0e-4\nbatch_size: 8\n")
     with pytest.raises(ValueError, match="Unknown config key 'batch_size'") as error:
         parse_config(["--config", str(path)])
-    assert "per_device_train_batch_size" in str(error.value) and str(path) in str(error.value)
+    assert "per_device_train_batch_size" in str(error.value)
+    assert str(path) in str(error.value)
 
 
 def test_missing_config_file():
@@ -125,7 +133,8 @@ def test_replace_and_yaml_round_trip(tmp_path):
     cfg = TrainConfig(max_steps=3).replace(**{"model.hidden_size": 32, "seed": 5})
     cfg.to_yaml(tmp_path / "c.yaml")
     again = TrainConfig(**load_yaml(tmp_path / "c.yaml"))
-    assert again == cfg and again.model == {"hidden_size": 32}
+    assert again == cfg
+    assert again.model == {"hidden_size": 32}
 
 
 @pytest.mark.parametrize(
@@ -137,13 +146,16 @@ def test_model_card_facts_from_the_config(corpus, language, tmp_path):
     from hf_ser.training.finetune import recipe_card
 
     card = recipe_card(TrainConfig(corpus=corpus, output_dir=str(tmp_path / "run"), augment="light"))
-    assert card.datasets == [corpus] and card.language == ([language] if language else [])
-    assert card.model_name == "run" and card.hyperparameters["augment"] == "light"
+    assert card.datasets == [corpus]
+    assert card.language == ([language] if language else [])
+    assert card.model_name == "run"
+    assert card.hyperparameters["augment"] == "light"
     assert card.base_model == "facebook/wav2vec2-base"  # a Hub id is the card's base_model, a local path not:
     assert recipe_card(TrainConfig(corpus=corpus, backbone=str(tmp_path))).base_model is None
     assert recipe_card(TrainConfig(model_type="lstm_sa")).base_model is None
     speeds = recipe_card(TrainConfig(speed_perturbation=[0.9, 1.1], test_time_speeds=[0.95])).hyperparameters
-    assert speeds["speed_perturbation"] == [0.9, 1.1] and speeds["test_time_speeds"] == [0.95]
+    assert speeds["speed_perturbation"] == [0.9, 1.1]
+    assert speeds["test_time_speeds"] == [0.95]
     assert "test_time_speeds" not in card.hyperparameters  # unset keys stay off the card
 
 
@@ -169,11 +181,14 @@ def test_lstm_sa_configs_train_on_every_non_test_speaker_and_keep_the_final_weig
     cfg = parse_config(["--config", str(path), "--data_dir", str(DATA_DIR / "emodb"), "--fold", "3"])
     dataset = load_dataset_for(cfg)
     data = split_data(cfg, dataset)
-    assert data.validation is None and len(data.speakers["test"]) == 1
+    assert data.validation is None
+    assert len(data.speakers["test"]) == 1
     assert sorted(data.speakers["train"] + data.speakers["test"]) == sorted(set(dataset["speaker"]))
     args = build_training_arguments(cfg, data.validation is not None, len(data.train))
-    assert args.eval_strategy == "no" and not args.load_best_model_at_end
-    assert args.num_train_epochs == 30 and args.learning_rate == pytest.approx(1e-2)
+    assert args.eval_strategy == "no"
+    assert not args.load_best_model_at_end
+    assert args.num_train_epochs == 30
+    assert args.learning_rate == pytest.approx(1e-2)
     assert cfg.speed_perturbation == [0.85, 0.9, 0.95, 1.05, 1.1, 1.15]  # recipe "v3-tta"
     assert cfg.test_time_speeds == [0.9, 1.1]
 
@@ -242,7 +257,8 @@ def test_feature_extractor_options_checked_before_compute():
     cfg = parse_config(argv)
     check_model_options(cfg)
     _, extractor = build_model(cfg, {0: "anger", 1: "neutral"}, [])
-    assert extractor.hop_length == 512 and extractor.normalization == "utterance"
+    assert extractor.hop_length == 512
+    assert extractor.normalization == "utterance"
 
 
 @pytest.mark.parametrize(
@@ -277,6 +293,7 @@ def test_speed_perturbation_draws_one_speed_per_clip_reproducibly():
 
     first = lengths(1)
     assert set(first) == {8000, 16000, 32000}
-    assert first == lengths(1) and first != lengths(2)
+    assert first == lengths(1)
+    assert first != lengths(2)
     preset = build_augmentation(parse_config(["--speed_perturbation", "[0.5]", "--augment", "light"]))
     assert {len(preset(clip, 16000)) for _ in range(30)} == {16000, 32000}
