@@ -22,6 +22,7 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from .configuration_lstm_sa import LSTMSAConfig
+from .docstrings import add_forward_docstring
 from .heads import SERHeadsMixin
 from .outputs import SERModelOutput
 from .pooling import SoftAttentionPooling
@@ -79,6 +80,7 @@ class LSTMSAForAudioClassification(SERHeadsMixin, LSTMSAPreTrainedModel):
         self._build_heads(config.hidden_size, config.classifier_dropout)
         self.post_init()
 
+    @add_forward_docstring
     def forward(
         self,
         input_values: torch.Tensor,
@@ -95,11 +97,8 @@ class LSTMSAForAudioClassification(SERHeadsMixin, LSTMSAPreTrainedModel):
                 MFCC + chroma frames from `MfccChromaFeatureExtractor`, right-padded.
             attention_mask (`torch.LongTensor` of shape `(batch, frames)`, *optional*):
                 1 for real frames, 0 for padding (returned by the feature extractor).
-            labels (`torch.LongTensor` of shape `(batch,)`, *optional*):
-                Class indices (-100 = ignore); for `task="regression"` float `(batch, targets)` values.
-            regression_labels (`torch.FloatTensor` of shape `(batch, targets)`, *optional*):
-                Regression targets in `config.regression_targets` order.
-            return_dict (`bool`, *optional*): return a `SERModelOutput` (default) or a tuple.
+            {labels_args}
+            {return_dict_arg}
 
         Returns:
             `SERModelOutput` with `loss`, `logits`, `regression`, `pooled` (the attention context vector)

@@ -27,6 +27,7 @@ from .backbone import (
     set_requires_grad,
 )
 from .configuration_ser import SERConfig
+from .docstrings import add_forward_docstring
 from .heads import CTCHead, SERHeadsMixin
 from .layer_mix import LayerMix
 from .losses import ctc_loss
@@ -251,6 +252,7 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
     # ----------------------------------------------------------------------------------------------
     # Forward
     # ----------------------------------------------------------------------------------------------
+    @add_forward_docstring
     def forward(
         self,
         input_values: torch.Tensor,
@@ -270,17 +272,13 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
                 16 kHz waveforms, normalised and right-padded by `Wav2Vec2FeatureExtractor`.
             attention_mask (`torch.LongTensor` of shape `(batch, samples)`, *optional*):
                 1 for real samples, 0 for padding. Always pass it for padded batches.
-            labels (`torch.LongTensor` of shape `(batch,)`, *optional*):
-                Class indices (-100 = ignore) for classification / multitask. For `task="regression"` a float
-                `(batch, targets)` tensor here is used as `regression_labels` (Trainer's default label name).
-            regression_labels (`torch.FloatTensor` of shape `(batch, targets)`, *optional*):
-                Regression targets in `config.regression_targets` order (NaN = missing).
+            {labels_args}
             ctc_labels (`torch.LongTensor` of shape `(batch, characters)`, *optional*):
                 Character ids of the transcripts for the CTC head, right-padded with -100 (a row of only
                 -100 = no transcript, left out of the CTC loss). Needs `config.ctc_vocab_size`.
             output_attentions (`bool`, *optional*): return backbone attentions (needs eager attention).
             output_hidden_states (`bool`, *optional*): return all backbone hidden states.
-            return_dict (`bool`, *optional*): return a `SERModelOutput` (default) or a tuple.
+            {return_dict_arg}
 
         Returns:
             `SERModelOutput` with `loss`, `logits`, `regression`, `pooled`, `frame_weights`, `hidden_states`,

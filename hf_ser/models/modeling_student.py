@@ -32,6 +32,7 @@ from transformers import initialization as init
 from transformers.audio_utils import mel_filter_bank
 
 from .configuration_student import Wav2SmallConfig
+from .docstrings import add_forward_docstring
 from .heads import SERHeadsMixin
 from .masks import lengths_to_mask
 from .outputs import SERModelOutput
@@ -197,6 +198,7 @@ class Wav2SmallForAudioClassification(SERHeadsMixin, Wav2SmallPreTrainedModel):
             lengths = torch.div(lengths, pool, rounding_mode="floor")
         return lengths
 
+    @add_forward_docstring
     def forward(
         self,
         input_values: torch.Tensor,
@@ -213,7 +215,8 @@ class Wav2SmallForAudioClassification(SERHeadsMixin, Wav2SmallPreTrainedModel):
                 16 kHz mono waveforms, right-padded.
             attention_mask (`torch.LongTensor` of shape `(batch, samples)`, *optional*):
                 1 for real samples, 0 for padding. Always pass it for padded batches.
-            labels, regression_labels, return_dict: as in `SERModelForAudioClassification`.
+            {labels_args}
+            {return_dict_arg}
 
         Returns:
             `SERModelOutput` with `loss`, `logits`, `regression`, `pooled` and `frame_weights` (attention
