@@ -45,7 +45,7 @@ from .preparation import (
     load_dataset_for,
     split_data,
 )
-from .trainer import SERTrainer
+from .trainer import SERTrainer, default_data_collator
 
 GROUP_COLUMNS = ("sex", "speaker")
 """Columns of a test split whose groups get their own figures in ``metrics.json`` and the model card."""
@@ -197,15 +197,8 @@ def fit_feature_normalization(cfg: TrainConfig, extractor: Any, train: Any) -> N
 
 
 def make_collator(extractor: Any, task: str, targets: Sequence[str]) -> Any:
-    """The data layer's collator, padding only: cropping and augmentation happen in the training
-    dataset's transform, because `Trainer` uses one collator for training *and* evaluation batches."""
-    from ..data.collator import SERDataCollator
-
-    return SERDataCollator(
-        extractor,
-        label_column="label" if task != "regression" else None,
-        regression_columns=list(targets) if task != "classification" else None,
-    )
+    """The data layer's collator, padding only (:func:`hf_ser.training.trainer.default_data_collator`)."""
+    return default_data_collator(extractor, task, targets)
 
 
 def find_checkpoint(cfg: TrainConfig) -> Optional[str]:

@@ -10,12 +10,19 @@ Not a copy of the training loop: a subclass (like SpanMarker's and SetFit's) tha
   learning rate to 0 in the scheduler. Gating (rather than toggling ``requires_grad``) keeps every
   parameter known to DistributedDataParallel from the start, survives ``--resume`` through the saved
   scheduler state, and leaves no optimizer update on the backbone (AdamW steps of size lr * ... = 0);
-- gathers only the task outputs (logits / regression) at evaluation time, not the pooled embeddings.
+- gathers only the task outputs (logits / regression) at evaluation time, not the pooled embeddings;
+- knows the model, so what it is not given it derives from ``model.config`` (like SpanMarker's trainer):
+  the data collator (:func:`default_data_collator`: the feature extractor passed as ``processing_class``
+  pads the audio; ``labels`` / ``regression_labels`` for the task), the check that the datasets' class
+  names are the model's (:func:`check_label_names`) and ``compute_metrics`` (UAR / WA / F1, CCC / MSE).
 
-Example:
+Example: a corpus with a ``label`` `ClassLabel` and an ``audio`` column, batch -> loss in one screen:
 
 ```python
->>> from hf_ser.training import SERTrainer, build_training_arguments  # doctest: +SKIP
+>>> from hf_ser.training import SERTrainer  # doctest: +SKIP
+>>> trainer = SERTrainer(model=model, args=args, processing_class=extractor,
+...                      train_dataset=train, eval_dataset=validation)  # doctest: +SKIP
+>>> trainer.train(); trainer.evaluate()["eval_uar"]  # doctest: +SKIP
 >>> trainer = SERTrainer(model=model, args=args, data_collator=collator, processing_class=extractor,
 ...                      train_dataset=train, eval_dataset=validation, compute_metrics=compute_metrics,
 ...                      backbone_learning_rate=1e-5, freeze_backbone_steps=500)  # doctest: +SKIP
@@ -25,7 +32,8 @@ Example:
 from __future__ import annotations
 
 import copy
-from typing import Any, Optional
+from collections.abc import Mapping
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import nn
@@ -60,7 +68,10 @@ class SERTrainer(Trainer):
             Optimizer steps during which the backbone's learning rate is 0.
         task (`str`, *optional*):
             Model task; defaults to `model.config.task`. Sets `label_names`.
-        **kwargs: everything `transformers.Trainer` accepts.
+        **kwargs: everything `transformers.Trainer` accepts. Without ``data_collator`` (and with the
+            feature extractor as ``processing_class``) the trainer builds :func:`default_data_collator`
+            and checks the datasets' class names with :func:`check_label_names`; without
+            ``compute_metrics`` it uses :func:`hf_ser.metrics.build_compute_metrics` for the task.
     """
 
     def __init__(
@@ -75,6 +86,7 @@ class SERTrainer(Trainer):
     ) -> None:
         task = task or getattr(model.config, "task", "classification")
         args = force_arguments(args, task)
+        kwargs = with_model_defaults(model, task, kwargs)
         self.backbone_learning_rate = backbone_learning_rate
         self.freeze_backbone_steps = int(freeze_backbone_steps)
         super().__init__(model=model, args=args, **kwargs)
@@ -156,6 +168,65 @@ def gate_backbone_learning_rate(scheduler: Any, steps: int) -> None:
             scheduler.lr_lambdas[index] = gated(scheduler.lr_lambdas[index])
             group["lr"] = scheduler.base_lrs[index] * scheduler.lr_lambdas[index](scheduler.last_epoch)
     scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+
+def default_data_collator(feature_extractor: Any, task: str, regression_targets: Sequence[str]) -> Any:
+    """The collator for ``task``, padding only: ``labels`` from the ``label`` column unless the task is
+    regression, ``regression_labels`` from the ``regression_targets`` columns unless it is classification.
+
+    Cropping and augmentation belong in the training dataset's transform: `Trainer` uses one collator for
+    training *and* evaluation batches.
+    """
+    from ..data.collator import SERDataCollator
+
+    return SERDataCollator(
+        feature_extractor,
+        label_column="label" if task != "regression" else None,
+        regression_columns=list(regression_targets) if task != "classification" else None,
+    )
+
+
+def _datasets(value: Any) -> list[Any]:
+    """The datasets in a Trainer ``train_dataset`` / ``eval_dataset`` value (one, a dict of them, or None)."""
+    if value is None:
+        return []
+    return list(value.values()) if isinstance(value, Mapping) else [value]
+
+
+def check_label_names(model: nn.Module, datasets: Sequence[Any], label_column: str = "label") -> None:
+    """Raise a `ValueError` when a dataset's ``label`` `ClassLabel` names differ from the model's classes.
+
+    A model whose ``id2label`` orders the classes differently from the data would train on swapped
+    labels without any error; datasets without a `ClassLabel` column are not checked.
+    """
+    id2label = getattr(model.config, "id2label", None) or {}
+    model_names = [id2label[index] for index in sorted(id2label)]
+    for dataset in datasets:
+        feature = (getattr(dataset, "features", None) or {}).get(label_column)
+        names = getattr(feature, "names", None)
+        if names is not None and list(names) != model_names:
+            raise ValueError(
+                f"The dataset's {label_column!r} classes {list(names)} differ from the model's id2label "
+                f"{model_names}. Build the model with id2label=dict(enumerate(names)) or map the "
+                "dataset with `Dataset.align_labels_with_mapping`."
+            )
+
+
+def with_model_defaults(model: nn.Module, task: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` for `Trainer` with the collator and ``compute_metrics`` derived from ``model.config``
+    where they are missing (see :class:`SERTrainer`)."""
+    from ..metrics import build_compute_metrics
+
+    kwargs = dict(kwargs)
+    targets = getattr(model.config, "regression_targets", None) or ()
+    if kwargs.get("data_collator") is None and kwargs.get("processing_class") is not None:
+        kwargs["data_collator"] = default_data_collator(kwargs["processing_class"], task, targets)
+        if task != "regression":
+            datasets = _datasets(kwargs.get("train_dataset")) + _datasets(kwargs.get("eval_dataset"))
+            check_label_names(model, datasets)
+    if kwargs.get("compute_metrics") is None:
+        kwargs["compute_metrics"] = build_compute_metrics(task, targets or None)
+    return kwargs
 
 
 def force_arguments(args: TrainingArguments, task: str) -> TrainingArguments:
