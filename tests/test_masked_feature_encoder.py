@@ -84,7 +84,7 @@ def test_without_a_mask_it_is_the_stock_encoder(tiny_backbone_config):
 
 
 @pytest.fixture(scope="module")
-def stock_checkpoint(tmp_path_factory):
+def stock_checkpoint(tiny_checkpoint):
     """A tiny group-norm ``Wav2Vec2ForSequenceClassification`` saved by transformers, whose feature
     extractor (like wav2vec2-base's) does not return an attention mask by default."""
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
@@ -92,10 +92,8 @@ def stock_checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     config = Wav2Vec2Config(**STOCK_KWARGS, num_labels=4, id2label=dict(TINY_LABELS))
     model = Wav2Vec2ForSequenceClassification(config).eval()
-    directory = tmp_path_factory.mktemp("stock_group_norm")
-    model.save_pretrained(directory)
-    Wav2Vec2FeatureExtractor(return_attention_mask=False, do_normalize=False).save_pretrained(directory)
-    return directory, model
+    extractor = Wav2Vec2FeatureExtractor(return_attention_mask=False, do_normalize=False)
+    return tiny_checkpoint("stock_group_norm", model=model, extractor=extractor), model
 
 
 def test_stock_group_norm_checkpoint_alone_and_padded_in_a_batch(stock_checkpoint, emodb_clips):

@@ -268,7 +268,9 @@ def test_dtype_parsing_and_calibration_rule():
     assert not predictions_agree(reference, {**reference, "class_logits": np.array([[1.0, 0.8], [0.0, 1.0]])})
     assert not predictions_agree(reference, {**reference, "regression": np.array([[0.6], [0.2]])})
     clips = calibration_clips(16000)
-    assert len(clips) == 6 and all(clip.dtype == np.float32 and clip.ndim == 1 for clip in clips)
+    assert len(clips) == 6
+    assert all(clip.dtype == np.float32 for clip in clips)
+    assert all(clip.ndim == 1 for clip in clips)
     assert sorted({round(len(clip) / 16000, 1) for clip in clips})[0] == 1.0
     seen = []
 
@@ -289,7 +291,8 @@ def test_auto_dtype_is_decided_once_before_any_user_clip(multitask_dir, pipe, cl
         backends, "calibration_clips", lambda rate: calls.append(rate) or calibration_clips(rate)
     )
     precision = auto.dtype
-    assert precision in ("bfloat16", "float32") and calls == [16000]
+    assert precision in ("bfloat16", "float32")
+    assert calls == [16000]
     if not torch.ops.mkldnn._is_mkldnn_bf16_supported():  # no bf16 on this CPU: auto resolves to fp32
         assert precision == "float32"
     first = auto(clip_paths, batch_size=2)
