@@ -16,6 +16,7 @@ from hf_ser.data.augment import (
     SyntheticReverb,
     build_augmentation,
 )
+from hf_ser.data.transforms import RandomCrop
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,23 @@ def test_presets_change_clips_reproducibly(preset, emodb_clips):
     assert other.shape != outputs[0].shape or not np.allclose(other, outputs[0])
     first.reset()
     np.testing.assert_array_equal(first(clip, 16000), outputs[0])
+
+
+def test_augmentation_depends_on_seed_epoch_and_clip_only(emodb_clips):
+    """No sequential state: a clip's augmentation does not depend on what was augmented before it (what
+    makes --resume and several data loader workers exact), and a new epoch draws new augmentations."""
+    first, second = emodb_clips[:2]
+    fresh = build_augmentation("default", seed=5, speed_factors=(0.9, 1.1), p=1.0)
+    used = build_augmentation("default", seed=5, speed_factors=(0.9, 1.1), p=1.0)
+    used(first, 16000)
+    np.testing.assert_array_equal(used(second, 16000), fresh(second, 16000))
+    epoch0 = fresh(second, 16000)
+    fresh.epoch = 1
+    later = fresh(second, 16000)
+    assert later.shape != epoch0.shape or not np.allclose(later, epoch0)
+    crop = RandomCrop(None, seed=5, augment=used)
+    crop.epoch = 1  # the crop passes its epoch on to the augmenter
+    np.testing.assert_array_equal(crop(second, 16000), later)
 
 
 def test_augmenter_leaves_global_random_state_alone(emodb_clips):

@@ -6,10 +6,15 @@ split only) or :class:`hf_ser.data.SERDataCollator` (``augment=``, applied only 
 ``collator.training`` is True). None of them changes the label: CopyPaste keeps the emotional label by
 construction (Pappagari et al., 2021).
 
-Reproducibility: an :class:`Augmenter` owns a `numpy.random.Generator` seeded at construction and
-draws one sub-seed per call, so the same seed and the same sequence of calls give the same outputs.
-audiomentations draws from Python's and numpy's global generators; the augmenter seeds them from the
-sub-seed for the duration of the call and restores their previous state afterwards.
+Reproducibility: an :class:`Augmenter` keeps no sequential random state. Each call draws from a
+generator derived from ``(seed, epoch, clip key)``, the key being a CRC32 of the clip's samples (as for
+:class:`hf_ser.data.transforms.RandomCrop`), so a clip's augmentation depends only on the seed, the epoch
+and the clip itself: a run resumed from a checkpoint, or a data loader with several workers, augments
+exactly as an uninterrupted single-process run. Set ``augmenter.epoch`` each epoch (a ``RandomCrop``
+holding the augmenter passes its own epoch on; with `Trainer`, ``hf_ser.training.CropEpochCallback``).
+Speed perturbation, reverberation and CopyPaste draw from that generator; audiomentations draws from
+Python's and numpy's global generators, which the augmenter seeds from it for the duration of the call and
+restores afterwards.
 
 Example:
 
@@ -38,6 +43,7 @@ import torch
 from torch import nn
 
 from .audio import DEFAULT_SAMPLING_RATE, change_speed, decode_example_audio
+from .transforms import clip_key
 
 PRESETS: dict[str, dict[str, Any]] = {
     "light": {
@@ -246,32 +252,44 @@ class CopyPaste(WaveformAugmentation):
 
 
 class Augmenter:
-    """Apply waveform augmentations in order, reproducibly under ``seed``.
+    """Apply waveform augmentations in order, reproducibly under ``(seed, epoch, clip)``.
 
     Args:
         transforms (`Sequence[Callable]`): audiomentations transforms (called as
             ``t(samples=..., sample_rate=...)``) and/or :class:`WaveformAugmentation` instances
             (:class:`SpeedPerturbation`, :class:`SyntheticReverb`, :class:`RoomReverb`, :class:`CopyPaste`).
         seed (`int`, *optional*, defaults to 0).
+
+    ``epoch`` (attribute, default 0) selects the augmentations of an epoch; the same clip in the same
+    epoch is always augmented the same way, whatever was augmented before it.
     """
 
     def __init__(self, transforms: Sequence[Callable], seed: int = 0):
         self.transforms = list(transforms)
         self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self.epoch = 0
 
     def reset(self, seed: Optional[int] = None) -> None:
-        """Restart the random sequence (from ``seed``, or the construction seed)."""
+        """Go back to epoch 0 (with ``seed``, or the construction seed)."""
         self.seed = self.seed if seed is None else seed
-        self.rng = np.random.default_rng(self.seed)
+        self.epoch = 0
+
+    def generator(self, array: np.ndarray, key: Optional[int] = None) -> np.random.Generator:
+        """The generator of one call: derived from seed, epoch and ``key`` (default: the clip's CRC32),
+        never from earlier calls, so resumed and multi-worker runs draw the same numbers."""
+        key = clip_key(array) if key is None else int(key)
+        return np.random.default_rng([int(self.seed), int(self.epoch), key])
 
     def __call__(
-        self, array: np.ndarray, sampling_rate: int = DEFAULT_SAMPLING_RATE, label=None
+        self,
+        array: np.ndarray,
+        sampling_rate: int = DEFAULT_SAMPLING_RATE,
+        label=None,
+        key: Optional[int] = None,
     ) -> np.ndarray:
-        sub_seed = int(self.rng.integers(2**63 - 1))
-        rng = np.random.default_rng(sub_seed)
         array = np.asarray(array, dtype=np.float32)
-        with _seeded_global_random(sub_seed):
+        rng = self.generator(array, key)
+        with _seeded_global_random(int(rng.integers(2**63 - 1))):
             for transform in self.transforms:
                 if isinstance(transform, WaveformAugmentation):
                     array = transform(array, sampling_rate, label=label, rng=rng)

@@ -35,6 +35,12 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 
+def clip_key(array: np.ndarray) -> int:
+    """CRC32 of a clip's samples: the per-clip part of the random seeds (a stand-in for the row index,
+    which a `datasets` transform does not see), stable across processes, workers and resumes."""
+    return zlib.crc32(np.ascontiguousarray(array).tobytes())
+
+
 def _max_samples(max_seconds: Optional[float], sampling_rate: int) -> Optional[int]:
     return None if max_seconds is None else int(round(max_seconds * sampling_rate))
 
@@ -71,12 +77,24 @@ class RandomCrop:
         self.random = random
         self.epoch = 0
 
+    @property
+    def epoch(self) -> int:
+        """The epoch whose crops (and augmentations) are drawn; passed on to ``augment`` when it has an
+        ``epoch`` too (:class:`hf_ser.data.augment.Augmenter`)."""
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, epoch: int) -> None:
+        self._epoch = int(epoch)
+        if hasattr(self.augment, "epoch"):
+            self.augment.epoch = self._epoch
+
     def offset(self, array: np.ndarray, size: int) -> int:
         """Start of the window of ``size`` samples kept from ``array`` in the current epoch."""
         if not self.random:
             return 0
-        key = zlib.crc32(np.ascontiguousarray(array).tobytes())
-        return int(np.random.default_rng([self.seed, self.epoch, key]).integers(0, len(array) - size + 1))
+        rng = np.random.default_rng([self.seed, self.epoch, clip_key(array)])
+        return int(rng.integers(0, len(array) - size + 1))
 
     def __call__(self, array: np.ndarray, sampling_rate: int, label: Any = None) -> np.ndarray:
         size = _max_samples(self.max_seconds, sampling_rate)

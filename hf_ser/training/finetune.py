@@ -17,8 +17,10 @@ Output directory after a run::
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -93,7 +95,6 @@ def group_results(
     :func:`hf_ser.evaluation.score_predictions` (no bootstrap). Returns ``{"sex": {"female": {"n": 12,
     "uar": 0.61}, ...}, "speaker": {...}}`` for the :data:`GROUP_COLUMNS` the split has.
     """
-
 
     columns = [column for column in GROUP_COLUMNS if column in split.column_names]
     if not columns:
@@ -201,16 +202,72 @@ def make_collator(extractor: Any, task: str, targets: Sequence[str]) -> Any:
     return default_data_collator(extractor, task, targets)
 
 
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "adapter_model.safetensors",
+    "pytorch_model.bin",
+)
+"""Weight files a Trainer checkpoint may hold (plain, sharded, LoRA adapter, legacy)."""
+
+
+def checkpoint_problem(checkpoint: Path) -> Optional[str]:
+    """Why ``checkpoint`` cannot be resumed from (None when it can).
+
+    `Trainer` writes ``trainer_state.json`` last, after the weights, optimizer and RNG states, so a kill
+    while a checkpoint is written leaves it missing; the weights are also opened (safetensors checks its
+    header against the file size, which catches a truncated file)."""
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text())["global_step"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return f"no readable trainer_state.json ({type(error).__name__})"
+    weights = [checkpoint / name for name in WEIGHT_FILES if (checkpoint / name).is_file()]
+    if not weights:
+        return f"no weights ({', '.join(WEIGHT_FILES)})"
+    return _weights_problem(weights[0])
+
+
+def _weights_problem(path: Path) -> Optional[str]:
+    """Why the weight file ``path`` does not load (None when its header and size are consistent)."""
+    if path.suffix != ".safetensors":
+        return None if path.stat().st_size > 0 else f"{path.name} is empty"
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as weights:
+            weights.keys()
+    except Exception as error:  # safetensors raises its own SafetensorError for corrupt files
+        return f"{path.name} does not load ({error})"
+    return None
+
+
+def last_complete_checkpoint(output_dir: Path) -> Optional[str]:
+    """The newest ``checkpoint-N`` of ``output_dir`` that can be resumed from; incomplete ones (a kill while
+    they were written) are skipped with a warning."""
+    steps = sorted(
+        (int(path.name.split("-")[1]), path)
+        for path in output_dir.glob("checkpoint-*")
+        if path.is_dir() and path.name.split("-")[1].isdigit()
+    )
+    for _, path in reversed(steps):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return str(path)
+        warnings.warn(f"{path} is incomplete ({problem}); skipping it.", UserWarning, stacklevel=2)
+    return None
+
+
 def find_checkpoint(cfg: TrainConfig) -> Optional[str]:
     """Checkpoint to resume from (``--resume``), or None; refuse to silently mix with an old run."""
     output_dir = Path(cfg.output_dir)
-    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
     if cfg.resume:
+        last = last_complete_checkpoint(output_dir) if output_dir.is_dir() else None
         if last is not None:
             print(f"--resume: continuing from {last}")
         elif output_dir.is_dir() and any(output_dir.iterdir()):
-            print(f"--resume: no checkpoint in {output_dir}, starting from scratch.")
+            print(f"--resume: no complete checkpoint in {output_dir}, starting from scratch.")
         return last
+    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
     if last is not None:
         raise ValueError(
             f"{output_dir} already holds checkpoints ({Path(last).name}); "
@@ -242,46 +299,14 @@ def run_finetune(
     if data is None:
         data = split_data(cfg, load_dataset_for(cfg))
     set_seed(cfg.seed)  # the new heads' initialisation depends on it
-    num_labels = len(data.id2label)
-    weights = (
-        class_weights_from(data.train, num_labels) if cfg.class_weights and cfg.task != "regression" else None
-    )
-    vocab = None
-    if cfg.ctc_alpha > 0:
-        from .ctc import CharVocab, CTCLabelCollator
-
-        vocab = CharVocab.from_texts(data.train["text"])  # saved in config.json as `ctc_vocab`
-    model, extractor = build_model(
-        cfg,
-        data.id2label,
-        data.regression_targets,
-        class_weights=weights,
-        ctc_vocab=vocab.tokens if vocab is not None else None,
-    )
-    fit_feature_normalization(cfg, extractor, data.train)
-    collator = make_collator(extractor, cfg.task, data.regression_targets)
-    if vocab is not None:
-        collator = CTCLabelCollator(collator, vocab)
-    if cfg.test_time_speeds is not None:  # saved with the model: the pipeline averages the same speeds
-        model.config.test_time_speeds = list(cfg.test_time_speeds)
-    model = apply_lora(cfg, model)
+    model, extractor, collator = _model_and_collator(cfg, data)
     count = count_parameters(model)
-    trainable, total = count.trainable, count.total
 
     crop = RandomCrop(cfg.max_train_seconds, cfg.seed, build_augmentation(cfg))
     eval_crop = CenterCrop(cfg.max_eval_seconds)
     validation = decoded(data.validation, eval_crop) if data.validation is not None else None
     args = build_training_arguments(cfg, validation is not None, len(data.train))
-    card = recipe_card(cfg)
-    card.protocol = data.protocol
-    card.hyperparameters["world_size"] = args.world_size
-    card.split_sizes = data.sizes()
-    card.num_speakers = {split: len(speakers) for split, speakers in data.speakers.items()}
-    if cfg.task != "regression":
-        splits = {"train": data.train, "validation": data.validation, **data.tests}
-        card.label_counts = {
-            name: label_counts(split, data.id2label) for name, split in splits.items() if split is not None
-        }
+    card = _run_card(cfg, data, args.world_size)
     all_callbacks: list[TrainerCallback] = [
         EpochSummaryCallback(args.metric_for_best_model),
         SERModelCardCallback(card),  # adds the model facts, TrainingArguments and the validation log
@@ -307,12 +332,68 @@ def run_finetune(
     )
     if trainer.is_world_process_zero():
         print(
-            f"{cfg.model_type} model: {trainable:,} trainable / {total:,} parameters; splits {data.sizes()}; "
-            f"{data.protocol}"
+            f"{cfg.model_type} model: {count.trainable:,} trainable / {count.total:,} parameters; "
+            f"splits {data.sizes()}; {data.protocol}"
         )
     trainer.train(resume_from_checkpoint=checkpoint)
+    results, predictions = _evaluate_splits(cfg, trainer, data, validation, eval_crop, card)
+    if write_outputs and trainer.is_world_process_zero():
+        _write_outputs(cfg, trainer, data, results, predictions, card)
+    trainer.accelerator.wait_for_everyone()
+    return {split: _strip(split, metrics) for split, metrics in results.items()}
 
-    results: dict[str, dict[str, float]] = {}
+
+def _model_and_collator(cfg: TrainConfig, data: TrainingData) -> tuple[Any, Any, Any]:
+    """The run's model (LoRA applied, feature statistics fitted, test-time speeds stored), its feature
+    extractor and the padding collator (with CTC labels when ``ctc_alpha > 0``)."""
+    num_labels = len(data.id2label)
+    weights = (
+        class_weights_from(data.train, num_labels) if cfg.class_weights and cfg.task != "regression" else None
+    )
+    vocab = None
+    if cfg.ctc_alpha > 0:
+        from .ctc import CharVocab
+
+        vocab = CharVocab.from_texts(data.train["text"])  # saved in config.json as `ctc_vocab`
+    model, extractor = build_model(
+        cfg,
+        data.id2label,
+        data.regression_targets,
+        class_weights=weights,
+        ctc_vocab=vocab.tokens if vocab is not None else None,
+    )
+    fit_feature_normalization(cfg, extractor, data.train)
+    collator = make_collator(extractor, cfg.task, data.regression_targets)
+    if vocab is not None:
+        from .ctc import CTCLabelCollator
+
+        collator = CTCLabelCollator(collator, vocab)
+    if cfg.test_time_speeds is not None:  # saved with the model: the pipeline averages the same speeds
+        model.config.test_time_speeds = list(cfg.test_time_speeds)
+    return apply_lora(cfg, model), extractor, collator
+
+
+def _run_card(cfg: TrainConfig, data: TrainingData, world_size: int) -> SERCardData:
+    """The model card facts known before training: config, protocol, split sizes, speakers, labels."""
+    card = recipe_card(cfg)
+    card.protocol = data.protocol
+    card.hyperparameters["world_size"] = world_size
+    card.split_sizes = data.sizes()
+    card.num_speakers = {split: len(speakers) for split, speakers in data.speakers.items()}
+    if cfg.task != "regression":
+        splits = {"train": data.train, "validation": data.validation, **data.tests}
+        card.label_counts = {
+            name: label_counts(split, data.id2label) for name, split in splits.items() if split is not None
+        }
+    return card
+
+
+def _evaluate_splits(
+    cfg: TrainConfig, trainer: Any, data: TrainingData, validation: Any, eval_crop: CenterCrop, card: Any
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Metrics of the trained model on the validation and test splits (tests with per-group figures),
+    and the test splits' raw predictions (for the plots)."""
+    results: dict[str, dict[str, Any]] = {}
     predictions: dict[str, Any] = {}
     if validation is not None:
         logged = len(card.eval_rows)
@@ -324,10 +405,7 @@ def run_finetune(
         for column, groups in group_results(cfg, data, split, output).items():
             results[name][f"by_{column}"] = groups
         predictions[name] = output
-    if write_outputs and trainer.is_world_process_zero():
-        _write_outputs(cfg, trainer, data, results, predictions, card)
-    trainer.accelerator.wait_for_everyone()
-    return {split: _strip(split, metrics) for split, metrics in results.items()}
+    return results, predictions
 
 
 def _at_speed(array: np.ndarray, sampling_rate: int, label: Any = None, *, crop: Any, speed: float) -> Any:
