@@ -341,6 +341,27 @@ def test_unreadable_file_is_named(pipe, tmp_path):
         pipe(str(bad))
 
 
+def test_errors_return_puts_an_error_entry_in_place_of_each_bad_item(pipe, clip_paths, emodb_clips, tmp_path):
+    """``errors="return"``: bad items (failing at input time or while decoded mid-batch) become
+    ``{"error", "input"}`` entries (path, else position); good items give the same results as alone."""
+    nan_file = tmp_path / "nan.wav"
+    sf.write(str(nan_file), np.full(4000, np.nan, dtype=np.float32), 16000, subtype="FLOAT")
+    bad_array = np.array([0.0, np.inf] * 2000, dtype=np.float32)
+    inputs = [clip_paths[0], str(nan_file), emodb_clips[0], "/no/such.wav", bad_array, clip_paths[1]]
+    results = pipe(inputs, sampling_rate=16000, errors="return", batch_size=4)
+    assert results[1] == {"error": f"{nan_file}: Audio contains NaN or Inf values.", "input": str(nan_file)}
+    assert results[3]["input"] == "/no/such.wav" and "not found" in results[3]["error"]
+    assert results[4]["input"] == 4 and "NaN or Inf" in results[4]["error"]
+    good = pipe([clip_paths[0], emodb_clips[0], clip_paths[1]], sampling_rate=16000)
+    for result, expected in zip([results[0], results[2], results[5]], good, strict=True):
+        _close(result, expected)
+    assert pipe(str(nan_file), errors="return")["input"] == str(nan_file)
+    with pytest.raises(AudioError, match="not found"):  # the default: the first bad item raises
+        pipe(inputs, sampling_rate=16000)
+    with pytest.raises(ValueError, match="errors='ignore' is not one of"):
+        pipe(clip_paths[0], errors="ignore")
+
+
 def test_very_short_clip_is_padded_with_a_warning(pipe):
     with pytest.warns(UserWarning, match="zero-padded to 0.1 s"):
         result = pipe(np.full(200, 0.1, np.float32), sampling_rate=16000)

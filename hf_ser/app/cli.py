@@ -180,9 +180,17 @@ def format_table(files: list[str], results: list[dict], targets: list[str]) -> s
     )
 
 
+EXIT_SOME_FAILED = 1
+"""``predict`` exit code when some files could not be classified (the others were still reported)."""
+
+
 @command("predict", help="Recognise emotions in audio files.", arguments=_predict_arguments)
 def predict(args: argparse.Namespace) -> int:
     """Recognise the emotion of each audio file (built-in model unless --model is given).
+
+    Every good file is reported (with --json one line per file, flushed as soon as it is done); each file
+    that cannot be used (missing, undecodable, NaN...) is named on stderr with the reason, and the exit
+    code is then 1.
 
     Examples:
       hf-ser predict examples/*.wav
@@ -191,59 +199,86 @@ def predict(args: argparse.Namespace) -> int:
       hf-ser predict clips/ --model ./reslstm_run --test-time-speeds none   # no speed averaging
       hf-ser predict call.wav --model ./causal_checkpoint --stream 1 --json   # one line per update
     """
-    from ..data.audio import AudioError
-    from ..inference.inputs import normalize_inputs
     from ..inference.pipeline import pipeline
 
     files = collect_audio_files(args.files)
-    good, failures = [], 0
-    for path in files:  # check every file first so one bad file is reported without losing the others
-        try:
-            normalize_inputs(path)
-            good.append(path)
-        except AudioError as error:
-            print(f"hf-ser: error: {error}", file=sys.stderr)
-            failures += 1
-    if good:
-        speeds = {} if args.test_time_speeds == "config" else {"test_time_speeds": args.test_time_speeds}
-        classify = pipeline(
-            args.model,
-            device=args.device,
-            dtype=args.dtype,
-            backend=args.backend,
-            batch_size=args.batch_size,
-            **speeds,
-        )
-        if args.stream is not None:
-            _predict_stream(classify, good, args)
-            return EXIT_USAGE if failures else 0
-        results = classify(
-            good,
-            top_k=args.top_k,
-            chunk_length_s=args.chunk_length,
-            stride_length_s=args.stride_length,
-            progress=len(good) > 1 and sys.stderr.isatty(),
-        )
-        if args.json:
-            for path, result in zip(good, results, strict=True):
-                print(json.dumps({"file": path, **to_jsonable(result)}))
-        else:
-            print(format_table(good, results, classify.regression_targets))
-    return EXIT_USAGE if failures else 0
+    speeds = {} if args.test_time_speeds == "config" else {"test_time_speeds": args.test_time_speeds}
+    classify = pipeline(
+        args.model,
+        device=args.device,
+        dtype=args.dtype,
+        backend=args.backend,
+        batch_size=args.batch_size,
+        **speeds,
+    )
+    run = _predict_stream if args.stream is not None else _predict_files
+    return EXIT_SOME_FAILED if run(classify, files, args) else 0
 
 
-def _predict_stream(classify: Any, files: list[str], args: argparse.Namespace) -> None:
-    """``predict --stream S``: the running prediction over ``[0, end)`` after every S-second piece."""
+def report_failure(path: str, reason: str) -> None:
+    """One line on stderr naming the unusable file and why."""
+    named = reason if path in reason else f"{path}: {reason}"
+    print(f"hf-ser: error: {named}", file=sys.stderr, flush=True)
+
+
+def _predict_files(classify: Any, files: list[str], args: argparse.Namespace) -> int:
+    """Classify ``files`` a batch at a time (``errors="return"``): JSON lines are written as each batch
+    ends, table rows at the end; bad files go to stderr. Returns the number of failed files."""
+    from tqdm.auto import tqdm
+
+    failures, rows = 0, []
+    show = len(files) > 1 and sys.stderr.isatty()
+    with tqdm(total=len(files), disable=not show, unit="file", desc="hf-ser") as bar:
+        for start in range(0, len(files), args.batch_size):
+            group = files[start : start + args.batch_size]
+            results = classify(
+                group,
+                top_k=args.top_k,
+                chunk_length_s=args.chunk_length,
+                stride_length_s=args.stride_length,
+                errors="return",
+            )
+            for path, result in zip(group, results, strict=True):
+                if "error" in result:
+                    failures += 1
+                    report_failure(path, result["error"])
+                elif args.json:
+                    print(json.dumps({"file": path, **to_jsonable(result)}), flush=True)
+                else:
+                    rows.append((path, result))
+            bar.update(len(group))
+    if rows:
+        paths, results = zip(*rows, strict=True)
+        print(format_table(list(paths), list(results), classify.regression_targets), flush=True)
+    return failures
+
+
+def _predict_stream(classify: Any, files: list[str], args: argparse.Namespace) -> int:
+    """``predict --stream S``: the running prediction over ``[0, end)`` after every S-second piece.
+    Returns the number of files that could not be streamed (each reported on stderr)."""
+    from ..data.audio import AudioError
+
     if args.chunk_length is not None:
         raise ValueError("--stream and --chunk-length exclude each other; pick one.")
+    failures = 0
     for path in files:
-        updates = []
-        for update in classify.stream(path, piece_seconds=args.stream, top_k=args.top_k):
-            if args.json:
-                print(json.dumps({"file": path, **to_jsonable(update)}), flush=True)
-            updates.append({**update, "start": 0.0})
-        if not args.json:
-            print(format_table([path], [{**updates[-1], "segments": updates}], classify.regression_targets))
+        try:
+            _stream_file(classify, path, args)
+        except AudioError as error:
+            failures += 1
+            report_failure(path, str(error))
+    return failures
+
+
+def _stream_file(classify: Any, path: str, args: argparse.Namespace) -> None:
+    """Stream one file: JSON lines per update, or a table of the updates at the end."""
+    updates = []
+    for update in classify.stream(path, piece_seconds=args.stream, top_k=args.top_k):
+        if args.json:
+            print(json.dumps({"file": path, **to_jsonable(update)}), flush=True)
+        updates.append({**update, "start": 0.0})
+    if not args.json:
+        print(format_table([path], [{**updates[-1], "segments": updates}], classify.regression_targets))
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -15,6 +15,9 @@ Decoding, down-mixing, resampling and validation are done by :mod:`hf_ser.data.a
 pipeline applies exactly the same rules as training. File paths are *not* decoded here: only their
 header is read (to fail early on missing or unreadable files and to know their length for batching),
 so a list of thousands of files, or a one-hour file that will be chunked, costs no memory up front.
+
+With ``errors="return"`` a bad item does not stop the others: it becomes an :class:`AudioSource` whose
+``error`` holds the reason (the pipeline turns it into ``{"error": ..., "input": ...}``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import soundfile as sf
@@ -40,8 +43,19 @@ MIN_DURATION_S = 0.1
 """Clips shorter than this are zero-padded (with a warning): convolutional front ends need a few frames."""
 
 
+ERROR_MODES = ("raise", "return")
+"""``errors=`` of the pipeline: raise on the first bad item, or return an error entry in its place."""
+
+
 class UnsupportedInputError(AudioError):
     """Raised when the pipeline receives an input of a type it cannot read as audio."""
+
+
+def check_errors_mode(errors: Any) -> str:
+    """Return ``errors`` if it is one of :data:`ERROR_MODES`, else raise a ValueError naming them."""
+    if errors not in ERROR_MODES:
+        raise ValueError(f"errors={errors!r} is not one of {list(ERROR_MODES)}.")
+    return errors
 
 
 @dataclass
@@ -54,6 +68,8 @@ class AudioSource:
         path (`str`, *optional*): audio file to stream from; set for file inputs only.
         array (`np.ndarray`, *optional*): decoded float32 mono audio at the model's rate.
         sampling_rate (`int`, *optional*, defaults to 16000): the model's rate.
+        error (`str`, *optional*): why the clip cannot be used (``errors="return"`` only); it is then
+            skipped and reported instead of classified.
     """
 
     name: str
@@ -61,6 +77,7 @@ class AudioSource:
     path: Optional[str] = None
     array: Optional[np.ndarray] = None
     sampling_rate: int = DEFAULT_SAMPLING_RATE
+    error: Optional[str] = None
 
     def load(self) -> np.ndarray:
         """Decode the clip to float32 mono at the model's rate, padded to :data:`MIN_DURATION_S`."""
@@ -176,7 +193,9 @@ def source_from_value(
     )
 
 
-def _dataset_sources(dataset: Any, sampling_rate: int, audio_column: str) -> list[AudioSource]:
+def _dataset_sources(
+    dataset: Any, sampling_rate: int, audio_column: str, errors: str = "raise"
+) -> list[AudioSource]:
     if audio_column not in dataset.column_names:
         raise AudioError(
             f"Dataset has no audio column {audio_column!r}; columns are {dataset.column_names}. "
@@ -187,18 +206,43 @@ def _dataset_sources(dataset: Any, sampling_rate: int, audio_column: str) -> lis
         # Decode with soundfile + soxr (hf_ser.data.audio), never through datasets' torchcodec backend.
         dataset = dataset.cast_column(audio_column, type(feature)(decode=False))
     column = dataset.with_format(None)[audio_column] if len(dataset) else []
+    return collect_sources(
+        column, lambda index, value: _dataset_row_source(value, index, sampling_rate), errors
+    )
+
+
+def _dataset_row_source(value: Any, index: int, sampling_rate: int) -> AudioSource:
+    """The source of one row of a dataset's audio column (files by path, without decoding)."""
+    if (
+        isinstance(value, dict)
+        and value.get("array") is None
+        and value.get("bytes") is None
+        and value.get("path")
+    ):
+        return _path_source(value["path"], sampling_rate)
+    return source_from_value(value, sampling_rate, name=f"dataset[{index}]")
+
+
+def failed_source(value: Any, index: int, error: AudioError) -> AudioSource:
+    """A placeholder for an unusable item: its path when it has one (else ``input[index]``) and the reason."""
+    path = value.get("path") if isinstance(value, dict) else value
+    path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    return AudioSource(name=path or f"input[{index}]", num_samples=0, path=path, error=str(error))
+
+
+def collect_sources(
+    items: Any, make: Callable[[int, Any], AudioSource], errors: str = "raise"
+) -> list[AudioSource]:
+    """``make(index, item)`` for every item; with ``errors="return"`` an `AudioError` becomes a
+    :func:`failed_source` in the item's place instead of stopping the whole call."""
     sources = []
-    for index, value in enumerate(column):
-        name = f"dataset[{index}]"
-        if (
-            isinstance(value, dict)
-            and value.get("array") is None
-            and value.get("bytes") is None
-            and value.get("path")
-        ):
-            sources.append(_path_source(value["path"], sampling_rate))
-        else:
-            sources.append(source_from_value(value, sampling_rate, name=name))
+    for index, item in enumerate(items):
+        try:
+            sources.append(make(index, item))
+        except AudioError as error:
+            if errors == "raise":
+                raise
+            sources.append(failed_source(item, index, error))
     return sources
 
 
@@ -208,6 +252,7 @@ def normalize_inputs(
     sampling_rate: Any = None,
     target_sampling_rate: int = DEFAULT_SAMPLING_RATE,
     audio_column: str = "audio",
+    errors: str = "raise",
 ) -> tuple[list[AudioSource], bool]:
     """Turn pipeline inputs into a list of :class:`AudioSource` and whether a single clip was given.
 
@@ -216,6 +261,8 @@ def normalize_inputs(
         sampling_rate (`int`, *optional*): rate of array/tensor inputs (ignored for files and dicts).
         target_sampling_rate (`int`, *optional*, defaults to 16000): the model's rate.
         audio_column (`str`, *optional*, defaults to `"audio"`): column to read from a `datasets.Dataset`.
+        errors (`str`, *optional*, defaults to `"raise"`): ``"return"`` keeps going past bad items, each
+            becoming a source with ``error`` set (see :func:`collect_sources`).
 
     Returns:
         `(sources, is_single)`: ``is_single`` is True when ``inputs`` was one clip, so the pipeline
@@ -235,30 +282,37 @@ def normalize_inputs(
 
     ```
     """
+    check_errors_mode(errors)
     if sampling_rate is not None:
         validate_audio(np.zeros(1, dtype=np.float32), sampling_rate)  # rate check only
     if _is_dataset(inputs):
-        return _dataset_sources(inputs, target_sampling_rate, audio_column), False
-    if isinstance(inputs, (list, tuple)):
-        if len(inputs) == 0:
-            raise AudioError("Empty list of inputs: nothing to classify.")
-        if all(isinstance(item, (int, float, np.number)) and not isinstance(item, bool) for item in inputs):
-            raise UnsupportedInputError(
-                "A flat list of numbers is ambiguous; pass np.asarray(samples) with sampling_rate= for one "
-                "clip, or a list of arrays / paths for several."
-            )
-        sources = [
-            source_from_value(item, target_sampling_rate, input_rate=sampling_rate, name=f"input[{index}]")
-            for index, item in enumerate(inputs)
-        ]
-        return sources, False
-    return [source_from_value(inputs, target_sampling_rate, input_rate=sampling_rate)], True
+        return _dataset_sources(inputs, target_sampling_rate, audio_column, errors), False
+    single = not isinstance(inputs, (list, tuple))
+    items = [inputs] if single else inputs
+    if len(items) == 0:
+        raise AudioError("Empty list of inputs: nothing to classify.")
+    if not single and all(
+        isinstance(item, (int, float, np.number)) and not isinstance(item, bool) for item in items
+    ):
+        raise UnsupportedInputError(
+            "A flat list of numbers is ambiguous; pass np.asarray(samples) with sampling_rate= for one "
+            "clip, or a list of arrays / paths for several."
+        )
+
+    def make(index: int, item: Any) -> AudioSource:
+        name = "input" if single else f"input[{index}]"
+        return source_from_value(item, target_sampling_rate, input_rate=sampling_rate, name=name)
+
+    return collect_sources(items, make, errors), single
 
 
 __all__ = [
     "MIN_DURATION_S",
+    "ERROR_MODES",
     "AudioSource",
     "UnsupportedInputError",
+    "check_errors_mode",
+    "collect_sources",
     "normalize_inputs",
     "pad_short_audio",
     "source_from_value",

@@ -32,11 +32,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data.audio import DEFAULT_SAMPLING_RATE, change_speed
+from ..data.audio import DEFAULT_SAMPLING_RATE, AudioError, change_speed
 from .backends import ClipOutput, TorchBackend, model_task
 from .batching import length_sorted_batches
 from .chunking import ChunkingConfig, aggregate, read_window
-from .inputs import AudioSource, normalize_inputs, pad_short_audio
+from .inputs import AudioSource, check_errors_mode, normalize_inputs, pad_short_audio
 from .speed_averaging import average_outputs, check_test_time_speeds
 from .streaming import TorchStreamer, check_piece_seconds, stream_pieces
 
@@ -228,6 +228,7 @@ class SERPipeline:
         audio_column: str = "audio",
         progress: bool = False,
         test_time_speeds: Any = _UNSET,
+        errors: str = "raise",
     ) -> Union[dict, list[dict]]:
         """Classify ``inputs``; keyword arguments left unset use the pipeline's defaults.
 
@@ -245,9 +246,13 @@ class SERPipeline:
             progress (`bool`): show a tqdm progress bar over clips.
             test_time_speeds (`list[float]`, *optional*): also run every clip (or window) at these speeds
                 and average the predictions; ``None`` turns it off. Defaults to the pipeline's setting.
+            errors (`str`, *optional*, defaults to `"raise"`): ``"return"`` puts
+                ``{"error": reason, "input": path or position}`` in the place of each unusable clip (missing,
+                undecodable, NaN, bad rate...) and classifies the others exactly as without it.
 
         Raises:
-            hf_ser.data.audio.AudioError: (a ``ValueError``) for unusable audio or inputs, naming the problem.
+            hf_ser.data.audio.AudioError: (a ``ValueError``) for unusable audio or inputs, naming the problem
+                (with ``errors="return"`` only for problems of the whole call, e.g. an empty list).
         """
         top_k = self.top_k if top_k is _UNSET else top_k
         chunk_length_s = self.chunk_length_s if chunk_length_s is _UNSET else chunk_length_s
@@ -263,20 +268,32 @@ class SERPipeline:
             sampling_rate=sampling_rate,
             target_sampling_rate=self.sampling_rate,
             audio_column=audio_column,
+            errors=check_errors_mode(errors),
         )
         units = self._plan_units(sources, chunking)
         outputs = self._run_units(
-            sources, units, batch_size, return_embeddings, return_frame_weights, progress, speeds
+            sources, units, batch_size, return_embeddings, return_frame_weights, progress, speeds, errors
         )
 
         pieces: list[list] = [[] for _ in sources]
         for unit, output in zip(units, outputs, strict=True):
-            pieces[unit[0]].append((unit, output))
+            if output is not None:
+                pieces[unit[0]].append((unit, output))
         results = [
-            self._format(mine[0][1], top_k) if chunking is None else self._format_chunked(mine, top_k, source)
-            for source, mine in zip(sources, pieces, strict=True)
+            self._format_source(index, source, mine, chunking, top_k)
+            for index, (source, mine) in enumerate(zip(sources, pieces, strict=True))
         ]
         return results[0] if is_single else results
+
+    def _format_source(
+        self, index: int, source: AudioSource, pieces: list, chunking: Optional[ChunkingConfig], top_k: Any
+    ) -> dict:
+        """The result of one input: an error entry when it failed, else its (chunked) prediction."""
+        if source.error is not None:
+            return {"error": source.error, "input": source.path if source.path is not None else index}
+        if chunking is None:
+            return self._format(pieces[0][1], top_k)
+        return self._format_chunked(pieces, top_k, source)
 
     def stream(
         self,
@@ -369,6 +386,8 @@ class SERPipeline:
         """One ``(source_index, start, end)`` per forward-pass item: the whole clip, or each window."""
         units = []
         for index, source in enumerate(sources):
+            if source.error is not None:  # errors="return": reported, not run
+                continue
             if chunking is None:
                 if source.num_samples > LONG_CLIP_WARNING_S * self.sampling_rate:
                     warnings.warn(
@@ -402,10 +421,14 @@ class SERPipeline:
         return_frame_weights: bool,
         progress: bool,
         speeds: tuple[float, ...] = (),
-    ) -> list[ClipOutput]:
+        errors: str = "raise",
+    ) -> list[Optional[ClipOutput]]:
         """Run every unit in length-sorted batches; return outputs in unit order.
 
-        With ``speeds``, every batch is also run at each speed and each unit's outputs are averaged.
+        With ``speeds``, every batch is also run at each speed and each unit's outputs are averaged. With
+        ``errors="return"`` a clip that fails to load gets its ``error`` set and ``None`` outputs; the rest
+        of its batch runs without it (batches are independent of each other, so other clips' results do not
+        change).
         """
         whole = [start == 0 and end == sources[index].num_samples for index, start, end in units]
         batches = length_sorted_batches(
@@ -415,10 +438,11 @@ class SERPipeline:
         )
         outputs: list[Optional[ClipOutput]] = [None] * len(units)
         with tqdm(total=len(units), disable=not progress, unit="clip", desc="hf-ser") as bar:
-            for batch in batches:
-                arrays = [
-                    self._load_unit(sources[units[i][0]], units[i][1], units[i][2], whole[i]) for i in batch
-                ]
+            for planned in batches:
+                batch, arrays = self._load_batch(sources, units, planned, whole, errors)
+                bar.update(len(planned) - len(batch))
+                if not batch:
+                    continue
                 batch_outputs = [self.backend.run(arrays, return_embeddings, return_frame_weights)]
                 for speed in speeds:
                     variants = [
@@ -437,7 +461,27 @@ class SERPipeline:
                         else batch_outputs[0][position]
                     )
                 bar.update(len(batch))
-        return outputs  # type: ignore[return-value]
+        return outputs
+
+    def _load_batch(
+        self, sources: list[AudioSource], units: list, batch: list[int], whole: list[bool], errors: str
+    ) -> tuple[list[int], list[np.ndarray]]:
+        """Decode the units of one batch; with ``errors="return"`` a unit whose clip fails (now or in an
+        earlier window) is left out and its source marked, otherwise the `AudioError` propagates."""
+        kept, arrays = [], []
+        for i in batch:
+            source = sources[units[i][0]]
+            if source.error is not None:
+                continue
+            try:
+                arrays.append(self._load_unit(source, units[i][1], units[i][2], whole[i]))
+            except AudioError as error:
+                if errors == "raise":
+                    raise
+                source.error = str(error)
+                continue
+            kept.append(i)
+        return kept, arrays
 
     # ------------------------------------------------------------------------------------------------
     # Formatting
