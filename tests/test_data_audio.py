@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -41,6 +42,61 @@ def test_other_integer_formats_and_no_resampling():
     np.testing.assert_allclose(prepare_audio(np.array([2**30], dtype=np.int32), 16000), [0.5])
     array = np.linspace(-1, 1, 100)
     np.testing.assert_array_equal(prepare_audio(array, 22050, None), array.astype(np.float32))
+
+
+def test_integer_pcm_is_scaled_by_its_dtype_range():
+    """int8/16/32 by their range, unsigned centred, int64 as 32-bit PCM when it fits, else rejected."""
+    for dtype, half in ((np.int8, 2**7), (np.int16, 2**15), (np.int32, 2**31), (np.int64, 2**31)):
+        values = np.array([-half, 0, half // 2], dtype=dtype)
+        np.testing.assert_allclose(prepare_audio(values, 16000), [-1.0, 0.0, 0.5], err_msg=str(dtype))
+    for dtype, half in ((np.uint8, 2**7), (np.uint16, 2**15), (np.uint32, 2**31), (np.uint64, 2**31)):
+        values = np.array([0, half, half + half // 2], dtype=dtype)
+        np.testing.assert_allclose(prepare_audio(values, 16000), [-1.0, 0.0, 0.5], err_msg=str(dtype))
+    with pytest.raises(AudioError, match="dtype int64 has values outside the 32-bit range"):
+        prepare_audio(np.array([0, 2**40], dtype=np.int64), 16000)
+    with pytest.raises(AudioError, match="dtype uint64 has values outside the 32-bit range"):
+        prepare_audio(np.array([0, 2**40], dtype=np.uint64), 16000)
+
+
+def test_float_audio_far_above_one_warns_and_float32_overflow_is_named():
+    with pytest.warns(UserWarning, match="peaks at 1.64e\\+04, far above 1.0: it looks like integer PCM"):
+        prepare_audio(np.array([0.0, 16384.0, -3.0]), 16000)
+    with pytest.raises(AudioError, match="peak of 1e\\+300, which overflows float32"):
+        prepare_audio(np.array([0.0, 1e300]), 16000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prepare_audio(np.array([0.0, 2.0, -8.0]), 16000)  # clipping-level peaks: no warning
+
+
+@pytest.mark.parametrize(
+    ("rate", "message"),
+    [
+        (float("inf"), "finite number of Hz"),
+        (float("nan"), "finite number of Hz"),
+        (np.float32("nan"), "finite number of Hz"),
+        (0, "outside the supported range"),
+        (-16000, "outside the supported range"),
+        (16000.5, "whole number of Hz"),
+        (1e12, "outside the supported range"),
+        (10**30, "outside the supported range"),
+        (True, "positive integer"),
+        (None, "positive integer"),
+    ],
+)
+def test_every_bad_sampling_rate_is_an_audio_error(rate, message):
+    with pytest.raises(AudioError, match=message):
+        prepare_audio(np.zeros(100, dtype=np.float32), rate)
+    np.testing.assert_array_equal(prepare_audio(np.zeros(8), np.float64(16000.0)), np.zeros(8))
+
+
+def test_files_with_many_channels_are_downmixed(tmp_path):
+    channels = np.random.default_rng(0).uniform(-0.5, 0.5, size=(1600, 64)).astype(np.float32)
+    path = tmp_path / "ch64.wav"
+    sf.write(str(path), channels, 16000, subtype="FLOAT")
+    np.testing.assert_allclose(load_audio(path), channels.mean(axis=1), atol=1e-6)
+    np.testing.assert_allclose(
+        prepare_audio(channels, 16000, channel_axis=1), channels.mean(axis=1), atol=1e-6
+    )
 
 
 def test_resampling_matches_soxr_and_preserves_duration():

@@ -5,10 +5,26 @@ through this module so that the same rules apply everywhere:
 
 * decoding uses `soundfile` (libsndfile ships in its wheel and reads WAV, FLAC, OGG and MP3), so no
   ffmpeg or torchcodec is needed;
-* integer PCM is scaled to ``[-1, 1)`` floats, multichannel audio is averaged to mono and the result
-  is resampled with `soxr` (high quality);
-* bad input (empty, NaN/Inf, impossible sampling rate, too many channels, too long) raises
+* multichannel audio is averaged to mono and the result is resampled with `soxr` (high quality);
+* bad input (empty, NaN/Inf, impossible sampling rate, ambiguous shape, too long) raises
   :class:`AudioError`, a ``ValueError`` whose message names the problem (and the file, when there is one).
+
+Input rules (written here once; the pipeline, the CLI, the Space and training all use them):
+
+* **Integer PCM** is scaled by its dtype's range to ``[-1, 1)``: int8 / 128, int16 / 32768, int32 / 2**31;
+  unsigned PCM is centred first (uint8: ``(x - 128) / 128``, likewise uint16 and uint32). int64 (what
+  ``np.array([...])`` of Python ints gives) is read as 32-bit PCM when every value fits the int32 range,
+  and rejected otherwise, naming the dtype (uint64 likewise as uint32).
+* **Float audio** is expected in about ``[-1, 1]``. Peaks above :data:`MAX_FLOAT_PEAK` (64) are accepted
+  with a warning: such audio is almost always integer PCM stored as floats, which the model never saw in
+  training. Finite float64 values beyond float32's range are rejected as overflowing float32; NaN or Inf
+  values are rejected as such.
+* **Sampling rates** must be whole numbers of Hz in [:data:`MIN_SAMPLING_RATE`, :data:`MAX_SAMPLING_RATE`];
+  NaN, Inf, zero, negative, fractional or huge rates raise :class:`AudioError`.
+* **Channels**: decoded files are ``(samples, channels)`` and are down-mixed whatever the channel count.
+  For arrays the shorter axis is taken as the channel axis when it has at most :data:`MAX_CHANNELS`
+  entries (``(samples, channels)`` or ``(channels, samples)``); beyond that the layout is ambiguous and
+  rejected unless ``prepare_audio(..., channel_axis=)`` states it.
 
 Example:
 
@@ -26,7 +42,9 @@ Example:
 from __future__ import annotations
 
 import io
+import math
 import os
+import warnings
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -37,7 +55,12 @@ DEFAULT_SAMPLING_RATE = 16000
 """Sampling rate expected by the SSL backbones (wav2vec2, HuBERT, WavLM) and every hf_ser model."""
 
 MAX_CHANNELS = 32
-"""Arrays with a smaller dimension above this are not read as audio channels."""
+"""Arrays (not files) whose shorter dimension exceeds this are not guessed to be audio channels."""
+
+MAX_FLOAT_PEAK = 64.0
+"""Float audio peaking above this gets a warning: it is almost surely unscaled integer PCM."""
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 MIN_SAMPLING_RATE = 1000
 MAX_SAMPLING_RATE = 768000
@@ -50,33 +73,73 @@ class AudioError(ValueError):
 
 
 def _check_sampling_rate(sampling_rate: Any, what: str = "sampling_rate") -> int:
-    if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (int, np.integer, float)):
+    """The rate as an int; `AudioError` for non-numbers, NaN/Inf, fractions and rates out of range."""
+    if isinstance(sampling_rate, (bool, np.bool_)) or not isinstance(
+        sampling_rate, (int, float, np.integer, np.floating)
+    ):
         raise AudioError(f"{what} must be a positive integer, got {sampling_rate!r}.")
+    if not math.isfinite(float(sampling_rate)):
+        raise AudioError(f"{what} must be a finite number of Hz, got {sampling_rate!r}.")
+    if not MIN_SAMPLING_RATE <= sampling_rate <= MAX_SAMPLING_RATE:
+        raise AudioError(
+            f"{what}={sampling_rate!r} Hz is outside the supported range "
+            f"[{MIN_SAMPLING_RATE}, {MAX_SAMPLING_RATE}] Hz."
+        )
     if float(sampling_rate) != int(sampling_rate):
         raise AudioError(f"{what} must be a whole number of Hz, got {sampling_rate!r}.")
-    rate = int(sampling_rate)
-    if not MIN_SAMPLING_RATE <= rate <= MAX_SAMPLING_RATE:
-        raise AudioError(
-            f"{what}={rate} Hz is outside the supported range [{MIN_SAMPLING_RATE}, {MAX_SAMPLING_RATE}] Hz."
-        )
-    return rate
+    return int(sampling_rate)
+
+
+def _pcm_range(dtype: np.dtype, array: np.ndarray) -> tuple[float, float]:
+    """``(offset, scale)`` turning integer PCM of ``dtype`` into ``[-1, 1)``: the dtype's range, 64-bit
+    integers read as 32-bit PCM when their values fit (else `AudioError` naming the dtype)."""
+    bits = 8 * dtype.itemsize
+    if bits == 64:
+        low, high = (-(2**31), 2**31 - 1) if dtype.kind == "i" else (0, 2**32 - 1)
+        if array.size and (int(array.min()) < low or int(array.max()) > high):
+            raise AudioError(
+                f"Audio of dtype {dtype} has values outside the 32-bit range [{low}, {high}]; 64-bit integer "
+                "audio is read as 32-bit PCM. Pass int16/int32 PCM or floats in [-1, 1]."
+            )
+        bits = 32
+    half = float(2 ** (bits - 1))
+    return (half if dtype.kind == "u" else 0.0), half
 
 
 def _to_float(array: np.ndarray) -> np.ndarray:
-    """Scale integer PCM to float32 in [-1, 1); cast floats to float32."""
+    """Scale integer PCM to float32 in [-1, 1) (see the module's input rules); check and cast floats."""
     if array.dtype == np.bool_ or array.dtype.kind not in "iuf":
         raise AudioError(f"Audio must hold integer PCM or floats, got dtype {array.dtype}.")
     if array.dtype.kind == "f":
-        return array.astype(np.float32, copy=False)
-    if array.dtype.kind == "u":  # unsigned PCM (8-bit WAV) is centred on 2**(bits-1)
-        half = float(2 ** (8 * array.dtype.itemsize - 1))
-        return ((array.astype(np.float64) - half) / half).astype(np.float32)
-    scale = float(2 ** (8 * array.dtype.itemsize - 1))
-    return (array.astype(np.float64) / scale).astype(np.float32)
+        return _float_to_float32(array)
+    offset, scale = _pcm_range(array.dtype, array)
+    return ((array.astype(np.float64) - offset) / scale).astype(np.float32)
 
 
-def _to_mono(array: np.ndarray) -> np.ndarray:
-    """Average channels; accepts ``(samples,)``, ``(samples, channels)`` and ``(channels, samples)``."""
+def _float_to_float32(array: np.ndarray) -> np.ndarray:
+    """Cast float audio to float32: reject values float32 cannot hold, warn about peaks far above 1."""
+    peak = float(np.max(np.abs(array))) if array.size else 0.0
+    if peak > FLOAT32_MAX:
+        raise AudioError(
+            f"Audio of dtype {array.dtype} has a peak of {peak:.3g}, which overflows float32 "
+            f"(max {FLOAT32_MAX:.3g}); float audio should lie in [-1, 1]."
+        )
+    if peak > MAX_FLOAT_PEAK:
+        warnings.warn(
+            f"Float audio peaks at {peak:.3g}, far above 1.0: it looks like integer PCM stored as floats "
+            "(e.g. int16 values in a float array). Scale it to [-1, 1] (divide by 32768 for 16-bit) or pass "
+            "the integer array; predictions on unscaled audio are unreliable.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return array.astype(np.float32, copy=False)
+
+
+def _to_mono(array: np.ndarray, channel_axis: Optional[int] = None) -> np.ndarray:
+    """Average channels; accepts ``(samples,)``, ``(samples, channels)`` and ``(channels, samples)``.
+
+    ``channel_axis`` states the layout (decoded files: 1, any channel count); without it the shorter
+    axis is the channel axis when it has at most :data:`MAX_CHANNELS` entries."""
     if array.ndim == 1:
         return array
     if array.ndim != 2:
@@ -84,15 +147,17 @@ def _to_mono(array: np.ndarray) -> np.ndarray:
             f"Audio must be 1-D (samples,) or 2-D (samples, channels) / (channels, samples), got shape "
             f"{tuple(array.shape)}."
         )
-    if 1 in array.shape:
-        return array.reshape(-1)
-    # The channel axis is the short one: soundfile gives (samples, channels), torch (channels, samples).
-    channel_axis = 0 if array.shape[0] < array.shape[1] else 1
-    if array.shape[channel_axis] > MAX_CHANNELS:
-        raise AudioError(
-            f"Cannot tell samples from channels in an array of shape {tuple(array.shape)}: neither "
-            f"dimension is <= {MAX_CHANNELS} channels."
-        )
+    if channel_axis is None:
+        if 1 in array.shape:
+            return array.reshape(-1)
+        # The channel axis is the short one: soundfile gives (samples, channels), torch (channels, samples).
+        channel_axis = 0 if array.shape[0] < array.shape[1] else 1
+        if array.shape[channel_axis] > MAX_CHANNELS:
+            raise AudioError(
+                f"Cannot tell samples from channels in an array of shape {tuple(array.shape)}: the shorter "
+                f"dimension has {array.shape[channel_axis]} entries, more than {MAX_CHANNELS} channels. "
+                "Pass mono audio, or state the layout with prepare_audio(..., channel_axis=)."
+            )
     return array.mean(axis=channel_axis, dtype=np.float64).astype(np.float32)
 
 
@@ -128,6 +193,7 @@ def prepare_audio(
     target_sampling_rate: Optional[int] = DEFAULT_SAMPLING_RATE,
     *,
     max_seconds: Optional[float] = None,
+    channel_axis: Optional[int] = None,
 ) -> np.ndarray:
     """Turn any in-memory audio into a validated float32 mono array at ``target_sampling_rate``.
 
@@ -138,6 +204,8 @@ def prepare_audio(
         target_sampling_rate (`int`, *optional*, defaults to 16000): output rate;
             ``None`` keeps the input rate.
         max_seconds (`float`, *optional*): reject audio longer than this (before resampling).
+        channel_axis (`int`, *optional*): the channel axis of a 2-D array (any channel count); by default
+            the shorter axis, up to :data:`MAX_CHANNELS` channels (see the module's input rules).
 
     Returns:
         `np.ndarray` of dtype float32 and shape ``(samples,)``.
@@ -157,7 +225,7 @@ def prepare_audio(
     array = np.asarray(array)
     validate_audio(array, sampling_rate, max_seconds=max_seconds)
     rate = int(sampling_rate)
-    mono = _to_mono(_to_float(array))
+    mono = _to_mono(_to_float(array), channel_axis)
     if target_sampling_rate is not None:
         target = _check_sampling_rate(target_sampling_rate, "target_sampling_rate")
         if target != rate:
@@ -220,7 +288,7 @@ def load_audio(
     """
     data, rate = read_audio(path, max_seconds=max_seconds)
     try:
-        return prepare_audio(data, rate, sampling_rate)
+        return prepare_audio(data, rate, sampling_rate, channel_axis=1)  # soundfile: (samples, channels)
     except AudioError as error:
         raise AudioError(f"{_name(path)}: {error}") from error
 
@@ -277,7 +345,7 @@ def decode_audio_value(
     elif isinstance(value, (str, os.PathLike, bytes)):
         array, rate = read_audio(value)
         try:
-            return prepare_audio(array, rate, sampling_rate), int(sampling_rate or rate)
+            return prepare_audio(array, rate, sampling_rate, channel_axis=1), int(sampling_rate or rate)
         except AudioError as error:
             raise AudioError(f"{_name(value)}: {error}") from error
     elif hasattr(value, "get_all_samples"):
@@ -295,6 +363,8 @@ def decode_example_audio(value: Any, sampling_rate: Optional[int] = DEFAULT_SAMP
 
 __all__ = [
     "DEFAULT_SAMPLING_RATE",
+    "MAX_CHANNELS",
+    "MAX_FLOAT_PEAK",
     "AudioError",
     "audio_duration",
     "change_speed",

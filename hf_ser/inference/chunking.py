@@ -102,7 +102,7 @@ def read_window(path: str, start: int, end: int, sampling_rate: int) -> np.ndarr
     if block.shape[0] == 0:
         raise AudioError(f"{path}: no audio at samples [{start}, {end}) (file shorter than its header says).")
     try:
-        audio = prepare_audio(block, native_rate, sampling_rate)
+        audio = prepare_audio(block, native_rate, sampling_rate, channel_axis=1)  # (samples, channels)
     except AudioError as error:
         raise AudioError(f"{path} at {start / sampling_rate:.2f} s: {error}") from error
     offset = max(0, start - read_start * sampling_rate // native_rate)
