@@ -38,6 +38,8 @@ def run_dir(tmp_path: Path, tiny_checkpoint_dir: Path) -> Path:
                 "seed": 0,
                 "learning_rate": 1e-4,
                 "protocol": "speaker_folds",
+                "data_dir": "/home/alice/corpora/emodb",
+                "output_dir": str(run),
             }
         )
     )
@@ -95,7 +97,9 @@ def test_dry_run_stages_exactly_the_model_checks_it_and_writes_a_valid_card(
         "checkpoint-2/": "directory not published (checkpoints, logs, staging)",
         "training_args.bin": "pickle-based format, never uploaded (safetensors only)",
     }
-    assert sorted(result.checks) == ["auto_classes", "model_card", "no_pickles", "onnx", "trust_remote_code"]
+    assert sorted(result.checks) == [
+        "auto_classes", "model_card", "no_local_paths", "no_pickles", "onnx", "trust_remote_code"
+    ]  # fmt: skip
     assert "transformers_modules" in result.checks["trust_remote_code"]
 
     card = (result.folder / "README.md").read_text()
@@ -126,7 +130,18 @@ def test_dry_run_stages_exactly_the_model_checks_it_and_writes_a_valid_card(
     assert re.search(r"'label': '(anger|happiness|neutral|sadness)'", printed)
     assert re.search(r"^(anger|happiness|neutral|sadness)$", printed, re.M)
 
-    # The checks catch a broken card and pickles (cheap checks run first).
+    # Local paths (user names) are redacted; relative ones stay.
+    staged_config = yaml.safe_load((result.folder / "train_config.yaml").read_text())
+    assert staged_config["data_dir"] == staged_config["output_dir"] == "<local>"
+    assert staged_config["backbone"] == "./tiny"
+    assert "alice" not in "".join(p.read_text(errors="ignore") for p in result.folder.rglob("*.*")
+                                  if p.suffix in (".json", ".yaml", ".md"))  # fmt: skip
+
+    # The checks catch a broken card, pickles and local paths (cheap checks run first).
+    (result.folder / "metrics.json").write_text(json.dumps({"test": {"uar": 0.4}, "source": "/home/bob/x"}))
+    with pytest.raises(ValueError, match=r"would upload local paths .*metrics.json.source: /home/bob/x"):
+        check_model_folder(result.folder)
+    (result.folder / "metrics.json").write_text(json.dumps({"test": {"uar": 0.4}}))
     card_path = result.folder / "README.md"
     card_path.write_text(card.replace("library_name: hf_ser", "library_name: timm"))
     with pytest.raises(ValueError, match="library_name must be 'hf_ser'"):

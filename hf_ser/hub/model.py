@@ -17,7 +17,9 @@ The checks:
    same outputs;
 3. its card metadata validates (offline, :func:`hf_ser.cards.validate_model_card`);
 4. it holds no pickle files;
-5. its ONNX export (when shipped) gives PyTorch's outputs in onnxruntime.
+5. it holds no absolute local paths (``data_dir``, ``output_dir``, local backbones: user names and the
+   machine's layout), which staging redacts to ``<local>`` (:mod:`hf_ser.hub.redact`);
+6. its ONNX export (when shipped) gives PyTorch's outputs in onnxruntime.
 
 With `dry_run=True` that is all: the folder stays on disk for inspection. Otherwise the upload is a
 thin wrapper over huggingface_hub (`create_repo` + `upload_folder`); the token comes from the usual
@@ -47,6 +49,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..cards import card_data_from_run, render_model_card, validate_model_card
+from .redact import check_no_local_paths, redact_local_paths
 from .remote_code import write_modelling_code
 from .staging import (
     PathLike,
@@ -249,6 +252,7 @@ def check_model_folder(folder: PathLike) -> dict[str, str]:
     if pickles:
         raise ValueError(f"{folder} contains pickle-based files {pickles}; publish safetensors only.")
     checks["no_pickles"] = "no .bin/.pt/.pkl files; weights are safetensors"
+    checks["no_local_paths"] = check_no_local_paths(folder)
     validate_model_card((folder / "README.md").read_text(encoding="utf-8"))
     checks["model_card"] = "README.md metadata validates offline (ModelCardData, model-index schema)"
 
@@ -350,6 +354,7 @@ def publish(
         )
     with staging_folder(folder, run_dir / DRY_RUN_DIR, dry_run) as stage:
         skipped = _stage_model(run_dir, stage, include_onnx)
+        redact_local_paths(stage)  # before the card is rendered from the staged files
         _write_card(stage, repo_id)
         result = PublishResult(
             repo_id=repo_id, folder=stage, files=listing(stage), skipped=skipped,
