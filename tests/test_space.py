@@ -181,6 +181,40 @@ def test_predict_errors_for_missing_too_long_audio_and_unloadable_models(
         predict(models, str(long_wav), str(tmp_path / "no-such-model"))
 
 
+def test_uploads_over_the_size_limit_are_refused_before_decoding(long_wav: Path, monkeypatch) -> None:
+    import gradio as gr
+
+    import hf_ser.app.demo as demo
+
+    def never(*args, **kwargs):
+        raise AssertionError("decoded before the size check")
+
+    monkeypatch.setattr("hf_ser.data.audio.load_audio", never)
+    with pytest.raises(gr.Error, match=r"long\.wav is 0\.\d MB; this server accepts files up to 0\.01 MB"):
+        demo.predict(demo.ModelCache(), str(long_wav), "", max_megabytes=0.01)
+
+
+def test_model_box_serves_only_offered_models_and_errors_reveal_no_server_paths(
+    tiny_checkpoint_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hf_ser.app.demo import ALLOWED_MODELS_ENV_VARIABLE, ModelCache, allowed_model_keys
+
+    monkeypatch.setenv(ALLOWED_MODELS_ENV_VARIABLE, f" {tiny_checkpoint_dir} , me/other")
+    allowed = allowed_model_keys("me/configured")
+    assert allowed == {"", "me/configured", str(tiny_checkpoint_dir), "me/other"}
+    models = ModelCache(allowed=allowed, max_models=1)
+    with pytest.raises(ValueError, match=r"'/etc' is not offered by this server \(available: "):
+        models.get("/etc")
+    assert models.get(str(tiny_checkpoint_dir)) is models.get(str(tiny_checkpoint_dir))
+    with pytest.raises(ValueError) as error:  # offered, but it does not load: only its name is shown
+        models.get("me/configured")
+    assert str(error.value) == (
+        "'me/configured' is not a loadable hf_ser model (Hub id or checkpoint directory)."
+    )
+    models.get("")
+    assert len(models) == 1  # bounded cache: the least recently used pipeline was dropped
+
+
 def test_model_comes_from_the_environment_variable(
     monkeypatch: pytest.MonkeyPatch, tiny_checkpoint_dir: Path
 ) -> None:

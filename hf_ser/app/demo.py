@@ -5,12 +5,17 @@ imports :func:`build_demo`). It only talks to :func:`hf_ser.pipeline`:
 
 * input: an uploaded file or a microphone recording;
 * model: the built-in default, or a Hub id / local checkpoint directory (from the `HF_SER_MODEL`
-  environment variable, the `model=` argument or the textbox), loaded lazily and cached;
+  environment variable or the `model=` argument), loaded lazily and cached (at most
+  :data:`MAX_CACHED_MODELS`, least recently used dropped first). The model textbox only accepts the
+  models the server offers: the built-in one, the configured one and those listed in
+  `HF_SER_ALLOWED_MODELS` (comma-separated) or `allowed_models=`; never an arbitrary server path;
 * output: the top label, a bar chart of all emotion scores, an arousal/dominance/valence chart for
   dimensional models, an emotion (and A/D/V) over time plot for clips longer than one window, and the
   pooling attention drawn over the waveform;
-* errors (no audio, unreadable file, empty or too long recording, model that does not load) appear as
-  a readable message in the page; the app keeps serving;
+* errors (no audio, unreadable file, empty, too large or too long recording, model that does not load)
+  appear as a readable message in the page that names only the user's file or model, never server
+  paths or tracebacks (those go to the server log); size and duration are checked before decoding;
+  the app keeps serving;
 * the prediction is also the API endpoint `/predict` (one audio file in; label, scores, charts, a JSON
   summary and a status line out), so `gradio_client` users can call it.
 
@@ -26,14 +31,23 @@ Example:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import numpy as np
 
 MODEL_ENV_VARIABLE = "HF_SER_MODEL"
+ALLOWED_MODELS_ENV_VARIABLE = "HF_SER_ALLOWED_MODELS"
+"""Comma-separated Hub ids / checkpoint directories the model textbox may load (besides the built-in one
+and the configured one)."""
+MAX_CACHED_MODELS = 3
+"""Pipelines kept in memory at once; the least recently used is dropped first."""
+DEFAULT_MAX_MEGABYTES = 100.0
+"""Larger uploads are refused before decoding (10 min of 48 kHz stereo 16-bit WAV is ~110 MB)."""
 BUILTIN_CHOICE = "Built-in default model"
 CUSTOM_CHOICE = "Hub id or local path"
 LAUNCH_MODEL_KEY = "(model given at launch)"
@@ -43,31 +57,82 @@ DEFAULT_MAX_SECONDS = 600.0
 """Longer uploads are refused (protects a shared Space from hour-long files)."""
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
 REPO_EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------------------------------
 # Models
 # --------------------------------------------------------------------------------------------------
 class ModelCache:
-    """Pipelines by model key, built on first use (`""` = the built-in default model).
+    """Pipelines by model key, built on first use (`""` = the built-in default model), at most
+    ``max_models`` at a time (least recently used dropped first; the launch model is always kept).
 
     Args:
         launch_model: a model object or `SERPipeline` given to :func:`build_demo`; served under
             :data:`LAUNCH_MODEL_KEY`.
+        allowed (`Collection[str]`, *optional*): the keys that may be loaded (`None`: any); see
+            :func:`allowed_model_keys`.
+        max_models (`int`, *optional*, defaults to :data:`MAX_CACHED_MODELS`).
     """
 
-    def __init__(self, launch_model: Any = None) -> None:
-        self._pipelines: dict[str, Any] = {}
-        if launch_model is not None:
-            self._pipelines[LAUNCH_MODEL_KEY] = _as_pipeline(launch_model)
+    def __init__(
+        self, launch_model: Any = None, *, allowed: Optional[Any] = None, max_models: int = MAX_CACHED_MODELS
+    ) -> None:
+        self._pipelines: OrderedDict[str, Any] = OrderedDict()
+        self._launch = _as_pipeline(launch_model) if launch_model is not None else None
+        self.allowed = None if allowed is None else frozenset(allowed)
+        self.max_models = max(1, int(max_models))
 
     def get(self, key: str) -> Any:
-        """The pipeline for `key`; raises `ValueError` (with the reason) when the model does not load."""
+        """The pipeline for `key`; raises `ValueError` when it is not offered or does not load (the
+        message names only `key`; the reason goes to the server log)."""
+        if key == LAUNCH_MODEL_KEY and self._launch is not None:
+            return self._launch
+        if self.allowed is not None and key not in self.allowed:
+            offered = ", ".join(repr(k or "built-in") for k in sorted(self.allowed)) or "the built-in model"
+            raise ValueError(f"{key!r} is not offered by this server (available: {offered}).")
         if key not in self._pipelines:
-            from ..inference.pipeline import pipeline
-
-            self._pipelines[key] = pipeline(key or None)
+            self._pipelines[key] = _load_pipeline(key)
+            while len(self._pipelines) > self.max_models:
+                self._pipelines.popitem(last=False)
+        self._pipelines.move_to_end(key)
         return self._pipelines[key]
+
+    def __len__(self) -> int:
+        return len(self._pipelines)
+
+
+def _load_pipeline(key: str) -> Any:
+    """`pipeline(key)`; any failure becomes a `ValueError` naming only `key` (details are logged)."""
+    from ..inference.pipeline import pipeline
+
+    try:
+        return pipeline(key or None)
+    except Exception as error:
+        logger.warning("hf_ser demo: model %r did not load: %s", key, error)
+        raise ValueError(
+            f"{key!r} is not a loadable hf_ser model (Hub id or checkpoint directory)."
+        ) from None
+
+
+def allowed_model_keys(initial_key: str, extra: Optional[Any] = None) -> frozenset[str]:
+    """The models the textbox may load: built-in (`""`), the configured one, `extra` and the
+    comma-separated :data:`ALLOWED_MODELS_ENV_VARIABLE`."""
+    listed = [key.strip() for key in os.environ.get(ALLOWED_MODELS_ENV_VARIABLE, "").split(",")]
+    return frozenset({"", initial_key, *(extra or ()), *(key for key in listed if key)})
+
+
+def check_upload_size(audio_path: str, max_megabytes: Optional[float]) -> None:
+    """Refuse an upload larger than ``max_megabytes`` before it is decoded (a `gradio.Error`)."""
+    if max_megabytes is None:
+        return
+    size = os.path.getsize(audio_path) / 1e6
+    if size > max_megabytes:
+        raise _user_error(
+            f"{Path(audio_path).name} is {size:.1f} MB; this server accepts files up to "
+            f"{max_megabytes:g} MB.",
+            "File too large",
+        )
 
 
 def _as_pipeline(model: Any) -> Any:
@@ -198,13 +263,17 @@ def _summary(result: dict, duration: float, key: str) -> dict:
     return summary
 
 
-def _load_clip(audio_path: Optional[str], max_seconds: float) -> np.ndarray:
-    """Decode the uploaded clip at 16 kHz; unusable input becomes a `gradio.Error` naming the file only."""
+def _load_clip(
+    audio_path: Optional[str], max_seconds: float, max_megabytes: Optional[float] = DEFAULT_MAX_MEGABYTES
+) -> np.ndarray:
+    """Decode the uploaded clip at 16 kHz (size and duration checked first); unusable input becomes a
+    `gradio.Error` naming the file only."""
     from ..data.audio import AudioError, load_audio
 
     if not audio_path:
         raise _user_error("No audio: upload a file or record from the microphone first.", "No audio")
     name = Path(audio_path).name
+    check_upload_size(audio_path, max_megabytes)
     try:
         return load_audio(audio_path, 16000, max_seconds=max_seconds)
     except AudioError as error:
@@ -270,13 +339,14 @@ def predict(
     *,
     window_s: float = DEFAULT_WINDOW_S,
     max_seconds: float = DEFAULT_MAX_SECONDS,
+    max_megabytes: Optional[float] = DEFAULT_MAX_MEGABYTES,
 ) -> tuple:
     """Everything the page shows for one clip: `(label, scores, A/D/V, timeline, attention, json, status)`.
 
     Raises `gradio.Error` with a readable message for unusable input or a model that does not load.
     """
     started = time.perf_counter()
-    audio = _load_clip(audio_path, max_seconds)
+    audio = _load_clip(audio_path, max_seconds, max_megabytes)
     name = Path(audio_path).name
     duration = len(audio) / 16000
     pipe, result = _classify(models, model_key, audio, name, window_s)
@@ -306,6 +376,7 @@ def build_demo(
     examples_dir: Optional[Union[str, Path]] = None,
     window_s: float = DEFAULT_WINDOW_S,
     max_seconds: float = DEFAULT_MAX_SECONDS,
+    allowed_models: Optional[list[str]] = None,
 ) -> Any:
     """Build the Gradio Blocks app (see the module docstring).
 
@@ -316,6 +387,8 @@ def build_demo(
             repository's `examples/`.
         window_s: window length for clips longer than it (emotion over time).
         max_seconds: longest accepted clip.
+        allowed_models: more Hub ids / checkpoint directories the model textbox may load (see
+            :func:`allowed_model_keys`).
     """
     import gradio as gr
 
@@ -323,8 +396,11 @@ def build_demo(
         model = os.environ.get(MODEL_ENV_VARIABLE) or None
     if isinstance(model, os.PathLike):
         model = os.fspath(model)
-    models = ModelCache(None if model is None or isinstance(model, str) else model)
     initial_key = "" if model is None else model if isinstance(model, str) else LAUNCH_MODEL_KEY
+    models = ModelCache(
+        None if model is None or isinstance(model, str) else model,
+        allowed=allowed_model_keys(initial_key, allowed_models),
+    )
     example_files, examples_readme = _examples(examples_dir)
 
     def run(audio_path: Optional[str], model_key: str) -> tuple:
@@ -368,7 +444,7 @@ def build_demo(
             model_text = gr.Textbox(
                 label="Model id or checkpoint directory",
                 value=initial_key,
-                placeholder="user/ser-model or /path/to/checkpoint",
+                placeholder="a model this server offers (user/ser-model)",
                 elem_id="model_text",
             )
             load_button = gr.Button("Use this model", elem_id="load_model")
