@@ -91,3 +91,45 @@ def test_incomplete_checkpoint_is_skipped_with_a_warning(reference, tmp_path, da
         run_recipe("finetune", _argv(killed, "--resume"))
     assert f"continuing from {killed / 'checkpoint-2'}" in capsys.readouterr().out
     _same_weights(reference, killed)
+
+
+@pytest.mark.slow
+def test_sigkill_during_training_then_resume_is_bit_identical(tmp_path, capsys):
+    """A real ``kill -9`` of ``recipes/finetune.py`` (possibly while a checkpoint is being written), then
+    ``--resume``: the final weights equal those of an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from tests.test_recipes import REPO
+
+    steps = ["--max_steps", "36", "--save_steps", "3", "--save_total_limit", "3"]
+    killed = tmp_path / "killed"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "recipes" / "finetune.py"), *_argv(killed, *steps)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+    def kill_after_a_few_checkpoints() -> None:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if (killed / "checkpoint-6").is_dir():
+                os.kill(process.pid, signal.SIGKILL)
+                return
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=kill_after_a_few_checkpoints)
+    watcher.start()  # the uninterrupted reference runs in this process meanwhile
+    run_recipe("finetune", _argv(tmp_path / "reference", *steps))
+    watcher.join()
+    process.wait(timeout=120)
+    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()[-2000:]
+    assert not (killed / "model.safetensors").exists(), "the run finished before it was killed"
+    capsys.readouterr()
+    run_recipe("finetune", _argv(killed, *steps, "--resume"))
+    assert "--resume: continuing from" in capsys.readouterr().out
+    _same_weights(tmp_path / "reference", killed)
