@@ -277,7 +277,8 @@ def test_bad_speed_perturbation_names_the_key(value):
 
 def test_speed_perturbation_draws_one_speed_per_clip_reproducibly():
     """``speed_perturbation: [0.5, 2.0]`` alone: every clip comes out at 1x, 0.5x or 2x speed (length 2x,
-    1x or 0.5x), all three speeds occur, and the same seed gives the same sequence."""
+    1x or 0.5x), one speed per clip and epoch, all three speeds occur over epochs, and the same seed gives
+    the same speeds (no sequential state: the draw depends on seed, epoch and clip only)."""
     import numpy as np
 
     from hf_ser.training.preparation import build_augmentation
@@ -289,11 +290,20 @@ def test_speed_perturbation_draws_one_speed_per_clip_reproducibly():
         augment = build_augmentation(
             parse_config(["--speed_perturbation", "[0.5, 2.0]", "--seed", str(seed)])
         )
-        return [len(augment(clip, 16000)) for _ in range(30)]
+        drawn = []
+        for epoch in range(30):
+            augment.epoch = epoch
+            drawn.append(len(augment(clip, 16000)))
+        assert len(augment(clip, 16000)) == drawn[-1]  # the same clip in the same epoch: the same speed
+        return drawn
 
     first = lengths(1)
     assert set(first) == {8000, 16000, 32000}
     assert first == lengths(1)
     assert first != lengths(2)
     preset = build_augmentation(parse_config(["--speed_perturbation", "[0.5]", "--augment", "light"]))
-    assert {len(preset(clip, 16000)) for _ in range(30)} == {16000, 32000}
+    seen = set()
+    for epoch in range(30):
+        preset.epoch = epoch
+        seen.add(len(preset(clip, 16000)))
+    assert seen == {16000, 32000}
