@@ -121,6 +121,34 @@ def _direct_outputs(predictor, arrays) -> list[dict]:
     return predictor.pipe([{"array": a, "sampling_rate": 16000} for a in arrays])
 
 
+def test_hf_ser_pipelines_hand_evaluation_arrays_not_formatted_dicts(predictor, emodb_subset):
+    """The predictor reads an hf_ser pipeline's output arrays; the figures equal those parsed from the
+    formatted dicts of the same pipeline (the contract any other callable follows)."""
+    from hf_ser.evaluation import Predictor
+
+    arrays = decode_audio_column(emodb_subset)[:6]
+    assert predictor._gives_arrays
+    calls = []
+    outputs = predictor.pipe.outputs
+
+    def counting_outputs(*args, **kwargs):
+        calls.append(len(args[0]))
+        return outputs(*args, **kwargs)
+
+    predictor.pipe.outputs = counting_outputs
+    try:
+        from_arrays = predictor.predict(arrays)
+    finally:
+        del predictor.pipe.outputs
+    assert sum(calls) == len(arrays)
+    as_callable = Predictor(lambda batch: predictor.pipe(batch), labels=from_arrays.labels)
+    from_dicts = as_callable.predict(arrays)
+    assert not as_callable._gives_arrays
+    assert from_arrays.labels == from_dicts.labels
+    np.testing.assert_allclose(from_arrays.scores, from_dicts.scores, atol=1e-6)
+    np.testing.assert_allclose(from_arrays.scores.sum(axis=1), 1.0, atol=1e-9)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Perturbations
 # ---------------------------------------------------------------------------------------------------

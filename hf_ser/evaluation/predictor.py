@@ -2,10 +2,14 @@
 
 Evaluation never runs models itself: batching, input validation and the feature extractor are the
 job of :func:`hf_ser.pipeline`, so a model object or a checkpoint path is wrapped in that pipeline and
-an existing pipeline (or any callable with the same contract) is used as is. The contract: called with
-a list of ``{"array": float32 1-D, "sampling_rate": int}`` dicts it returns one dict per clip with
-``"label"`` and ``"scores"`` (``{class name: probability}``) for categorical models and one float per
-regression target (``"arousal"``, ...) for dimensional ones.
+an existing pipeline (or any callable with the same contract) is used as is.
+
+An hf_ser pipeline hands over arrays (:meth:`~hf_ser.inference.pipeline.SERPipeline.outputs`: logits
+and regression values per clip), so nothing is formatted and parsed back. Any other callable
+follows the pipeline's public contract: called with a list of ``{"array": float32 1-D, "sampling_rate":
+int}`` dicts it returns one dict per clip with ``"label"`` and ``"scores"`` (``{class name:
+probability}``) for categorical models and one float per regression target (``"arousal"``, ...) for
+dimensional ones.
 
 :class:`Predictions` holds the outputs for a whole evaluation set as arrays aligned with its rows.
 """
@@ -58,6 +62,22 @@ def _model_config(pipe: Any) -> Any:
     return config if config is not None else getattr(getattr(pipe, "model", None), "config", None)
 
 
+def _task(config: Any) -> str:
+    return getattr(config, "task", "classification")
+
+
+def _model_columns(config: Any) -> Optional[tuple[list[str], list[str]]]:
+    """The model's class names (``id2label`` order) and regression targets, i.e. the column order of
+    its output arrays; ``None`` without a config."""
+    if config is None:
+        return None
+    id2label = getattr(config, "id2label", None) or {}
+    task = _task(config)
+    labels = [] if task == "regression" else [id2label[i] for i in sorted(int(k) for k in id2label)]
+    targets = [] if task == "classification" else list(getattr(config, "regression_targets", None) or [])
+    return labels, targets
+
+
 class Predictor:
     """Wraps an hf_ser pipeline (or a callable with its contract) and collects :class:`Predictions`.
 
@@ -84,21 +104,21 @@ class Predictor:
         self.pipe = pipe
         self.batch_size = batch_size
         config = _model_config(pipe)
-        if (
-            labels is None
-            and config is not None
-            and getattr(config, "task", "classification") != "regression"
-        ):
-            id2label = getattr(config, "id2label", None) or {}
-            labels = [id2label[i] for i in sorted(int(k) for k in id2label)] if id2label else None
-        if (
-            targets is None
-            and config is not None
-            and getattr(config, "task", "classification") != "classification"
-        ):
-            targets = list(getattr(config, "regression_targets", None) or [])
+        self._model_columns = _model_columns(config)
+        if labels is None and self._model_columns is not None:
+            labels = self._model_columns[0] or None
+        if targets is None and self._model_columns is not None and _task(config) != "classification":
+            targets = self._model_columns[1]
         self.labels: Optional[list[str]] = list(labels) if labels is not None else None
         self.targets: Optional[list[str]] = list(targets) if targets is not None else None
+
+    @property
+    def _gives_arrays(self) -> bool:
+        """True when ``pipe`` is an hf_ser pipeline whose model names its classes / targets: then the
+        predictions are read from its output arrays instead of its formatted dicts."""
+        if not callable(getattr(self.pipe, "outputs", None)) or self._model_columns is None:
+            return False
+        return (self.labels or [], self.targets or []) == self._model_columns
 
     def _call(self, batch: list[dict]) -> list[dict]:
         outputs = self.pipe(batch)
@@ -113,6 +133,8 @@ class Predictor:
         self, arrays: Sequence[np.ndarray], sampling_rate: int = 16000, *, progress: Optional[str] = None
     ) -> Predictions:
         """Run the pipeline over ``arrays`` (float32 mono at ``sampling_rate``) in input order."""
+        if self._gives_arrays:
+            return self._predict_arrays(arrays, sampling_rate, progress)
         outputs: list[dict] = []
         starts = range(0, len(arrays), self.batch_size)
         for start in tqdm(starts, desc=progress or "predict", disable=progress is None or len(starts) < 2):
@@ -122,6 +144,27 @@ class Predictor:
             ]
             outputs.extend(self._call(batch))
         return self._collect(outputs)
+
+    def _predict_arrays(
+        self, arrays: Sequence[np.ndarray], sampling_rate: int, progress: Optional[str]
+    ) -> Predictions:
+        """The hf_ser pipeline path: stack its per-clip logits (softmax) and regression arrays."""
+        clips = [np.asarray(a, dtype=np.float32) for a in arrays]
+        outputs = []
+        starts = range(0, len(clips), self.batch_size)
+        for start in tqdm(starts, desc=progress or "predict", disable=progress is None or len(starts) < 2):
+            batch = clips[start : start + self.batch_size]
+            outputs.extend(self.pipe.outputs(batch, sampling_rate=sampling_rate))
+        scores = None
+        if self.labels:
+            logits = np.stack([output.class_logits for output in outputs]).astype(np.float64)
+            scores = np.exp(logits - logits.max(axis=1, keepdims=True))
+            scores /= scores.sum(axis=1, keepdims=True)
+        regression = {}
+        if self.targets:
+            values = np.stack([output.regression for output in outputs]).astype(np.float64)
+            regression = {target: values[:, column] for column, target in enumerate(self.targets)}
+        return Predictions(labels=list(self.labels), scores=scores, regression=regression)
 
     def _collect(self, outputs: list[dict]) -> Predictions:
         if self.labels is None:

@@ -263,6 +263,56 @@ class SERPipeline:
             self.test_time_speeds if test_time_speeds is _UNSET else check_test_time_speeds(test_time_speeds)
         )
 
+        sources, is_single, pieces = self._run(
+            inputs, sampling_rate, audio_column, errors, chunking, batch_size,
+            (return_embeddings, return_frame_weights), progress, speeds,
+        )  # fmt: skip
+        results = [
+            self._format_source(index, source, mine, chunking, top_k)
+            for index, (source, mine) in enumerate(zip(sources, pieces, strict=True))
+        ]
+        return results[0] if is_single else results
+
+    def outputs(
+        self,
+        inputs: Any,
+        *,
+        sampling_rate: Optional[int] = None,
+        batch_size: int = _UNSET,
+        audio_column: str = "audio",
+        progress: bool = False,
+        test_time_speeds: Any = _UNSET,
+    ) -> list[ClipOutput]:
+        """The raw outputs of whole clips as arrays, in input order: what evaluation consumes.
+
+        The same path as calling the pipeline (input rules, batching, precision, test-time speed
+        averaging), without formatting: one :class:`~hf_ser.inference.backends.ClipOutput` per input with
+        ``class_logits`` (columns in ``model.config.id2label`` order) and/or ``regression`` (columns in
+        ``regression_targets`` order). No chunking; unusable inputs raise ``AudioError``.
+        """
+        batch_size = self.batch_size if batch_size is _UNSET else batch_size
+        self._check_settings(batch_size, None, None, None)
+        speeds = (
+            self.test_time_speeds if test_time_speeds is _UNSET else check_test_time_speeds(test_time_speeds)
+        )
+        _, _, pieces = self._run(
+            inputs, sampling_rate, audio_column, "raise", None, batch_size, (False, False), progress, speeds
+        )
+        return [mine[0][1] for mine in pieces]
+
+    def _run(
+        self,
+        inputs: Any,
+        sampling_rate: Optional[int],
+        audio_column: str,
+        errors: str,
+        chunking: Optional[ChunkingConfig],
+        batch_size: int,
+        extras: tuple[bool, bool],
+        progress: bool,
+        speeds: Any,
+    ) -> tuple[list[AudioSource], bool, list[list]]:
+        """Normalise ``inputs``, run every unit (clip or window) and group the outputs per input."""
         sources, is_single = normalize_inputs(
             inputs,
             sampling_rate=sampling_rate,
@@ -271,19 +321,12 @@ class SERPipeline:
             errors=check_errors_mode(errors),
         )
         units = self._plan_units(sources, chunking)
-        outputs = self._run_units(
-            sources, units, batch_size, return_embeddings, return_frame_weights, progress, speeds, errors
-        )
-
+        outputs = self._run_units(sources, units, batch_size, *extras, progress, speeds, errors)
         pieces: list[list] = [[] for _ in sources]
         for unit, output in zip(units, outputs, strict=True):
             if output is not None:
                 pieces[unit[0]].append((unit, output))
-        results = [
-            self._format_source(index, source, mine, chunking, top_k)
-            for index, (source, mine) in enumerate(zip(sources, pieces, strict=True))
-        ]
-        return results[0] if is_single else results
+        return sources, is_single, pieces
 
     def _format_source(
         self, index: int, source: AudioSource, pieces: list, chunking: Optional[ChunkingConfig], top_k: Any
