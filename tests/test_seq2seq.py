@@ -36,7 +36,9 @@ def test_public_alias_and_mechanism_list():
     import hf_ser.models.seq2seq as models_seq2seq
 
     assert Seq2SeqEncoder is models_seq2seq.Seq2SeqEncoder
-    assert SEQ2SEQ_MECHANISMS == ("none", "softmax", "retention", "gla", "forgetting", "delta")
+    assert SEQ2SEQ_MECHANISMS == (
+        "none", "softmax", "retention", "gla", "forgetting", "delta", "lightnet", "gsa", "kda"
+    )
 
 
 @pytest.mark.parametrize(
@@ -218,7 +220,7 @@ def test_padded_reverse_index_is_an_involution():
     torch.testing.assert_close(reverse_padded(reverse_padded(tensor, mask), mask), tensor)
 
 
-@pytest.mark.parametrize("mechanism", ["retention", "gla", "forgetting", "delta"])
+@pytest.mark.parametrize("mechanism", LINEAR_MECHANISMS + ("forgetting",))
 def test_bidirectional_sees_the_future_and_causal_does_not(mechanism):
     torch.manual_seed(2)
     frames = torch.randn(1, 24, HIDDEN)

@@ -7,15 +7,23 @@ Two recurrences cover the linear mechanisms of :mod:`.seq2seq` (state ``S`` of s
   ``a_t = exp(g_t)`` is a scalar per head (retention: constant; simple GLA) or one value per key
   dimension (GLA).
 - gated delta rule (gated DeltaNet; Yang et al., 2025):
-  ``S_t = a_t (I - beta_t k_t^T k_t) S_{t-1} + beta_t k_t^T v_t``.
+  ``S_t = a_t (I - beta_t k_t^T k_t) S_{t-1} + beta_t k_t^T v_t``, with ``a_t`` a scalar per head, or
+  ``S_t = (I - beta_t k_t^T k_t) diag(a_t) S_{t-1} + beta_t k_t^T v_t`` with one decay per key
+  dimension (Kimi delta attention, KDA; Kimi Team, 2025, "Kimi Linear").
+
+A third recurrence decays the state along its *value* dimension, ``S_t = S_{t-1} diag(a_t) + k_t^T v_t``
+(:func:`chunk_value_decay_attention`): the key -> slot pass of gated slot attention (GSA; Zhang et al.,
+2024), whose slot -> value pass is GLA (:func:`chunk_gated_slot_attention` chains the two).
 
 The *recurrent* forms loop over frames: exact, O(1) memory in time, made for streaming and as the
 reference. The *chunkwise* forms split time into chunks of ``chunk_size`` frames (64 by default):
 inside a chunk everything is dense matrix products, across chunks a state is carried; the Python
 loop runs over chunks (T / 64 iterations), never over frames. Decays are handled in log space:
-cumulative sums of ``g`` inside a chunk, exponentiated only as differences that are ``<= 0`` (or,
-for per-dimension GLA decays, around the chunk's middle frame with the per-step log decay clamped
-so every exponent stays within fp32 range). All kernels take ``(batch, heads, frames, dim)``
+cumulative sums of ``g`` inside a chunk, exponentiated only as differences that are ``<= 0``. Per-dimension
+decays need ``sum_d q_id k_jd e^{c_id - c_jd}`` (:func:`_gated_products`): when every per-step log decay of
+the segment is ``>= GLA_MIN_LOG_DECAY`` it is one matrix product around the chunk's middle frame (every
+exponent within fp32 range); stronger decays (LightNet's early frames, KDA) take an exact form that
+exponentiates only the masked differences, so no decay is ever clamped by a kernel. All kernels take ``(batch, heads, frames, dim)``
 tensors and return ``(output, final_state)`` so a stream can be continued chunk after chunk.
 """
 
@@ -39,6 +47,42 @@ DELTA_CHUNK_SIZE = 32
 def _chunks(tensor: torch.Tensor, chunk_size: int) -> torch.Tensor:
     """``(batch, heads, N * C, ...)`` -> ``(batch, heads, N, C, ...)``."""
     return tensor.unflatten(2, (-1, chunk_size))
+
+
+def _decay_weights(cumulative: torch.Tensor, diagonal: int = 0) -> torch.Tensor:
+    """``W_ijd = exp(c_id - c_jd)`` for ``j <= i + diagonal`` (0 elsewhere), ``(..., C, C, d)``.
+
+    Masked before exponentiating, so every exponent is ``<= 0``: exact for any decay strength.
+    """
+    size = cumulative.shape[-2]
+    keep = torch.ones(size, size, dtype=torch.bool, device=cumulative.device).tril(diagonal)
+    differences = cumulative.unsqueeze(-2) - cumulative.unsqueeze(-3)
+    return differences.masked_fill(~keep.unsqueeze(-1), float("-inf")).exp()
+
+
+def _gated_products(
+    left: torch.Tensor, right: torch.Tensor, cumulative: torch.Tensor, diagonal: int, bounded: bool
+) -> torch.Tensor:
+    """``P_ij = sum_d left_id right_jd exp(c_id - c_jd)`` for ``j <= i + diagonal``, 0 elsewhere.
+
+    The intra-chunk scores of per-dimension decays (GLA, LightNet, KDA). ``bounded`` (every per-step log
+    decay ``>= GLA_MIN_LOG_DECAY``): one matrix product of ``left e^{c - c_m}`` and ``right e^{c_m - c}``
+    around the middle frame ``m`` (exponents within ``+-size / 2``). Otherwise the exact ``(C, C, d)``
+    weights of :func:`_decay_weights`.
+    """
+    size = left.shape[-2]
+    if bounded:
+        keep = torch.ones(size, size, dtype=torch.bool, device=left.device).tril(diagonal)
+        middle = cumulative[..., size // 2 : size // 2 + 1, :]
+        relative = (cumulative - middle).exp()
+        return ((left * relative) @ (right / relative).transpose(-1, -2)).masked_fill(~keep, 0.0)
+    weights = _decay_weights(cumulative, diagonal)
+    return (left.unsqueeze(-2) * right.unsqueeze(-3) * weights).sum(-1)
+
+
+def _is_bounded(log_decay: torch.Tensor) -> bool:
+    """Whether every per-step log decay allows the fast middle-frame factorisation."""
+    return bool(log_decay.numel() == 0 or log_decay.min() >= GLA_MIN_LOG_DECAY)
 
 
 def _scan_states(
@@ -103,7 +147,7 @@ def chunk_linear_attention(
         log_decay (`torch.Tensor`): ``g_t = log a_t <= 0``, of shape `(batch, heads, frames)` (a scalar
             per head and frame), `(batch, heads, 1)` (a fixed decay per head, as in retention: the
             decay matrix is then computed once for all chunks) or `(batch, heads, frames, dk)` (one
-            value per key dimension, as in GLA; must be ``>= GLA_MIN_LOG_DECAY``).
+            value per key dimension, as in GLA and LightNet; any strength, see the module docstring).
         chunk_size (`int`, *optional*, defaults to 64): frames per chunk.
         initial_state (`torch.Tensor` of shape `(batch, heads, dk, dv)`, *optional*): state before
             the first frame (zeros by default).
@@ -134,14 +178,9 @@ def _linear_attention_chunks(
         # inclusive cumulative log decay inside each chunk, (batch, heads, N, C, dk)
         cumulative = _chunks(log_decay, size).float().cumsum(dim=3).to(query.dtype)
         last = cumulative[:, :, :, -1:]
-        # exp(c_i - c_j) per dimension, split around the chunk's middle frame m:
-        # (q_i e^{c_i - c_m}) . (k_j e^{c_m - c_j}); both factors stay within e^{+-size/2 * bound}
-        middle = cumulative[:, :, :, size // 2 : size // 2 + 1]
-        relative = (cumulative - middle).exp()
-        query_tilde, key_tilde = query * relative, key / relative
-        scores = (query_tilde @ key_tilde.transpose(-1, -2)).masked_fill(~causal, 0.0)
-        query_decayed = query_tilde * middle.exp()  # q_i e^{c_i}
-        key_decayed = key_tilde * (last - middle).exp()  # k_j e^{c_C - c_j}
+        scores = _gated_products(query, key, cumulative, 0, _is_bounded(log_decay))
+        query_decayed = query * cumulative.exp()  # q_i e^{c_i}
+        key_decayed = key * (last - cumulative).exp()  # k_j e^{c_C - c_j}
         chunk_decay = last.exp().transpose(-1, -2)  # (batch, heads, N, dk, 1)
     else:
         if log_decay.shape[2] == 1:  # fixed decay: identical for every chunk
@@ -208,11 +247,14 @@ def chunk_gated_delta_rule(
     ``W_k = T (beta K * e^c)`` are computed for all chunks at once; the loop over chunks only does
     ``W = U - W_k S_0``, the chunk's output ``o = (Q * e^c) S_0 + (Q K^T * D) W`` (with
     ``D_ij = e^{c_i - c_j}``, ``j <= i``) and the state update.
-    Follows flash-linear-attention's ``chunk_gated_delta_rule`` reference.
+    Follows flash-linear-attention's ``chunk_gated_delta_rule`` reference. With one decay per key
+    dimension (KDA, which applies ``diag(a_t)`` before the correction) the same system holds with
+    ``A_tj = beta_t sum_d k_td k_jd e^{c_td - c_jd}``, ``D`` per dimension and a row-wise state decay.
 
     Args:
         query, key (`(batch, heads, frames, dk)`; keys L2-normalised, queries scaled), value
-            (`(batch, heads, frames, dv)`), log_decay (`(batch, heads, frames)`, ``<= 0``), beta
+            (`(batch, heads, frames, dv)`), log_decay (`(batch, heads, frames)`, ``<= 0``: gated
+            DeltaNet; or `(batch, heads, frames, dk)`: one decay per key dimension, KDA), beta
             (`(batch, heads, frames)`, in ``(0, 1)``), initial_state: as in
             :func:`chunk_linear_attention`.
         chunk_size (`int`, *optional*, defaults to ``DELTA_CHUNK_SIZE`` = 32): frames per chunk.
@@ -225,6 +267,42 @@ def chunk_gated_delta_rule(
         initial_state = query.new_zeros(query.shape[0], query.shape[1], query.shape[-1], value.shape[-1])
     tensors = [query, key, value, log_decay, beta]
     return _run_segments(_delta_rule_chunks, tensors, chunk_size, initial_state.to(query.dtype))
+
+
+def _delta_rule_terms(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    log_decay: torch.Tensor,
+    beta: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """Per-chunk terms of the delta rule, all chunks at once (tensors shaped ``(B, N, C, ...)``).
+
+    Returns ``(Q e^c, scores, U, W_k, (K e^{c_C - c})^T, e^{c_C})`` of :func:`chunk_gated_delta_rule`;
+    a 4-d ``log_decay`` (one decay per key dimension, KDA) makes every ``e^{c_i - c_j}`` per dimension
+    (:func:`_gated_products`), a 3-d one (a scalar per head) a plain ``(C, C)`` decay matrix.
+    """
+    per_dim = log_decay.dim() == 4
+    cumulative = log_decay.float().cumsum(dim=2).to(query.dtype)  # (B, N, C[, dk])
+    if per_dim:
+        bounded = _is_bounded(log_decay)
+        strict = _gated_products(key * beta.unsqueeze(-1), key, cumulative, -1, bounded)
+        scores = _gated_products(query, key, cumulative, 0, bounded)
+    else:
+        size = query.shape[2]
+        causal = torch.ones(size, size, dtype=torch.bool, device=query.device).tril()
+        differences = cumulative.unsqueeze(-1) - cumulative.unsqueeze(-2)
+        decay_matrix = differences.masked_fill_(~causal, float("-inf")).exp_()  # D_ij = e^{c_i - c_j}
+        strict = (((key * beta.unsqueeze(-1)) @ key.transpose(-1, -2)) * decay_matrix).tril(-1)
+        scores = (query @ key.transpose(-1, -2)) * decay_matrix
+        cumulative = cumulative.unsqueeze(-1)
+    last = cumulative[..., -1:, :]
+    transform = _unit_lower_inverse(strict)
+    pseudo_values = transform @ (value * beta.unsqueeze(-1))  # U
+    key_weights = transform @ (key * beta.unsqueeze(-1) * cumulative.exp())  # W_k
+    key_decayed = (key * (last - cumulative).exp()).transpose(-1, -2).contiguous()
+    chunk_decay = last.exp().transpose(-1, -2)  # (B, N, dk or 1, 1)
+    return query * cumulative.exp(), scores, pseudo_values, key_weights, key_decayed, chunk_decay
 
 
 def _delta_rule_chunks(
@@ -249,26 +327,11 @@ def _delta_rule_chunks(
     def per_chunk(tensor: torch.Tensor) -> torch.Tensor:
         return tensor.reshape(batch * heads, count, size, *tensor.shape[3:])
 
-    query, key, value, log_decay, beta = map(per_chunk, (query, key, value, log_decay, beta))
-    cumulative = log_decay.float().cumsum(dim=2).to(query.dtype)  # (batch * heads, N, C)
-    last = cumulative[..., -1:]
-    causal = torch.ones(size, size, dtype=torch.bool, device=query.device).tril()
-    differences = cumulative.unsqueeze(-1) - cumulative.unsqueeze(-2)
-    decay_matrix = differences.masked_fill_(~causal, float("-inf")).exp_()  # D_ij = e^{c_i - c_j}
-    key_beta = key * beta.unsqueeze(-1)
-    strict = ((key_beta @ key.transpose(-1, -2)) * decay_matrix).masked_fill(~causal.tril(-1), 0.0)
-    transform = _unit_lower_inverse(strict)
-    pseudo_values = transform @ (value * beta.unsqueeze(-1))  # U
-    key_weights = transform @ (key_beta * cumulative.exp().unsqueeze(-1))  # W_k
-    key_decayed = (key * (last - cumulative).exp().unsqueeze(-1)).transpose(-1, -2).contiguous()
-    query_decayed = query * cumulative.exp().unsqueeze(-1)
-    scores = (query @ key.transpose(-1, -2)) * decay_matrix
-    chunk_decay = last.exp().unsqueeze(-1)  # (batch * heads, N, 1, 1)
-
+    terms = _delta_rule_terms(*map(per_chunk, (query, key, value, log_decay, beta)))
+    query_decayed, scores, pseudo_values, key_weights, key_decayed, chunk_decay = terms
     state = initial_state.reshape(batch * heads, key_dim, value_dim)
     # `out=` (no per-chunk allocation) is not differentiable: when training, collect and stack
-    tracked = (query_decayed, scores, pseudo_values, key_weights, key_decayed, chunk_decay, state)
-    differentiable = torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tracked)
+    differentiable = torch.is_grad_enabled() and any(t.requires_grad for t in terms + (state,))
     output = None if differentiable else value.new_empty(count, batch * heads, size, value_dim)
     pieces = []
     for index in range(count):
@@ -296,12 +359,184 @@ def recurrent_gated_delta_rule(
     """Frame-by-frame form of :func:`chunk_gated_delta_rule` (same arguments and results)."""
     batch, heads, frames, dk = query.shape
     state = query.new_zeros(batch, heads, dk, value.shape[-1]) if initial_state is None else initial_state
-    decay = log_decay.exp()[..., None, None]
+    decay = log_decay.exp().unsqueeze(-1)  # (batch, heads, frames, dk or 1, 1)
+    decay = decay if log_decay.dim() == 4 else decay.unsqueeze(-1)
     outputs = []
     for t in range(frames):
-        state = decay[:, :, t] * state
+        state = decay[:, :, t] * state  # KDA: diag(a_t) S_{t-1}, before the delta correction
         key_t = key[:, :, t, :, None]  # (batch, heads, dk, 1)
         error = value[:, :, t, None, :] - key_t.transpose(-1, -2) @ state  # (batch, heads, 1, dv)
         state = state + beta[:, :, t, None, None] * key_t @ error
         outputs.append((query[:, :, t, None, :] @ state).squeeze(-2))
     return torch.stack(outputs, dim=2), state
+
+
+def chunk_value_decay_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    log_decay: torch.Tensor,
+    chunk_size: int = 64,
+    initial_state: Optional[torch.Tensor] = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chunkwise linear attention whose state decays along the *value* dimension.
+
+    ``S_t = S_{t-1} diag(a_t) + k_t^T v_t``, ``o_t = q_t S_t``: the decay acts on the output columns,
+    not inside the ``q . k`` contraction, so it does not reduce to :func:`chunk_linear_attention` (GSA's
+    key -> slot pass, where the "values" are the slot write weights; Zhang et al., 2024).
+
+    Args:
+        query, key (`(batch, heads, frames, dk)`), value (`(batch, heads, frames, dv)`),
+        log_decay (`(batch, heads, frames, dv)`, ``<= 0``): one decay per value dimension.
+        chunk_size, initial_state (`(batch, heads, dk, dv)`): as in :func:`chunk_linear_attention`.
+
+    Returns:
+        `(output, final_state)`: `(batch, heads, frames, dv)` and `(batch, heads, dk, dv)`.
+    """
+    check_chunk_size(chunk_size)
+    if initial_state is None:
+        initial_state = query.new_zeros(query.shape[0], query.shape[1], query.shape[-1], value.shape[-1])
+    tensors = [query, key, value, log_decay]
+    return _run_segments(_value_decay_chunks, tensors, chunk_size, initial_state.to(query.dtype))
+
+
+def _value_decay_chunks(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    log_decay: torch.Tensor,
+    size: int,
+    initial_state: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`chunk_value_decay_attention` on a multiple of ``size`` frames.
+
+    Intra-chunk ``o_i = sum_{j <= i} (q_i . k_j) (v_j * e^{c_i - c_j})``: with bounded decays one
+    product ``(A (V e^{c_m - c})) e^{c - c_m}`` around the middle frame ``m``, otherwise the exact
+    ``(C, C, dv)`` weights; inter-chunk ``(q_i S_0) e^{c_i}``.
+    """
+    query, key, value = (_chunks(tensor, size) for tensor in (query, key, value))
+    cumulative = _chunks(log_decay, size).float().cumsum(dim=3).to(query.dtype)  # (b, h, N, C, dv)
+    last = cumulative[:, :, :, -1:]
+    causal = torch.ones(size, size, dtype=torch.bool, device=query.device).tril()
+    attention = (query @ key.transpose(-1, -2)).masked_fill(~causal, 0.0)
+    if _is_bounded(log_decay):
+        middle = cumulative[:, :, :, size // 2 : size // 2 + 1]
+        intra = (attention @ (value * (middle - cumulative).exp())) * (cumulative - middle).exp()
+    else:
+        weights = _decay_weights(cumulative)
+        intra = (attention.unsqueeze(-1) * weights * value.unsqueeze(-3)).sum(-2)
+    updates = key.transpose(-1, -2) @ (value * (last - cumulative).exp())
+    entering, final_state = _scan_states(last.exp(), updates, initial_state)
+    output = intra + (query @ entering) * cumulative.exp()
+    return output.flatten(2, 3), final_state
+
+
+def recurrent_value_decay_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    log_decay: torch.Tensor,
+    initial_state: Optional[torch.Tensor] = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frame-by-frame form of :func:`chunk_value_decay_attention` (same arguments and results)."""
+    batch, heads, frames, dk = query.shape
+    state = query.new_zeros(batch, heads, dk, value.shape[-1]) if initial_state is None else initial_state
+    decay = log_decay.exp().unsqueeze(-2)  # (batch, heads, frames, 1, dv): scales the state's columns
+    outputs = []
+    for t in range(frames):
+        state = decay[:, :, t] * state + key[:, :, t, :, None] * value[:, :, t, None, :]
+        outputs.append((query[:, :, t, None, :] @ state).squeeze(-2))
+    return torch.stack(outputs, dim=2), state
+
+
+def _slot_attention(
+    passes: tuple,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    log_decay: torch.Tensor,
+    initial_state: Optional[tuple[torch.Tensor, torch.Tensor]],
+    **options,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Gated slot attention from its two passes ``(key -> slot kernel, slot -> value kernel)``."""
+    key_pass, value_pass = passes
+    key_state, value_state = (None, None) if initial_state is None else initial_state
+    slots = -torch.expm1(log_decay)  # write weights 1 - a_t of the m slots
+    slot_scores, key_state = key_pass(query, key, slots, log_decay, initial_state=key_state, **options)
+    weights = slot_scores.softmax(dim=-1)
+    output, value_state = value_pass(weights, slots, value, log_decay, initial_state=value_state, **options)
+    return output, (key_state, value_state)
+
+
+def chunk_gated_slot_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    log_decay: torch.Tensor,
+    chunk_size: int = 64,
+    initial_state: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Gated slot attention (GSA; Zhang et al., 2024), chunkwise: a bounded memory of ``m`` slots.
+
+    Slot keys and values are written with forget gates ``a_t`` (one per slot) and write weights
+    ``1 - a_t``: ``K~_t = diag(a_t) K~_{t-1} + (1 - a_t)^T k_t``, ``V~_t = diag(a_t) V~_{t-1} +
+    (1 - a_t)^T v_t``, read as ``o_t = softmax(q_t K~_t^T) V~_t``. Two passes (the GLA form of the paper):
+    keys -> slots (:func:`chunk_value_decay_attention`, state ``K~^T`` of shape ``(dk, m)``), a softmax
+    over the slots, then slots -> values (:func:`chunk_linear_attention` with the per-slot decay on its
+    key dimension, state ``V~`` of shape ``(m, dv)``).
+
+    Args:
+        query, key (`(batch, heads, frames, dk)`), value (`(batch, heads, frames, dv)`).
+        log_decay (`(batch, heads, frames, m)`): ``log a_t <= 0`` per slot.
+        chunk_size (`int`, *optional*, defaults to 64): frames per chunk.
+        initial_state (`tuple`, *optional*): ``(key_state (batch, heads, dk, m), value_state (batch,
+            heads, m, dv))``, zeros by default.
+
+    Returns:
+        `(output, (key_state, value_state))`.
+    """
+    passes = (chunk_value_decay_attention, chunk_linear_attention)
+    return _slot_attention(passes, query, key, value, log_decay, initial_state, chunk_size=chunk_size)
+
+
+def recurrent_gated_slot_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    log_decay: torch.Tensor,
+    initial_state: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Frame-by-frame form of :func:`chunk_gated_slot_attention` (same arguments and results)."""
+    passes = (recurrent_value_decay_attention, recurrent_linear_attention)
+    return _slot_attention(passes, query, key, value, log_decay, initial_state)
+
+
+def lightnet_gate(
+    features: torch.Tensor, initial_normalizer: Optional[torch.Tensor] = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """LightNet's additive decay (Qin et al., 2024, "You Only Scan Once"): keys and GLA log decays.
+
+    With the cumulative normaliser ``z_t = log sum_{s <= t} exp(f_s)`` (log-sum-exp over time, per
+    dimension), the key is ``k_t = exp(f_t - z_t)`` and the decay ``a_t = exp(z_{t-1} - z_t)``, so
+    ``S_t = a_t S_{t-1} + k_t^T v_t = sum_{s <= t} softmax_s(f)^T v_s``: a running softmax-weighted sum,
+    the decay coming from the growing normaliser instead of a multiplicative gate. The result feeds
+    :func:`chunk_linear_attention` / :func:`recurrent_linear_attention` (LightNet *is* GLA with this
+    gate). Frames with ``f = -inf`` (padding held in a stream) write nothing and do not decay.
+
+    Args:
+        features (`torch.Tensor` of shape `(batch, heads, frames, dk)`): ``f_t``.
+        initial_normalizer (`torch.Tensor` of shape `(batch, heads, dk)`, *optional*): ``z`` before the
+            first frame (``-inf``, nothing seen, by default).
+
+    Returns:
+        `(key, log_decay, final_normalizer)`.
+    """
+    if initial_normalizer is None:
+        initial_normalizer = features.new_full((*features.shape[:2], features.shape[-1]), float("-inf"))
+    normalizer = torch.logaddexp(initial_normalizer.unsqueeze(2), features.logcumsumexp(dim=2))
+    previous = torch.cat([initial_normalizer.unsqueeze(2), normalizer[:, :, :-1]], dim=2)
+    started = torch.isfinite(previous)  # before the first real frame the state is zero: no decay needed
+    log_decay = torch.where(started, previous - normalizer, 0.0)
+    written = torch.isfinite(features)
+    key = torch.where(written, features - torch.where(written, normalizer, 0.0), float("-inf")).exp()
+    return key, log_decay, normalizer[:, :, -1]

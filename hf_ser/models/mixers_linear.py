@@ -9,7 +9,7 @@ keep the three comparable and cheap; the frame features fed to the encoder carry
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -79,6 +79,25 @@ class LinearMixer(TokenMixer):
     def core(self, mode: str = "chunk", **projected: torch.Tensor) -> torch.Tensor:
         return self.run_kernel(projected, mode)[0]
 
+    def initial_state(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> Any:
+        """Recurrent state before the first frame (streaming): zeros of shape (batch, heads, dk, dv)."""
+        return torch.zeros(batch_size, self.num_heads, self.head_dim, self.head_dim, device=device, dtype=dtype)
+
+    def hold_padded_frames(self, projected: dict, mask: torch.Tensor) -> dict:
+        """Make padded frames no-ops of the recurrence: zero key (no write), zero log decay (no decay),
+        zero ``beta`` (no delta-rule correction). The state after a padded frame is then the state
+        before it, so rows of a streamed batch advance by their own real frames only."""
+        keep = mask.to(projected["key"].dtype)[:, None, :]  # (batch, 1, frames)
+        held = dict(projected)
+        held["key"] = projected["key"] * keep.unsqueeze(-1)
+        log_decay = projected["log_decay"]
+        if log_decay.dim() == 3 and log_decay.shape[2] == 1:  # fixed decay per head (retention)
+            log_decay = log_decay.expand(-1, -1, mask.shape[1])
+        held["log_decay"] = log_decay * (keep.unsqueeze(-1) if log_decay.dim() == 4 else keep)
+        if "beta" in projected:
+            held["beta"] = projected["beta"] * keep
+        return held
+
 
 def retention_log_decay(num_heads: int, num_forward_heads: int) -> torch.Tensor:
     """RetNet's multi-scale decays ``gamma = 1 - 2^(-5 - i)``, in log space, one per head.
@@ -109,7 +128,8 @@ class GatedLinearAttentionMixer(LinearMixer):
 
     ``S_t = diag(a_t) S_{t-1} + k_t^T v_t`` with ``log a_t = logsigmoid(W2 W1 x_t + b) / 16`` (low-rank
     gate, FLA's normaliser 16), clamped at ``GLA_MIN_LOG_DECAY`` for numerical safety of the
-    chunkwise form. The family of GSA and LightNet (data-dependent decays of a linear state).
+    chunkwise form. LightNet and the slot -> value pass of GSA run on the same kernel with other gates
+    (:mod:`.mixers_gated`).
     """
 
     gate_rank = 16
@@ -140,8 +160,8 @@ class GatedLinearAttentionMixer(LinearMixer):
 
 
 class GatedDeltaRuleMixer(LinearMixer):
-    """Gated delta rule (Yang et al., 2025, "Gated DeltaNet"; the DeltaNet / Kimi delta attention
-    family): ``S_t = a_t (I - beta_t k_t^T k_t) S_{t-1} + beta_t k_t^T v_t``.
+    """Gated delta rule (Yang et al., 2025, "Gated DeltaNet"; Kimi delta attention, with one decay per key
+    dimension, is :class:`~.mixers_gated.KimiDeltaAttentionMixer`): ``S_t = a_t (I - beta_t k_t^T k_t) S_{t-1} + beta_t k_t^T v_t``.
 
     The state is corrected towards each new key/value pair instead of only accumulating it. Keys and
     queries are L2-normalised (needed for stability), ``beta_t = sigmoid(w_b . x_t)`` and

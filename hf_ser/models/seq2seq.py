@@ -13,7 +13,10 @@ LayerNorm. Mechanisms (``SEQ2SEQ_MECHANISMS``):
 - ``"gla"``: gated linear attention (data-dependent decay per key dimension). Linear time.
 - ``"forgetting"``: Forgetting Transformer (softmax with a data-dependent forget-gate bias), computed
   by a fused block-wise kernel: quadratic time, linear memory.
-- ``"delta"``: gated delta rule (gated DeltaNet / Kimi delta attention family). Linear time.
+- ``"delta"``: gated delta rule (gated DeltaNet: a scalar decay per head). Linear time.
+- ``"lightnet"``: LightNet's additive decay (a running log-sum-exp normaliser; GLA kernel). Linear time.
+- ``"gsa"``: gated slot attention (a bounded memory of ``head_dim`` slots, softmax read). Linear time.
+- ``"kda"``: Kimi delta attention (the gated delta rule with one decay per key dimension). Linear time.
 
 The linear mechanisms run chunkwise (``mode="chunk"``, default: parallel over frames inside chunks
 of ``chunk_size`` frames) or frame by frame (``mode="recurrent"``, for streaming); both give the same
@@ -48,10 +51,10 @@ stream end to end: ``model.stream_step`` and ``hf_ser.pipeline(...).stream`` (se
 
 ONNX export (``torch.onnx.export`` of a tiny encoder with dynamic batch and frame axes, checked
 against onnxruntime at two lengths; torch 2.13): ``ONNX_EXPORTABLE`` lists the mechanisms that
-export. ``retention`` and ``gla`` do not: their chunkwise kernels loop in Python over a number of
+export. The linear mechanisms do not: their chunkwise kernels loop in Python over a number of
 chunks that depends on the input length, which ``torch.export`` cannot trace with a dynamic frame
-axis (the legacy TorchScript exporter unrolls the loop for the example length only). ``delta`` also
-needs ``torch.linalg.solve_triangular``, which has no ONNX operator.
+axis (the legacy TorchScript exporter unrolls the loop for the example length only). ``delta`` and ``kda``
+also need ``torch.linalg.solve_triangular``, which has no ONNX operator.
 """
 
 from __future__ import annotations
@@ -62,11 +65,12 @@ import torch
 from torch import nn
 
 from .mixer_base import TokenMixer
+from .mixers_gated import GatedSlotAttentionMixer, KimiDeltaAttentionMixer, LightNetMixer
 from .mixers_linear import KERNEL_MODES, GatedDeltaRuleMixer, GatedLinearAttentionMixer, RetentionMixer
 from .mixers_softmax import ForgettingAttentionMixer, SoftmaxAttentionMixer
 
-SEQ2SEQ_MECHANISMS = ("none", "softmax", "retention", "gla", "forgetting", "delta")
-LINEAR_MECHANISMS = ("retention", "gla", "delta")
+SEQ2SEQ_MECHANISMS = ("none", "softmax", "retention", "gla", "forgetting", "delta", "lightnet", "gsa", "kda")
+LINEAR_MECHANISMS = ("retention", "gla", "delta", "lightnet", "gsa", "kda")
 ONNX_EXPORTABLE = ("none", "softmax", "forgetting")
 
 
@@ -98,6 +102,9 @@ def build_token_mixer(
             "retention": RetentionMixer,
             "gla": GatedLinearAttentionMixer,
             "delta": GatedDeltaRuleMixer,
+            "lightnet": LightNetMixer,
+            "gsa": GatedSlotAttentionMixer,
+            "kda": KimiDeltaAttentionMixer,
         }[mechanism]
         return mixer_class(hidden_size, num_heads, bidirectional, chunk_size=chunk_size)
     if mechanism == "none":
@@ -170,7 +177,8 @@ class Seq2SeqEncoder(nn.Module):
             both ways; causal mechanisms split their heads between the two directions). `False` gives
             a causal encoder, usable for streaming with ``mode="recurrent"``.
         chunk_size (`int`, *optional*): chunk length of the chunkwise linear kernels; by default each
-            mechanism's own (64 frames; 32 for ``delta``, whose per-chunk UT transform is cubic in it).
+            mechanism's own (64 frames; 32 for ``delta`` and ``kda``, whose per-chunk UT transform is cubic
+            in it).
         layer_norm_eps (`float`, *optional*, defaults to 1e-5): LayerNorm epsilon.
     """
 

@@ -50,12 +50,14 @@ class Seq2SeqStreamState:
     """Recurrent state of a streamed causal :class:`~.seq2seq.Seq2SeqEncoder`, one row per stream.
 
     Args:
-        layer_states (`tuple`): per layer, the token mixer's state of shape
-            `(batch, heads, head_dim, head_dim)`, or `None` for ``mechanism="none"`` (no memory).
+        layer_states (`tuple`): per layer, the token mixer's state (``mixer.initial_state``): a tensor of
+            shape `(batch, heads, head_dim, head_dim)`; for ``lightnet`` also the running normaliser
+            `(batch, heads, head_dim)` and for ``gsa`` the slot keys and values (a tuple of tensors);
+            `None` for ``mechanism="none"`` (no memory).
         frames (`torch.LongTensor` of shape `(batch,)`): real frames consumed so far by each stream.
     """
 
-    layer_states: tuple[Optional[torch.Tensor], ...]
+    layer_states: tuple[Any, ...]
     frames: torch.Tensor
 
 
@@ -82,8 +84,9 @@ def _mixer_is_causal(mixer: TokenMixer) -> bool:
 def check_streamable_encoder(encoder: Seq2SeqEncoder) -> None:
     """Raise a `ValueError` naming the reason unless ``encoder`` streams exactly.
 
-    Streamable: ``mechanism="none"``, or a linear mechanism (``retention``, ``gla``, ``delta``) built
-    with ``bidirectional=False`` (or a single head, which has no backward half).
+    Streamable: ``mechanism="none"``, or a linear mechanism (``LINEAR_MECHANISMS``: retention, GLA,
+    delta, LightNet, GSA, KDA) built with ``bidirectional=False`` (or a single head, which has no
+    backward half).
     """
     if encoder.mechanism not in STREAMABLE_MECHANISMS:
         raise ValueError(
@@ -101,25 +104,9 @@ def check_streamable_encoder(encoder: Seq2SeqEncoder) -> None:
         )
 
 
-def _hold_padded_frames(projected: dict, mask: torch.Tensor) -> dict:
-    """Make padded frames no-ops of the recurrence: zero key (no write), zero log decay (no decay),
-    zero ``beta`` (no delta-rule correction). The state after a padded frame is then the state before
-    it, so rows of a batch advance by their own real frames only."""
-    keep = mask.to(projected["key"].dtype)[:, None, :]  # (batch, 1, frames)
-    held = dict(projected)
-    held["key"] = projected["key"] * keep.unsqueeze(-1)
-    log_decay = projected["log_decay"]
-    if log_decay.dim() == 3 and log_decay.shape[2] == 1:  # fixed decay per head (retention)
-        log_decay = log_decay.expand(-1, -1, mask.shape[1])
-    held["log_decay"] = log_decay * (keep.unsqueeze(-1) if log_decay.dim() == 4 else keep)
-    if "beta" in projected:
-        held["beta"] = projected["beta"] * keep
-    return held
-
-
 def _linear_mixer_step(
-    mixer: LinearMixer, hidden_states: torch.Tensor, mask: Optional[torch.Tensor], state: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+    mixer: LinearMixer, hidden_states: torch.Tensor, mask: Optional[torch.Tensor], state: Any
+) -> tuple[torch.Tensor, Any]:
     """One piece through a causal linear token mixer, starting from ``state``; returns the new state.
 
     Same computation as ``TokenMixer.forward`` (project -> kernel -> head norm -> output projection)
@@ -127,7 +114,7 @@ def _linear_mixer_step(
     """
     projected = mixer.project(hidden_states, None)  # causal: no backward heads to rearrange
     if mask is not None:
-        projected = _hold_padded_frames(projected, mask)
+        projected = mixer.hold_padded_frames(projected, mask)
     mode = "recurrent" if hidden_states.shape[1] <= RECURRENT_MAX_FRAMES else "chunk"
     heads, state = mixer.run_kernel(projected, mode, initial_state=state)
     return mixer.o_proj(mixer.merge_heads(mixer.finish(heads))), state
@@ -141,7 +128,7 @@ class Seq2SeqStream:
     of a batch is an independent stream.
 
     Args:
-        encoder (`Seq2SeqEncoder`): mechanism ``"none"``, or ``"retention"`` / ``"gla"`` / ``"delta"``
+        encoder (`Seq2SeqEncoder`): mechanism ``"none"``, or one of ``LINEAR_MECHANISMS``
             with ``bidirectional=False``; anything else raises a `ValueError` saying why and what to do.
 
     Example:
@@ -182,8 +169,7 @@ class Seq2SeqStream:
         for layer in self.encoder.layers:
             mixer = layer.mixer
             if isinstance(mixer, LinearMixer):
-                shape = (batch_size, mixer.num_heads, mixer.head_dim, mixer.head_dim)
-                layer_states.append(torch.zeros(shape, device=device, dtype=dtype))
+                layer_states.append(mixer.initial_state(batch_size, device, dtype))
             else:
                 layer_states.append(None)
         frames = torch.zeros(batch_size, dtype=torch.long, device=device)
