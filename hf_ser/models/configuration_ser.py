@@ -59,14 +59,16 @@ class SERConfig(SERHeadConfig):
         seq2seq (`str`, *optional*):
             Mechanism of an optional sequence encoder between layer mix and pooling, one of
             `"none"` (per-frame projections only, the ablation), `"softmax"`, `"retention"`, `"gla"`,
-            `"forgetting"`, `"delta"` (see `hf_ser.models.seq2seq`). `None` (default): no encoder.
+            `"forgetting"`, `"delta"`, `"lightnet"`, `"gsa"`, `"kda"` (see `hf_ser.models.seq2seq`). `None`
+            (default): no encoder.
         seq2seq_layers (`int`, *optional*, defaults to 2):
             Number of seq2seq encoder layers.
         seq2seq_heads (`int`, *optional*, defaults to 4):
             Number of heads of the seq2seq encoder.
         seq2seq_bidirectional (`bool`, *optional*, defaults to `True`):
             Whole-clip context in the seq2seq encoder. `False` builds a causal encoder: with a linear
-            mechanism (`"retention"`, `"gla"`, `"delta"`) or `"none"` the model can then stream
+            mechanism (`"retention"`, `"gla"`, `"delta"`, `"lightnet"`, `"gsa"`, `"kda"`) or `"none"` the
+            model can then stream
             (`model.stream_step`, `pipe.stream`, see `hf_ser.models.streaming`).
         projector_size (`int`, *optional*, defaults to 256):
             Width of the dense layer of each head (`dense -> activation -> dropout -> out_proj`); `None`

@@ -49,6 +49,11 @@ def _chunks(tensor: torch.Tensor, chunk_size: int) -> torch.Tensor:
     return tensor.unflatten(2, (-1, chunk_size))
 
 
+def _cumulative(log_decay: torch.Tensor, dim: int, dtype: torch.dtype) -> torch.Tensor:
+    """Cumulative log decay along ``dim``, summed in at least fp32 (half precision drifts), as ``dtype``."""
+    return log_decay.cumsum(dim=dim, dtype=torch.promote_types(log_decay.dtype, torch.float32)).to(dtype)
+
+
 def _decay_weights(cumulative: torch.Tensor, diagonal: int = 0) -> torch.Tensor:
     """``W_ijd = exp(c_id - c_jd)`` for ``j <= i + diagonal`` (0 elsewhere), ``(..., C, C, d)``.
 
@@ -176,7 +181,7 @@ def _linear_attention_chunks(
     causal = torch.ones(size, size, dtype=torch.bool, device=query.device).tril()
     if log_decay.dim() == 4:  # per key dimension
         # inclusive cumulative log decay inside each chunk, (batch, heads, N, C, dk)
-        cumulative = _chunks(log_decay, size).float().cumsum(dim=3).to(query.dtype)
+        cumulative = _cumulative(_chunks(log_decay, size), 3, query.dtype)
         last = cumulative[:, :, :, -1:]
         scores = _gated_products(query, key, cumulative, 0, _is_bounded(log_decay))
         query_decayed = query * cumulative.exp()  # q_i e^{c_i}
@@ -187,7 +192,7 @@ def _linear_attention_chunks(
             steps = torch.arange(1, size + 1, device=query.device, dtype=query.dtype)
             cumulative = (log_decay * steps).unsqueeze(2)  # (batch, heads, 1, C)
         else:
-            cumulative = _chunks(log_decay, size).float().cumsum(dim=3).to(query.dtype)
+            cumulative = _cumulative(_chunks(log_decay, size), 3, query.dtype)
         last = cumulative[:, :, :, -1:]
         differences = cumulative.unsqueeze(-1) - cumulative.unsqueeze(-2)
         decay_matrix = differences.masked_fill(~causal, float("-inf")).exp()
@@ -283,7 +288,7 @@ def _delta_rule_terms(
     (:func:`_gated_products`), a 3-d one (a scalar per head) a plain ``(C, C)`` decay matrix.
     """
     per_dim = log_decay.dim() == 4
-    cumulative = log_decay.float().cumsum(dim=2).to(query.dtype)  # (B, N, C[, dk])
+    cumulative = _cumulative(log_decay, 2, query.dtype)  # (B, N, C[, dk])
     if per_dim:
         bounded = _is_bounded(log_decay)
         strict = _gated_products(key * beta.unsqueeze(-1), key, cumulative, -1, bounded)
@@ -415,7 +420,7 @@ def _value_decay_chunks(
     ``(C, C, dv)`` weights; inter-chunk ``(q_i S_0) e^{c_i}``.
     """
     query, key, value = (_chunks(tensor, size) for tensor in (query, key, value))
-    cumulative = _chunks(log_decay, size).float().cumsum(dim=3).to(query.dtype)  # (b, h, N, C, dv)
+    cumulative = _cumulative(_chunks(log_decay, size), 3, query.dtype)  # (b, h, N, C, dv)
     last = cumulative[:, :, :, -1:]
     causal = torch.ones(size, size, dtype=torch.bool, device=query.device).tril()
     attention = (query @ key.transpose(-1, -2)).masked_fill(~causal, 0.0)
