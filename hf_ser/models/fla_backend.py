@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fla_available() -> bool:
     """Whether ``fla`` (flash-linear-attention) imports; checked once."""
     try:

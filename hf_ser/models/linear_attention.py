@@ -23,8 +23,9 @@ cumulative sums of ``g`` inside a chunk, exponentiated only as differences that 
 decays need ``sum_d q_id k_jd e^{c_id - c_jd}`` (:func:`_gated_products`): when every per-step log decay of
 the segment is ``>= GLA_MIN_LOG_DECAY`` it is one matrix product around the chunk's middle frame (every
 exponent within fp32 range); stronger decays (LightNet's early frames, KDA) take an exact form that
-exponentiates only the masked differences, so no decay is ever clamped by a kernel. All kernels take ``(batch, heads, frames, dim)``
-tensors and return ``(output, final_state)`` so a stream can be continued chunk after chunk.
+exponentiates only the masked differences, so no decay is ever clamped by a kernel. All kernels take
+``(batch, heads, frames, dim)`` tensors and return ``(output, final_state)`` so a stream can be
+continued chunk after chunk.
 """
 
 from __future__ import annotations

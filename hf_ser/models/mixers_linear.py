@@ -81,7 +81,8 @@ class LinearMixer(TokenMixer):
 
     def initial_state(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> Any:
         """Recurrent state before the first frame (streaming): zeros of shape (batch, heads, dk, dv)."""
-        return torch.zeros(batch_size, self.num_heads, self.head_dim, self.head_dim, device=device, dtype=dtype)
+        shape = (batch_size, self.num_heads, self.head_dim, self.head_dim)
+        return torch.zeros(shape, device=device, dtype=dtype)
 
     def hold_padded_frames(self, projected: dict, mask: torch.Tensor) -> dict:
         """Make padded frames no-ops of the recurrence: zero key (no write), zero log decay (no decay),
@@ -160,8 +161,9 @@ class GatedLinearAttentionMixer(LinearMixer):
 
 
 class GatedDeltaRuleMixer(LinearMixer):
-    """Gated delta rule (Yang et al., 2025, "Gated DeltaNet"; Kimi delta attention, with one decay per key
-    dimension, is :class:`~.mixers_gated.KimiDeltaAttentionMixer`): ``S_t = a_t (I - beta_t k_t^T k_t) S_{t-1} + beta_t k_t^T v_t``.
+    """Gated delta rule (Yang et al., 2025, "Gated DeltaNet"):
+    ``S_t = a_t (I - beta_t k_t^T k_t) S_{t-1} + beta_t k_t^T v_t``; Kimi delta attention, with one decay
+    per key dimension, is :class:`~.mixers_gated.KimiDeltaAttentionMixer`.
 
     The state is corrected towards each new key/value pair instead of only accumulating it. Keys and
     queries are L2-normalised (needed for stability), ``beta_t = sigmoid(w_b . x_t)`` and
