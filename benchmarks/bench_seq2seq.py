@@ -53,8 +53,10 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing hf_ser
 FRAME_RATE = 50
 HIDDEN, HEADS = 768, 12
 RESULTS = ROOT / "benchmarks" / "results"
-MECHANISMS = ("none", "softmax_naive", "softmax", "forgetting", "retention", "gla", "delta")
-LINEAR = ("retention", "gla", "delta")
+MECHANISMS = (
+    "none", "softmax_naive", "softmax", "forgetting", "retention", "gla", "delta", "lightnet", "gsa", "kda"
+)
+LINEAR = ("retention", "gla", "delta", "lightnet", "gsa", "kda")
 
 
 def naive_softmax_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:

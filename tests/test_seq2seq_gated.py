@@ -14,6 +14,10 @@ import torch.nn.functional as F
 
 from hf_ser.models import fla_backend
 from hf_ser.models.linear_attention import (
+    FACTORISED_MAX_EXPONENT,
+    _exact_gated_products,
+    _factorised_products,
+    _stable_gated_products,
     chunk_gated_delta_rule,
     chunk_gated_slot_attention,
     chunk_linear_attention,
@@ -35,7 +39,7 @@ def _randn(*shape, seed=0, dtype=torch.float32):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
 
 
-def lightnet_inputs(shape=SHAPE, dtype=torch.float32, scale=3.0):
+def lightnet_inputs(shape=SHAPE, dtype=torch.float32, scale=30.0):
     query, features, value = (_randn(*shape, seed=seed, dtype=dtype) for seed in range(3))
     return query, features * scale, value
 
@@ -75,6 +79,29 @@ def test_config_accepts_the_mechanism(mechanism):
         SERConfig(seq2seq="kimi", **labels)
 
 
+# --- per-dimension decay products -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("diagonal", [0, -1])
+def test_decay_product_forms_agree(diagonal):
+    """Factorised (moderate decays), sub-blocked stable and exact forms of ``sum_d l_id r_jd e^{c_id - c_jd}``
+    against a float64 loop; the stable form also at decays whose factorised form would overflow."""
+    left, right = _randn(2, 3, 64, 8, seed=0), _randn(2, 3, 64, 8, seed=1)
+    for step in (0.5, 30.0):
+        cumulative = (-torch.rand(2, 3, 64, 8, generator=torch.Generator().manual_seed(2)) * step).cumsum(-2)
+        reference = torch.zeros(2, 3, 64, 64, dtype=torch.float64)
+        for i in range(64):
+            for j in range(i + 1 + diagonal):
+                weight = (cumulative[..., i, :] - cumulative[..., j, :]).double().exp()
+                reference[..., i, j] = (left[..., i, :].double() * right[..., j, :] * weight).sum(-1)
+        forms = [_stable_gated_products, _exact_gated_products]
+        if step * 32 <= FACTORISED_MAX_EXPONENT:
+            forms.append(_factorised_products)
+        for form in forms:
+            output = form(left, right, cumulative, diagonal)
+            torch.testing.assert_close(output.double(), reference, atol=1e-5, rtol=1e-5)
+
+
 # --- LightNet ---------------------------------------------------------------------------------------
 
 
@@ -91,11 +118,11 @@ def test_lightnet_state_is_a_running_softmax_average():
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 16, 64])
 def test_lightnet_chunk_equals_recurrent(chunk_size):
-    """Strong early decays (features scaled by 3) take the exact per-dimension path, later ones the
-    factorised one: both agree with the recurrence."""
+    """Features scaled by 30: early chunks decay too strongly to factorise and take the stable form,
+    later ones the one-product form; both agree with the recurrence."""
     query, features, value = lightnet_inputs()
     key, log_decay, _ = lightnet_gate(features)
-    assert log_decay.min() < -1  # some decays beyond the factorised path's bound
+    assert log_decay.min() < -FACTORISED_MAX_EXPONENT  # beyond the factorised form's range
     chunked, chunk_state = chunk_linear_attention(query, key, value, log_decay, chunk_size)
     recurrent, recurrent_state = recurrent_linear_attention(query, key, value, log_decay)
     torch.testing.assert_close(chunked, recurrent, atol=1e-4, rtol=0)
@@ -162,10 +189,11 @@ def test_value_decay_attention_chunk_equals_recurrent():
 # --- KDA --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("strength", [0.1, 5.0])
+@pytest.mark.parametrize("strength", [0.1, 5.0, 50.0])
 @pytest.mark.parametrize("chunk_size", [1, 5, 16, 64])
 def test_kda_chunk_equals_recurrent(chunk_size, strength):
-    """Weak (factorised path) and strong (exact path) per-dimension decays, from a non-zero state."""
+    """Weak (factorised form) and strong (stable form for 50) per-dimension decays, from a non-zero
+    state."""
     inputs = kda_inputs(strength=strength)
     state = _randn(2, 3, 8, 8, seed=7) * 0.1
     chunked, chunk_state = chunk_gated_delta_rule(*inputs, chunk_size, state)
@@ -206,7 +234,7 @@ def test_gsa_gradcheck(strength):
     _gradcheck(lambda *tensors: chunk_gated_slot_attention(*tensors, chunk_size=3)[0], inputs)
 
 
-@pytest.mark.parametrize("strength", [0.1, 5.0])
+@pytest.mark.parametrize("strength", [0.1, 50.0])
 def test_kda_gradcheck(strength):
     inputs = kda_inputs(TINY, torch.float64, strength=strength)
     _gradcheck(lambda *tensors: chunk_gated_delta_rule(*tensors, chunk_size=3)[0], inputs)

@@ -20,10 +20,11 @@ reference. The *chunkwise* forms split time into chunks of ``chunk_size`` frames
 inside a chunk everything is dense matrix products, across chunks a state is carried; the Python
 loop runs over chunks (T / 64 iterations), never over frames. Decays are handled in log space:
 cumulative sums of ``g`` inside a chunk, exponentiated only as differences that are ``<= 0``. Per-dimension
-decays need ``sum_d q_id k_jd e^{c_id - c_jd}`` (:func:`_gated_products`): when every per-step log decay of
-the segment is ``>= GLA_MIN_LOG_DECAY`` it is one matrix product around the chunk's middle frame (every
-exponent within fp32 range); stronger decays (LightNet's early frames, KDA) take an exact form that
-exponentiates only the masked differences, so no decay is ever clamped by a kernel. All kernels take
+decays need ``sum_d q_id k_jd e^{c_id - c_jd}`` (:func:`_gated_products`): in a chunk whose cumulative
+log decay stays within ``FACTORISED_MAX_EXPONENT`` of its middle frame it is one matrix product around
+that frame (every exponent within fp32 range); chunks with stronger decays (LightNet's early frames, KDA) take an exact
+form that exponentiates only differences that are ``<= 0`` (:func:`_stable_gated_products`), so no decay
+is ever clamped by a kernel. All kernels take
 ``(batch, heads, frames, dim)`` tensors and return ``(output, final_state)`` so a stream can be
 continued chunk after chunk.
 """
@@ -34,15 +35,20 @@ from typing import Optional
 
 import torch
 
-#: lower bound on the per-frame log decay of per-dimension (GLA) gates: keeps
-#: ``exp(+-chunk_size / 2 * bound)`` finite in fp32 for chunks of up to 128 frames.
+#: lower bound on the per-frame log decay of GLA's gates (a choice of the GLA mixer, kept from when the
+#: kernel needed it; the kernel itself now takes any decay)
 GLA_MIN_LOG_DECAY = -1.0
+#: largest ``|c_i - c_m|`` (cumulative log decay vs the chunk's middle frame) of the one-product form of
+#: per-dimension decays; ``e^{2 * 40}`` is still finite in fp32. Stronger chunks take the stable form.
+FACTORISED_MAX_EXPONENT = 40.0
 MAX_CHUNK_SIZE = 128
 #: chunks processed per call of a chunk kernel (see :func:`_run_segments`)
 SEGMENT_CHUNKS = 8
 #: default chunk length of the gated delta rule: its UT transform costs ``O(C^3)`` per chunk and its
 #: sequential chunk loop ``O(D^2)`` per frame, so 32 is faster than 64 at head size 64 (measured on CPU)
 DELTA_CHUNK_SIZE = 32
+#: sub-block length of the stable per-dimension decay products (:func:`_stable_gated_products`)
+STABLE_BLOCK = 8
 
 
 def _chunks(tensor: torch.Tensor, chunk_size: int) -> torch.Tensor:
@@ -67,28 +73,85 @@ def _decay_weights(cumulative: torch.Tensor, diagonal: int = 0) -> torch.Tensor:
 
 
 def _gated_products(
-    left: torch.Tensor, right: torch.Tensor, cumulative: torch.Tensor, diagonal: int, bounded: bool
+    left: torch.Tensor, right: torch.Tensor, cumulative: torch.Tensor, diagonal: int, strong: torch.Tensor
 ) -> torch.Tensor:
     """``P_ij = sum_d left_id right_jd exp(c_id - c_jd)`` for ``j <= i + diagonal``, 0 elsewhere.
 
-    The intra-chunk scores of per-dimension decays (GLA, LightNet, KDA). ``bounded`` (every per-step log
-    decay ``>= GLA_MIN_LOG_DECAY``): one matrix product of ``left e^{c - c_m}`` and ``right e^{c_m - c}``
-    around the middle frame ``m`` (exponents within ``+-size / 2``). Otherwise the exact ``(C, C, d)``
-    weights of :func:`_decay_weights`.
+    The intra-chunk scores of per-dimension decays (GLA, LightNet, KDA), for tensors shaped
+    ``(..., C, d)``. ``strong`` (shape ``(...)``, from :func:`_strong_chunks`) marks the chunks whose
+    decays are too strong to factorise: they take :func:`_stable_gated_products`, the others the single
+    matrix product of :func:`_factorised_products`.
+    """
+    if not strong.any():
+        return _factorised_products(left, right, cumulative, diagonal)
+    if strong.all():
+        return _stable_gated_products(left, right, cumulative, diagonal)
+    weak = ~strong
+    output = left.new_empty(*left.shape[:-1], left.shape[-2])
+    output[weak] = _factorised_products(left[weak], right[weak], cumulative[weak], diagonal)
+    output[strong] = _stable_gated_products(left[strong], right[strong], cumulative[strong], diagonal)
+    return output
+
+
+def _strong_chunks(cumulative: torch.Tensor) -> torch.Tensor:
+    """Chunks (shape ``(...)``) of ``(..., C, d)`` cumulative log decays too strong to factorise: some
+    ``|c_i - c_m|`` (``m`` the middle frame) above ``FACTORISED_MAX_EXPONENT``."""
+    middle = cumulative[..., cumulative.shape[-2] // 2, :]
+    spread = torch.maximum(cumulative[..., 0, :] - middle, middle - cumulative[..., -1, :])
+    return spread.amax(dim=-1) > FACTORISED_MAX_EXPONENT
+
+
+def _factorised_products(
+    left: torch.Tensor, right: torch.Tensor, cumulative: torch.Tensor, diagonal: int
+) -> torch.Tensor:
+    """:func:`_gated_products` as one matrix product of ``left e^{c - c_m}`` and ``right e^{c_m - c}``
+    around the middle frame ``m``: exact while every ``|c_i - c_m| <= FACTORISED_MAX_EXPONENT`` (then no
+    factor, nor any product of two, leaves fp32's range).
     """
     size = left.shape[-2]
-    if bounded:
-        keep = torch.ones(size, size, dtype=torch.bool, device=left.device).tril(diagonal)
-        middle = cumulative[..., size // 2 : size // 2 + 1, :]
-        relative = (cumulative - middle).exp()
-        return ((left * relative) @ (right / relative).transpose(-1, -2)).masked_fill(~keep, 0.0)
-    weights = _decay_weights(cumulative, diagonal)
-    return (left.unsqueeze(-2) * right.unsqueeze(-3) * weights).sum(-1)
+    keep = torch.ones(size, size, dtype=torch.bool, device=left.device).tril(diagonal)
+    middle = cumulative[..., size // 2 : size // 2 + 1, :]
+    relative = (cumulative - middle).exp()
+    return ((left * relative) @ (right / relative).transpose(-1, -2)).masked_fill(~keep, 0.0)
 
 
-def _is_bounded(log_decay: torch.Tensor) -> bool:
-    """Whether every per-step log decay allows the fast middle-frame factorisation."""
-    return bool(log_decay.numel() == 0 or log_decay.min() >= GLA_MIN_LOG_DECAY)
+def _exact_gated_products(
+    left: torch.Tensor, right: torch.Tensor, cumulative: torch.Tensor, diagonal: int
+) -> torch.Tensor:
+    """:func:`_gated_products` through the ``(C, C, d)`` weights of :func:`_decay_weights` (any decay)."""
+    weighted = _decay_weights(cumulative, diagonal) * right.unsqueeze(-3)  # (..., C_i, C_j, d)
+    return (weighted @ left.unsqueeze(-1)).squeeze(-1)
+
+
+def _stable_gated_products(
+    left: torch.Tensor, right: torch.Tensor, cumulative: torch.Tensor, diagonal: int
+) -> torch.Tensor:
+    """:func:`_gated_products` for decays of any strength, in sub-blocks of ``STABLE_BLOCK`` frames.
+
+    Blocks on the diagonal are exact (:func:`_exact_gated_products`). Below it, frame ``i`` of block
+    ``a`` and an earlier frame ``j`` are related through the frame ``r`` just before block ``a``:
+    ``e^{c_i - c_j} = e^{c_i - c_r} e^{c_r - c_j}``, both factors ``<= 1`` (``c`` never increases), so one
+    matrix product per block is exact up to underflow of products below fp32's range (the secondary
+    chunking of flash-linear-attention's GLA kernel).
+    """
+    size, block = left.shape[-2], STABLE_BLOCK
+    if size <= block or size % block:
+        return _exact_gated_products(left, right, cumulative, diagonal)
+    count = size // block
+    blocks = [tensor.unflatten(-2, (count, block)) for tensor in (left, right, cumulative)]
+    diagonal_blocks = _exact_gated_products(*blocks, diagonal)  # (..., n, s, s)
+    reference_index = torch.arange(count, device=left.device) * block - 1
+    reference = cumulative[..., reference_index.clamp(min=0), :]  # c_r per block, (..., n, d)
+    left_scaled = (blocks[0] * (blocks[2] - reference.unsqueeze(-2)).exp()).unsqueeze(-3)  # (..., n, 1, s, d)
+    earlier = torch.arange(size, device=left.device) <= reference_index.unsqueeze(-1)  # (n, C): j <= r
+    exponent = (reference.unsqueeze(-2) - cumulative.unsqueeze(-3)).masked_fill(~earlier[..., None], -torch.inf)
+    below = left_scaled @ (right.unsqueeze(-3) * exponent.exp()).unsqueeze(-3).transpose(-1, -2)
+    below = below.squeeze(-3)  # (..., n, s, C): rows of block a, columns before it
+    on_diagonal = torch.eye(count, dtype=torch.bool, device=left.device)[:, None, :, None]
+    placed = torch.zeros_like(below.unflatten(-1, (count, block))).masked_scatter(
+        on_diagonal.expand(count, block, count, block), diagonal_blocks
+    )
+    return (below.unflatten(-1, (count, block)) + placed).flatten(-4, -3).flatten(-2, -1)
 
 
 def _scan_states(
@@ -184,7 +247,7 @@ def _linear_attention_chunks(
         # inclusive cumulative log decay inside each chunk, (batch, heads, N, C, dk)
         cumulative = _cumulative(_chunks(log_decay, size), 3, query.dtype)
         last = cumulative[:, :, :, -1:]
-        scores = _gated_products(query, key, cumulative, 0, _is_bounded(log_decay))
+        scores = _gated_products(query, key, cumulative, 0, _strong_chunks(cumulative))
         query_decayed = query * cumulative.exp()  # q_i e^{c_i}
         key_decayed = key * (last - cumulative).exp()  # k_j e^{c_C - c_j}
         chunk_decay = last.exp().transpose(-1, -2)  # (batch, heads, N, dk, 1)
@@ -291,9 +354,9 @@ def _delta_rule_terms(
     per_dim = log_decay.dim() == 4
     cumulative = _cumulative(log_decay, 2, query.dtype)  # (B, N, C[, dk])
     if per_dim:
-        bounded = _is_bounded(log_decay)
-        strict = _gated_products(key * beta.unsqueeze(-1), key, cumulative, -1, bounded)
-        scores = _gated_products(query, key, cumulative, 0, bounded)
+        strong = _strong_chunks(cumulative)
+        strict = _gated_products(key * beta.unsqueeze(-1), key, cumulative, -1, strong)
+        scores = _gated_products(query, key, cumulative, 0, strong)
     else:
         size = query.shape[2]
         causal = torch.ones(size, size, dtype=torch.bool, device=query.device).tril()
@@ -416,16 +479,17 @@ def _value_decay_chunks(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`chunk_value_decay_attention` on a multiple of ``size`` frames.
 
-    Intra-chunk ``o_i = sum_{j <= i} (q_i . k_j) (v_j * e^{c_i - c_j})``: with bounded decays one
-    product ``(A (V e^{c_m - c})) e^{c - c_m}`` around the middle frame ``m``, otherwise the exact
-    ``(C, C, dv)`` weights; inter-chunk ``(q_i S_0) e^{c_i}``.
+    Intra-chunk ``o_i = sum_{j <= i} (q_i . k_j) (v_j * e^{c_i - c_j})``: one product
+    ``(A (V e^{c_m - c})) e^{c - c_m}`` around the middle frame ``m`` unless a chunk of the segment is too
+    strong for it (:func:`_strong_chunks`), then the exact ``(C, C, dv)`` weights; inter-chunk
+    ``(q_i S_0) e^{c_i}``.
     """
     query, key, value = (_chunks(tensor, size) for tensor in (query, key, value))
     cumulative = _cumulative(_chunks(log_decay, size), 3, query.dtype)  # (b, h, N, C, dv)
     last = cumulative[:, :, :, -1:]
     causal = torch.ones(size, size, dtype=torch.bool, device=query.device).tril()
     attention = (query @ key.transpose(-1, -2)).masked_fill(~causal, 0.0)
-    if _is_bounded(log_decay):
+    if not _strong_chunks(cumulative).any():
         middle = cumulative[:, :, :, size // 2 : size // 2 + 1]
         intra = (attention @ (value * (middle - cumulative).exp())) * (cumulative - middle).exp()
     else:
@@ -537,9 +601,19 @@ def lightnet_gate(
     Returns:
         `(key, log_decay, final_normalizer)`.
     """
-    if initial_normalizer is None:
-        initial_normalizer = features.new_full((*features.shape[:2], features.shape[-1]), float("-inf"))
-    normalizer = torch.logaddexp(initial_normalizer.unsqueeze(2), features.logcumsumexp(dim=2))
+    normalizer = features.logcumsumexp(dim=2)
+    if initial_normalizer is None:  # one pass from an empty state: the first frame needs no decay
+        previous = torch.cat([normalizer[:, :, :1], normalizer[:, :, :-1]], dim=2)
+        return (features - normalizer).exp(), previous - normalizer, normalizer[:, :, -1]
+    return _continued_lightnet_gate(features, normalizer, initial_normalizer)
+
+
+def _continued_lightnet_gate(
+    features: torch.Tensor, normalizer: torch.Tensor, initial_normalizer: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`lightnet_gate` after earlier frames (a stream), where ``-inf`` marks "nothing seen yet"
+    (``initial_normalizer``) and held padding (``features``): such frames get decay 1 and key 0."""
+    normalizer = torch.logaddexp(initial_normalizer.unsqueeze(2), normalizer)
     previous = torch.cat([initial_normalizer.unsqueeze(2), normalizer[:, :, :-1]], dim=2)
     started = torch.isfinite(previous)  # before the first real frame the state is zero: no decay needed
     log_decay = torch.where(started, previous - normalizer, 0.0)
