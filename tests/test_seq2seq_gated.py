@@ -102,6 +102,13 @@ def test_decay_product_forms_agree(diagonal):
             torch.testing.assert_close(output.double(), reference, atol=1e-5, rtol=1e-5)
 
 
+def test_stable_decay_products_gradcheck():
+    """The sub-blocked form (in-place add of the diagonal blocks included) has exact gradients."""
+    left, right = _randn(1, 24, 2, seed=0, dtype=torch.float64), _randn(1, 24, 2, seed=1, dtype=torch.float64)
+    log_decay = -torch.rand(1, 24, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * 20
+    _gradcheck(lambda a, b, g: _stable_gated_products(a, b, g.cumsum(-2), 0), [left, right, log_decay])
+
+
 # --- LightNet ---------------------------------------------------------------------------------------
 
 

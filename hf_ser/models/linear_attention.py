@@ -22,9 +22,9 @@ loop runs over chunks (T / 64 iterations), never over frames. Decays are handled
 cumulative sums of ``g`` inside a chunk, exponentiated only as differences that are ``<= 0``. Per-dimension
 decays need ``sum_d q_id k_jd e^{c_id - c_jd}`` (:func:`_gated_products`): in a chunk whose cumulative
 log decay stays within ``FACTORISED_MAX_EXPONENT`` of its middle frame it is one matrix product around
-that frame (every exponent within fp32 range); chunks with stronger decays (LightNet's early frames, KDA) take an exact
-form that exponentiates only differences that are ``<= 0`` (:func:`_stable_gated_products`), so no decay
-is ever clamped by a kernel. All kernels take
+that frame (every exponent within fp32 range); chunks with stronger decays (LightNet's early frames,
+strong KDA gates) take a sub-blocked form that exponentiates only differences that are ``<= 0``
+(:func:`_stable_gated_products`), so no decay is ever clamped by a kernel. All kernels take
 ``(batch, heads, frames, dim)`` tensors and return ``(output, final_state)`` so a stream can be
 continued chunk after chunk.
 """
@@ -139,19 +139,16 @@ def _stable_gated_products(
         return _exact_gated_products(left, right, cumulative, diagonal)
     count = size // block
     blocks = [tensor.unflatten(-2, (count, block)) for tensor in (left, right, cumulative)]
-    diagonal_blocks = _exact_gated_products(*blocks, diagonal)  # (..., n, s, s)
-    reference_index = torch.arange(count, device=left.device) * block - 1
-    reference = cumulative[..., reference_index.clamp(min=0), :]  # c_r per block, (..., n, d)
-    left_scaled = (blocks[0] * (blocks[2] - reference.unsqueeze(-2)).exp()).unsqueeze(-3)  # (..., n, 1, s, d)
+    reference_index = torch.arange(count, device=left.device) * block - 1  # frame r before each block
+    reference = cumulative[..., reference_index.clamp(min=0), :]  # c_r, (..., n, d)
+    left_scaled = blocks[0] * (blocks[2] - reference.unsqueeze(-2)).exp()  # (..., n, s, d)
     earlier = torch.arange(size, device=left.device) <= reference_index.unsqueeze(-1)  # (n, C): j <= r
-    exponent = (reference.unsqueeze(-2) - cumulative.unsqueeze(-3)).masked_fill(~earlier[..., None], -torch.inf)
-    below = left_scaled @ (right.unsqueeze(-3) * exponent.exp()).unsqueeze(-3).transpose(-1, -2)
-    below = below.squeeze(-3)  # (..., n, s, C): rows of block a, columns before it
-    on_diagonal = torch.eye(count, dtype=torch.bool, device=left.device)[:, None, :, None]
-    placed = torch.zeros_like(below.unflatten(-1, (count, block))).masked_scatter(
-        on_diagonal.expand(count, block, count, block), diagonal_blocks
-    )
-    return (below.unflatten(-1, (count, block)) + placed).flatten(-4, -3).flatten(-2, -1)
+    exponent = reference.unsqueeze(-2) - cumulative.unsqueeze(-3)  # (..., n, C, d)
+    right_scaled = right.unsqueeze(-3) * exponent.masked_fill(~earlier.unsqueeze(-1), -torch.inf).exp()
+    products = left_scaled @ right_scaled.transpose(-1, -2)  # (..., n, s, C), zero from block a on
+    within = products.unflatten(-1, (count, block)).diagonal(dim1=-4, dim2=-2)  # (..., s, s, n) view
+    within += _exact_gated_products(*blocks, diagonal).movedim(-3, -1)
+    return products.flatten(-3, -2)
 
 
 def _scan_states(

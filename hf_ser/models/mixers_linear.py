@@ -128,9 +128,9 @@ class GatedLinearAttentionMixer(LinearMixer):
     """Gated linear attention (Yang et al., 2024, "GLA"): a data-dependent decay per key dimension.
 
     ``S_t = diag(a_t) S_{t-1} + k_t^T v_t`` with ``log a_t = logsigmoid(W2 W1 x_t + b) / 16`` (low-rank
-    gate, FLA's normaliser 16), clamped at ``GLA_MIN_LOG_DECAY`` (once needed by the
-    chunkwise kernel, kept so trained GLA models keep their behaviour). LightNet and the slot -> value pass of GSA run on the same kernel with other gates
-    (:mod:`.mixers_gated`).
+    gate, FLA's normaliser 16), clamped at ``GLA_MIN_LOG_DECAY`` (once needed by the chunkwise kernel,
+    kept so trained GLA models keep their behaviour). LightNet and the slot -> value pass of GSA run on
+    the same kernel with other gates (:mod:`.mixers_gated`).
     """
 
     gate_rank = 16
