@@ -349,8 +349,9 @@ class SERPipeline:
     ) -> Iterator[dict]:
         """Classify audio as it arrives: yield the running prediction after every piece.
 
-        For models whose seq2seq encoder is causal and linear (``seq2seq="retention" | "gla" | "delta"``
-        with ``seq2seq_bidirectional=False``, or ``"none"``) or absent: the encoder state and the pooling
+        For models whose seq2seq encoder is causal and linear (one of ``LINEAR_MECHANISMS``: ``"retention"``,
+        ``"gla"``, ``"delta"``, ``"lightnet"``, ``"gsa"``, ``"kda"``, with ``seq2seq_bidirectional=False``, or
+        ``"none"``) or absent: the encoder state and the pooling
         accumulators are carried from piece to piece, so the prediction after ``end`` seconds covers all
         the audio so far at a cost per piece that does not grow with the stream. The backbone runs on each
         piece alone (like the windows of ``chunk_length_s``); the rest is exact (see
