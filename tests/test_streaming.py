@@ -167,6 +167,9 @@ def one_shot_over_pieces(model, feature_extractor, pieces: list[np.ndarray]):
     [
         ("delta", {"task": "multitask"}),
         ("gla", {"pooling": "soft_attention", "layer_weighting": "weighted"}),
+        ("lightnet", {}),  # a tuple state (S, running normaliser)
+        ("gsa", {"task": "multitask"}),  # a tuple state (slot keys, slot values)
+        ("kda", {}),
         (None, {"task": "regression", "pooling": "mean"}),
     ],
 )
