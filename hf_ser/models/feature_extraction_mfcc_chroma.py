@@ -25,10 +25,13 @@ Normalisation (``normalization``):
 
 Padding frames are filled with ``padding_value`` (0.0) and marked 0 in the returned ``attention_mask``.
 
-Speed: the per-clip matrix products are small, so numpy's multi-threaded BLAS only adds thread
-hand-off costs, which explode when the cores are busy (measured 14x slower under load). The frame
-computation therefore runs with BLAS limited to one thread via ``threadpoolctl`` when it is installed
-(it comes with scikit-learn); without it the extractor works unchanged, only slower under load.
+The numpy computation lives in :mod:`.audio_features` (numpy only, shared with the torch-free runtime
+:mod:`hf_ser.runtime`): blocked, cached filter banks, all clips of a batch in one pass.
+
+Speed: the blocks' matrix products are small, so numpy's multi-threaded BLAS only adds thread hand-off
+costs, which explode when the cores are busy (measured 14x slower under load). The computation therefore
+runs with BLAS limited to one thread via ``threadpoolctl`` when it is installed (it comes with
+scikit-learn); without it the extractor works unchanged, only slower under load.
 """
 
 from __future__ import annotations
@@ -38,9 +41,8 @@ from typing import ContextManager, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 from transformers import BatchFeature, SequenceFeatureExtractor
-from transformers.audio_utils import chroma_filter_bank, mel_filter_bank
 
-NORMALIZATIONS = ("utterance", "global", "none")
+from .audio_features import NORMALIZATIONS, MfccChromaSettings, mfcc_chroma_batch, normalize_features
 
 _THREADPOOL_CONTROLLER: list = []  # [ThreadpoolController] once built, [None] when threadpoolctl is absent
 
@@ -61,15 +63,6 @@ def _single_threaded_blas() -> ContextManager:
     if controller is None:
         return contextlib.nullcontext()
     return controller.limit(limits=1, user_api="blas")
-
-
-def _dct_ii_matrix(num_coefficients: int, num_inputs: int) -> np.ndarray:
-    """Orthonormal DCT-II basis as a ``(num_coefficients, num_inputs)`` matrix (scipy ``norm="ortho"``)."""
-    n = np.arange(num_inputs)
-    k = np.arange(num_coefficients)[:, None]
-    basis = np.cos(np.pi * k * (2 * n + 1) / (2 * num_inputs)) * np.sqrt(2.0 / num_inputs)
-    basis[0] /= np.sqrt(2.0)
-    return basis
 
 
 class MfccChromaFeatureExtractor(SequenceFeatureExtractor):
@@ -161,77 +154,36 @@ class MfccChromaFeatureExtractor(SequenceFeatureExtractor):
         if normalization == "global":
             self._check_global_stats()
 
-    # ------------------------------------------------------------------ filters (not serialised)
-    def _filters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Window, mel filters, DCT basis and chroma filters, built on first use."""
-        cached = self.__dict__.get("_cached_filters")
-        key = (self.n_fft, self.n_mels, self.num_mfcc, self.num_chroma, self.sampling_rate)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        num_bins = self.n_fft // 2 + 1
-        window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(self.n_fft) / self.n_fft)  # periodic Hann
-        mel = mel_filter_bank(
-            num_frequency_bins=num_bins,
-            num_mel_filters=self.n_mels,
-            min_frequency=0.0,
-            max_frequency=self.sampling_rate / 2,
-            sampling_rate=self.sampling_rate,
-            norm="slaney",
-            mel_scale="slaney",
-        )  # (bins, mels)
-        dct = _dct_ii_matrix(self.num_mfcc, self.n_mels)  # (mfcc, mels)
-        chroma = chroma_filter_bank(
-            num_frequency_bins=self.n_fft, num_chroma=self.num_chroma, sampling_rate=self.sampling_rate
-        ).T  # (bins, chroma); transformers' helper takes the FFT size and returns the one-sided bins
-        filters = (window, mel, dct, chroma)
-        self.__dict__["_cached_filters"] = (key, filters)
-        return filters
+    # ------------------------------------------------------------------ features
+    @property
+    def settings(self) -> MfccChromaSettings:
+        """The STFT / filter settings, as the key of :mod:`.audio_features`' cached filter banks."""
+        return MfccChromaSettings(
+            sampling_rate=int(self.sampling_rate),
+            n_fft=int(self.n_fft),
+            hop_length=int(self.hop_length),
+            n_mels=int(self.n_mels),
+            num_mfcc=int(self.num_mfcc),
+            num_chroma=int(self.num_chroma),
+            top_db=None if self.top_db is None else float(self.top_db),
+        )
 
-    def to_dict(self) -> dict:
-        output = super().to_dict()
-        output.pop("_cached_filters", None)
-        return output
-
-    # ------------------------------------------------------------------ features of one clip
     def num_frames(self, num_samples: int) -> int:
         """Number of frames a clip of ``num_samples`` samples yields (centred STFT)."""
         return 1 + num_samples // self.hop_length
 
-    def _raw_features(self, waveform: np.ndarray) -> np.ndarray:
-        """``(frames, num_mfcc + num_chroma)`` un-normalised features of one float64 clip."""
+    def _raw_features(self, waveforms: list[np.ndarray]) -> list[np.ndarray]:
+        """``(frames, num_mfcc + num_chroma)`` un-normalised float32 features of each validated clip."""
         with _single_threaded_blas():
-            return self._compute_raw_features(waveform)
+            return self._compute_raw_features(waveforms)
 
-    def _compute_raw_features(self, waveform: np.ndarray) -> np.ndarray:
-        window, mel, dct, chroma = self._filters()
-        pad = self.n_fft // 2
-        padded = np.pad(waveform, (pad, pad), mode="constant")
-        if padded.shape[0] < self.n_fft:
-            padded = np.pad(padded, (0, self.n_fft - padded.shape[0]))
-        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft)[:: self.hop_length]
-        frames = frames[: self.num_frames(waveform.shape[0])]
-        power = np.abs(np.fft.rfft(frames * window, n=self.n_fft, axis=-1)) ** 2  # (frames, bins)
-
-        log_mel = 10.0 * np.log10(np.maximum(power @ mel, 1e-10))
-        if self.top_db is not None:
-            log_mel = np.maximum(log_mel, log_mel.max() - self.top_db)
-        mfcc = log_mel @ dct.T
-
-        chroma_energy = power @ chroma
-        frame_max = chroma_energy.max(axis=-1, keepdims=True)
-        tiny = np.finfo(np.float32).tiny
-        chroma_norm = np.where(frame_max > tiny, chroma_energy / np.maximum(frame_max, tiny), 0.0)
-        return np.concatenate([mfcc, chroma_norm], axis=-1)
+    def _compute_raw_features(self, waveforms: list[np.ndarray]) -> list[np.ndarray]:
+        return mfcc_chroma_batch(waveforms, self.settings)
 
     def _normalize(self, features: np.ndarray) -> np.ndarray:
-        if self.normalization == "utterance":
-            mean = features.mean(axis=0, keepdims=True)
-            std = features.std(axis=0, keepdims=True)
-            return (features - mean) / np.maximum(std, 1e-5)
         if self.normalization == "global":
             self._check_global_stats()
-            return (features - np.asarray(self.mean)) / np.maximum(np.asarray(self.std), 1e-5)
-        return features
+        return normalize_features(features, self.normalization, self.mean, self.std)
 
     def _check_global_stats(self) -> None:
         for name in ("mean", "std"):
@@ -243,7 +195,7 @@ class MfccChromaFeatureExtractor(SequenceFeatureExtractor):
                 )
 
     def _validate(self, waveform: Union[np.ndarray, Sequence[float]]) -> np.ndarray:
-        array = np.asarray(waveform, dtype=np.float64)
+        array = np.asarray(waveform, dtype=np.float32)
         if array.ndim != 1:
             raise ValueError(f"Expected mono audio of shape (samples,), got shape {array.shape}.")
         if array.size == 0:
@@ -254,7 +206,12 @@ class MfccChromaFeatureExtractor(SequenceFeatureExtractor):
 
     def extract(self, waveform: Union[np.ndarray, Sequence[float]]) -> np.ndarray:
         """Normalised ``(frames, feature_size)`` float32 features of one clip (no padding)."""
-        return self._normalize(self._raw_features(self._validate(waveform))).astype(np.float32)
+        return self.extract_batch([waveform])[0]
+
+    def extract_batch(self, waveforms: Sequence[Union[np.ndarray, Sequence[float]]]) -> list[np.ndarray]:
+        """Normalised float32 features of each clip; all clips go through one blocked STFT pass."""
+        raw = self._raw_features([self._validate(waveform) for waveform in waveforms])
+        return [self._normalize(features) for features in raw]
 
     def fit_global_normalization(self, clips: Iterable[np.ndarray]) -> MfccChromaFeatureExtractor:
         """Compute per-feature mean/std over all frames of ``clips`` and switch to global normalisation.
@@ -265,7 +222,7 @@ class MfccChromaFeatureExtractor(SequenceFeatureExtractor):
         total_sq = np.zeros(self.feature_size)
         count = 0
         for clip in clips:
-            features = self._raw_features(self._validate(clip))
+            features = self._raw_features([self._validate(clip)])[0].astype(np.float64)
             total += features.sum(axis=0)
             total_sq += (features * features).sum(axis=0)
             count += features.shape[0]
@@ -319,7 +276,7 @@ class MfccChromaFeatureExtractor(SequenceFeatureExtractor):
         clips = list(raw_speech) if is_batched else [raw_speech]
         if truncation and max_length is not None:
             clips = [np.asarray(clip)[:max_length] for clip in clips]
-        features = [self.extract(clip) for clip in clips]
+        features = self.extract_batch(clips)
         frame_max_length = None if max_length is None else self.num_frames(max_length)
         padded = self.pad(
             BatchFeature({"input_values": features}),

@@ -29,8 +29,8 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
-from transformers.audio_utils import mel_filter_bank
 
+from . import audio_features
 from .configuration_student import Wav2SmallConfig
 from .docstrings import add_forward_docstring
 from .heads import SERHeadsMixin
@@ -42,21 +42,21 @@ from .weight_init import init_linear_
 
 def hann_window(length: int) -> torch.Tensor:
     """Periodic Hann window of ``length`` samples (as librosa / torch.hann_window)."""
-    return torch.from_numpy((0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)).astype(np.float32))
+    return torch.from_numpy(audio_features.hann_window(length).astype(np.float32))
 
 
 def mel_matrix(config: Wav2SmallConfig) -> torch.Tensor:
     """``(n_fft // 2 + 1, n_mels)`` HTK-scale mel filters with Slaney area normalisation."""
-    filters = mel_filter_bank(
-        num_frequency_bins=config.n_fft // 2 + 1,
-        num_mel_filters=config.n_mels,
-        min_frequency=float(config.f_min),
-        max_frequency=float(config.f_max),
+    settings = audio_features.LogMelSettings(
         sampling_rate=config.sampling_rate,
-        norm="slaney",
-        mel_scale="htk",
+        n_fft=config.n_fft,
+        win_length=config.win_length,
+        hop_length=config.hop_length,
+        n_mels=config.n_mels,
+        f_min=float(config.f_min),
+        f_max=float(config.f_max),
     )
-    return torch.from_numpy(filters.astype(np.float32))
+    return torch.from_numpy(audio_features.log_mel_projection(settings).copy())
 
 
 def masked_standardize(values: torch.Tensor, mask: torch.Tensor, dim: int, eps: float = 1e-5) -> torch.Tensor:
