@@ -327,7 +327,8 @@ def normalize_features(
     elif normalization == "none":
         return features.astype(np.float32, copy=False)
     else:
-        raise ValueError(f"Unknown normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}.")
+        choices = ", ".join(NORMALIZATIONS)
+        raise ValueError(f"Unknown normalization {normalization!r}; choose one of {choices}.")
     shift = np.asarray(mean, dtype=np.float32)
     scale = np.float32(1.0) / np.maximum(np.asarray(std, dtype=np.float32), np.float32(eps))
     return (features - shift) * scale
