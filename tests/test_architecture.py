@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hf_ser"
 
 LAYERS: list[tuple[str, ...]] = [
     ("_deprecation", "version", "models", "data", "metrics"),  # foundations
+    ("runtime",),  # torch-free inference (numpy + onnxruntime); the ONNX backend builds on it
     ("auto",),  # registers models with transformers' Auto classes
     ("inference",),  # pipeline and its backends
     ("evaluation", "cards"),  # consume the pipeline's arrays / describe runs

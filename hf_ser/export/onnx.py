@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..auto import register_auto_classes
-from ..inference.onnx_runtime import ONNX_FILE, QUANTIZED_ONNX_FILE
+from ..runtime.session import ONNX_FILE, QUANTIZED_ONNX_FILE
 
 QUANTIZATIONS = (None, "int8")
 INPUT_NAMES = ("input_values", "attention_mask")

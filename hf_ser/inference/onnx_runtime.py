@@ -4,12 +4,14 @@
 ``config.json``, feature extractor) and is called like the torch model: ``model(**inputs)`` with the
 feature extractor's output returns a :class:`~hf_ser.models.outputs.SERModelOutput` (``logits`` and
 ``regression`` as torch tensors). :meth:`OnnxSERModel.predict` goes from raw 16 kHz arrays to outputs.
+
+The graph itself runs in :class:`hf_ser.runtime.OnnxSession` (numpy only, shared with the torch-free
+runtime); this class only adds the transformers config / feature extractor and torch tensors.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -17,9 +19,7 @@ import torch
 
 from ..auto import register_auto_classes
 from ..models.outputs import SERModelOutput
-
-ONNX_FILE = "model.onnx"
-QUANTIZED_ONNX_FILE = "model_quantized.onnx"
+from ..runtime.session import OnnxSession, find_onnx_file
 
 
 class OnnxSERModel:
@@ -46,11 +46,12 @@ class OnnxSERModel:
     """
 
     def __init__(self, session: Any, config: Any, feature_extractor: Any) -> None:
-        self.session = session
+        self.runner = session if isinstance(session, OnnxSession) else OnnxSession(session)
+        self.session = self.runner.session
         self.config = config
         self.feature_extractor = feature_extractor
-        self.input_names = [node.name for node in session.get_inputs()]
-        self.output_names = [node.name for node in session.get_outputs()]
+        self.input_names = self.runner.input_names
+        self.output_names = self.runner.output_names
         self.device = torch.device("cpu")
 
     @classmethod
@@ -70,27 +71,11 @@ class OnnxSERModel:
             providers: onnxruntime execution providers (default `["CPUExecutionProvider"]`).
             num_threads: intra-op threads of the session (onnxruntime's default when `None`).
         """
-        import onnxruntime as ort
         from transformers import AutoConfig, AutoFeatureExtractor
 
         register_auto_classes()
 
-        export_dir = Path(export_dir)
-        candidates = {True: [QUANTIZED_ONNX_FILE], False: [ONNX_FILE], None: [ONNX_FILE, QUANTIZED_ONNX_FILE]}
-        onnx_path = next(
-            (export_dir / name for name in candidates[quantized] if (export_dir / name).is_file()), None
-        )
-        if onnx_path is None:
-            raise FileNotFoundError(
-                f"No {' or '.join(candidates[quantized])} in {export_dir}; write one with "
-                "hf_ser.export.to_onnx(model, export_dir" + (", quantize='int8')." if quantized else ").")
-            )
-        options = ort.SessionOptions()
-        if num_threads is not None:
-            options.intra_op_num_threads = num_threads
-        session = ort.InferenceSession(
-            str(onnx_path), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
-        )
+        session = OnnxSession.from_file(find_onnx_file(export_dir, quantized), providers, num_threads)
         config = AutoConfig.from_pretrained(export_dir)
         feature_extractor = AutoFeatureExtractor.from_pretrained(export_dir)
         return cls(session, config, feature_extractor)
@@ -108,11 +93,8 @@ class OnnxSERModel:
         **kwargs: Any,
     ) -> SERModelOutput:
         """Run the session on feature-extractor outputs; returns `SERModelOutput` (torch tensors)."""
-        values = self.to_numpy(input_values, np.float32)
-        if attention_mask is None:
-            attention_mask = np.ones(values.shape[:2], dtype=np.int64)
-        feeds = {"input_values": values, "attention_mask": self.to_numpy(attention_mask, np.int64)}
-        outputs = dict(zip(self.output_names, self.session.run(self.output_names, feeds), strict=True))
+        mask = None if attention_mask is None else self.to_numpy(attention_mask, np.int64)
+        outputs = self.runner.run(self.to_numpy(input_values, np.float32), mask)
         logits = torch.from_numpy(outputs["logits"])
         if self.config.task == "regression":
             regression = logits

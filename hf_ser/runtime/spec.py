@@ -1,0 +1,68 @@
+"""What the runtime needs from an export directory's ``config.json``, read as plain JSON (no transformers)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+TASKS = ("classification", "regression", "multitask")
+RESERVED_KEYS = ("label", "scores", "embedding", "frame_weights", "segments")
+"""Result keys of :func:`hf_ser.pipeline`; regression target names may not reuse them."""
+
+
+def read_json(path: Union[str, os.PathLike]) -> dict:
+    """Parse a JSON file, naming the file in the error."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"Cannot read {path}: {error}") from error
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Task and output names of an exported model.
+
+    Args:
+        task: ``"classification"``, ``"regression"`` or ``"multitask"`` (hf_ser's ``config.task``;
+            plain transformers configs: ``"regression"`` when ``problem_type`` says so).
+        id2label: class index -> label.
+        regression_targets: names of the regression outputs, in the graph's order.
+        test_time_speeds: the config's test-time speeds (``None``: off).
+    """
+
+    task: str
+    id2label: dict[int, str]
+    regression_targets: tuple[str, ...]
+    test_time_speeds: Optional[tuple[float, ...]] = None
+
+    @classmethod
+    def from_config(cls, config: dict) -> ModelSpec:
+        """Build from a parsed ``config.json`` (same rules as the torch pipeline)."""
+        task = config.get("task") or (
+            "regression" if config.get("problem_type") == "regression" else "classification"
+        )
+        if task not in TASKS:
+            raise ValueError(f"Unknown task {task!r} in config.json; expected one of {', '.join(TASKS)}.")
+        id2label = {int(k): str(v) for k, v in (config.get("id2label") or {}).items()}
+        targets: tuple[str, ...] = ()
+        if task != "classification":
+            targets = tuple(config.get("regression_targets") or ())
+            if not targets and task == "regression":
+                targets = tuple(id2label[index] for index in sorted(id2label))
+        clash = sorted(set(targets) & set(RESERVED_KEYS))
+        if clash:
+            raise ValueError(f"Regression target names {clash} clash with result keys {RESERVED_KEYS}.")
+        speeds = config.get("test_time_speeds")
+        return cls(task, id2label, targets, None if not speeds else tuple(float(s) for s in speeds))
+
+    @classmethod
+    def from_dir(cls, export_dir: Union[str, os.PathLike]) -> ModelSpec:
+        """Read ``export_dir/config.json``."""
+        return cls.from_config(read_json(Path(export_dir) / "config.json"))
+
+
+__all__ = ["RESERVED_KEYS", "TASKS", "ModelSpec", "read_json"]
