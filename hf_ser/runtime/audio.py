@@ -58,7 +58,7 @@ def prepare(array: Any, sampling_rate: int, target: int) -> np.ndarray:
     return resample(to_mono(array), sampling_rate, target)
 
 
-def load(path: Union[str, os.PathLike], target: int) -> np.ndarray:
+def load_file(path: Union[str, os.PathLike], target: int) -> np.ndarray:
     """Decode a whole file to float32 mono at ``target`` Hz."""
     try:
         data, rate = sf.read(os.fspath(path), dtype="float32", always_2d=True)
@@ -111,7 +111,7 @@ __all__ = [
     "MIN_DURATION_S",
     "RuntimeAudioError",
     "change_speed",
-    "load",
+    "load_file",
     "num_samples",
     "pad_short",
     "prepare",

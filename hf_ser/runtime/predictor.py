@@ -18,7 +18,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from . import audio
+from .audio import RuntimeAudioError, change_speed, load_file, num_samples, pad_short, prepare, read_window
 from .features import features_from_config
 from .session import OnnxSession, find_onnx_file
 from .spec import ModelSpec, read_json
@@ -38,11 +38,11 @@ class Source:
     array: Optional[np.ndarray] = None
 
     def load(self, sampling_rate: int) -> np.ndarray:
-        return audio.load(self.path, sampling_rate) if self.array is None else self.array
+        return load_file(self.path, sampling_rate) if self.array is None else self.array
 
     def window(self, start: int, end: int, sampling_rate: int) -> np.ndarray:
         if self.path is not None:
-            return audio.read_window(self.path, start, end, sampling_rate)
+            return read_window(self.path, start, end, sampling_rate)
         return self.array[start:end]
 
 
@@ -110,13 +110,13 @@ class RuntimePipeline:
         if isinstance(value, (str, os.PathLike)):
             path = os.fspath(value)
             if not os.path.isfile(path):
-                raise audio.RuntimeAudioError(f"Audio file not found: {path}")
-            return Source(path, audio.num_samples(path, self.sampling_rate), path=path)
+                raise RuntimeAudioError(f"Audio file not found: {path}")
+            return Source(path, num_samples(path, self.sampling_rate), path=path)
         if isinstance(value, dict):
             value, sampling_rate = value.get("array"), value.get("sampling_rate", sampling_rate)
         if sampling_rate is None:
             raise ValueError("Pass sampling_rate= with array inputs (e.g. 16000).")
-        array = audio.prepare(value, int(sampling_rate), self.sampling_rate)
+        array = prepare(value, int(sampling_rate), self.sampling_rate)
         return Source("<in-memory audio>", array.shape[0], array=array)
 
     def _sources(self, inputs: Any, sampling_rate: Optional[int]) -> tuple[list[Source], bool]:
@@ -128,12 +128,12 @@ class RuntimePipeline:
     # ------------------------------------------------------------------------------------------------
     def run_arrays(self, arrays: Sequence[np.ndarray]) -> list[dict[str, Optional[np.ndarray]]]:
         """Probabilities / regression values of a batch of clips at the model's rate (speeds averaged)."""
-        arrays = [audio.pad_short(array, self.sampling_rate) for array in arrays]
+        arrays = [pad_short(array, self.sampling_rate) for array in arrays]
         runs = [self._run_once(arrays)]
         for speed in self.spec.test_time_speeds or ():
             if speed != 1.0:
-                changed = [audio.change_speed(a, self.sampling_rate, speed) for a in arrays]
-                runs.append(self._run_once([audio.pad_short(a, self.sampling_rate) for a in changed]))
+                changed = [change_speed(a, self.sampling_rate, speed) for a in arrays]
+                runs.append(self._run_once([pad_short(a, self.sampling_rate) for a in changed]))
         return [
             {key: _mean([run[index][key] for run in runs]) for key in ("probabilities", "regression")}
             for index in range(len(arrays))
@@ -186,7 +186,7 @@ class RuntimePipeline:
         """Classify ``source`` window by window (read lazily) and aggregate like the torch pipeline."""
         spans = windows(source.num_samples, *chunk)
         items = (
-            audio.pad_short(source.window(start, end, self.sampling_rate), self.sampling_rate)
+            pad_short(source.window(start, end, self.sampling_rate), self.sampling_rate)
             for start, end in spans
         )
         outputs = list(self._batched(items, batch_size))
