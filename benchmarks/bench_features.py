@@ -151,6 +151,18 @@ def extractor_variants(audio: np.ndarray) -> dict[str, Callable[[], object]]:
     return variants
 
 
+def per_audio_second(timings: dict[str, tuple[float, float]], seconds: float) -> list[dict]:
+    """Table rows: wall and CPU milliseconds per second of audio (``seconds`` of audio per run)."""
+    return [
+        {
+            "variant": name,
+            "wall_ms_per_audio_s": 1e3 * wall / seconds,
+            "cpu_ms_per_audio_s": 1e3 * cpu / seconds,
+        }
+        for name, (wall, cpu) in timings.items()
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -160,18 +172,9 @@ def main() -> None:
     audio = long_recording(args.minutes)
     reference = legacy_mfcc_chroma(audio[:160000])
     difference = np.abs(audio_features.mfcc_chroma(audio[:160000]) - reference)
-    timings = interleaved(long_file_variants(audio), args.repeats)
-    timings.update({k: (v[0] * len(audio) / 384000, v[1] * len(audio) / 384000) for k, v in interleaved(
-        extractor_variants(audio), args.repeats).items()})  # fmt: skip  # per 24 s -> scaled to the file
     seconds = len(audio) / 16000
-    rows = [
-        {
-            "variant": name,
-            "wall_ms_per_audio_s": 1000 * wall / seconds,
-            "cpu_ms_per_audio_s": 1000 * cpu / seconds,
-        }
-        for name, (wall, cpu) in timings.items()
-    ]
+    rows = per_audio_second(interleaved(long_file_variants(audio), args.repeats), seconds)
+    rows += per_audio_second(interleaved(extractor_variants(audio), args.repeats), 24.0)
     print(f"{seconds:.0f} s of audio, median of {args.repeats}; max |after - before| on 10 s: "
           f"MFCC {difference[:, :34].max():.2e}, chroma {difference[:, 34:].max():.2e}")  # fmt: skip
     print("| variant | wall ms / s audio | CPU ms / s audio |\n|---|---|---|")
