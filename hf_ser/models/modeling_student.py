@@ -30,7 +30,8 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 
-from . import audio_features
+from .audio_features import LogMelSettings, log_mel_projection
+from .audio_features import hann_window as numpy_hann_window
 from .configuration_student import Wav2SmallConfig
 from .docstrings import add_forward_docstring
 from .heads import SERHeadsMixin
@@ -42,12 +43,12 @@ from .weight_init import init_linear_
 
 def hann_window(length: int) -> torch.Tensor:
     """Periodic Hann window of ``length`` samples (as librosa / torch.hann_window)."""
-    return torch.from_numpy(audio_features.hann_window(length).astype(np.float32))
+    return torch.from_numpy(numpy_hann_window(length).astype(np.float32))
 
 
 def mel_matrix(config: Wav2SmallConfig) -> torch.Tensor:
     """``(n_fft // 2 + 1, n_mels)`` HTK-scale mel filters with Slaney area normalisation."""
-    settings = audio_features.LogMelSettings(
+    settings = LogMelSettings(
         sampling_rate=config.sampling_rate,
         n_fft=config.n_fft,
         win_length=config.win_length,
@@ -56,7 +57,7 @@ def mel_matrix(config: Wav2SmallConfig) -> torch.Tensor:
         f_min=float(config.f_min),
         f_max=float(config.f_max),
     )
-    return torch.from_numpy(audio_features.log_mel_projection(settings).copy())
+    return torch.from_numpy(log_mel_projection(settings).copy())
 
 
 def masked_standardize(values: torch.Tensor, mask: torch.Tensor, dim: int, eps: float = 1e-5) -> torch.Tensor:
