@@ -14,7 +14,8 @@ What it does (a few minutes on 2 CPU cores):
    a fixed number of epochs (no early stopping, so the test folds never influence training); reports
    UAR per corpus (mean ± std over folds) and pooled over all test predictions;
 3. trains the final model on all clips with the same settings and saves it (safetensors), its feature
-   extractor and a model card (``hf_ser.cards``) with the cross-validation results into ``--output_dir``.
+   extractor, its ONNX export (``model.onnx``, run by the torch-free ``hf_ser.runtime``) and a model card
+   (``hf_ser.cards``) with the cross-validation results into ``--output_dir``.
 
 Training uses a plain PyTorch loop over pre-computed features rather than ``recipes/finetune.py``: the
 Trainer recipe re-extracts features every epoch and handles one corpus per run, which would make this
@@ -221,6 +222,17 @@ def write_card(model, data: dict, cv: dict, args: argparse.Namespace, output_dir
     save_model_card(card, output_dir)
 
 
+def write_onnx(model, extractor, output_dir: Path) -> None:
+    """Export ``model.onnx`` next to the weights (only the ONNX file: config and extractor are there)."""
+    import shutil
+    import tempfile
+
+    from hf_ser.export import to_onnx
+
+    with tempfile.TemporaryDirectory() as directory:
+        shutil.copy(to_onnx(model.eval(), directory, feature_extractor=extractor), output_dir / "model.onnx")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data_dir", type=Path, default=REPO.parent / "shared" / "data")
@@ -255,6 +267,7 @@ def main(argv=None) -> None:
     extractor.save_pretrained(args.output_dir)
     for code in args.output_dir.glob("*.py"):  # save_pretrained's code copies would go stale in the package:
         code.unlink()  # the installed hf_ser loads the model, and hf_ser.hub.publish writes the current code
+    write_onnx(model, extractor, args.output_dir)
     if cv:
         (args.output_dir / "crossval.json").write_text(json.dumps(cv, indent=2) + "\n")
     write_card(model, data, cv, args, args.output_dir)
