@@ -42,6 +42,10 @@ def test_batch_equals_alone_and_block_size_is_invisible(emodb_clips):
         np.testing.assert_allclose(small_blocks, one_block, rtol=1e-5, atol=1e-8)
 
 
+def test_empty_batch():
+    assert audio_features.mfcc_chroma_batch([], MfccChromaSettings()) == []
+
+
 def test_silence_gives_finite_features():
     features = audio_features.mfcc_chroma(np.zeros(16000, np.float32))
     assert np.isfinite(features).all() and not features[:, 34:].any()

@@ -244,6 +244,8 @@ def project_power(
     The frames of all clips are windowed into one reusable buffer, block by block, and each block goes
     through one ``rfft``; its rows are projected straight into each clip's output.
     """
+    if not waveforms:
+        return []
     window = hann_window(n_fft) if window is None else window
     counts = [num_frames(np.shape(w)[0], hop_length) for w in waveforms]
     outputs = [np.empty((count, projection.shape[1]), dtype=np.float32) for count in counts]
