@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 import soundfile as sf
@@ -27,15 +27,17 @@ class RuntimeAudioError(ValueError):
     """Unusable audio: undecodable file, empty, NaN/Inf, bad sampling rate."""
 
 
-def to_mono(array: np.ndarray) -> np.ndarray:
-    """float32 mono: ``(samples,)`` as is, ``(samples, channels)`` / ``(channels, samples)`` averaged."""
+def to_mono(array: np.ndarray, channel_axis: Optional[int] = None) -> np.ndarray:
+    """float32 mono: ``(samples,)`` as is, 2-D averaged over ``channel_axis`` (decoded files: 1; arrays:
+    by default the shorter axis, ``(samples, channels)`` or ``(channels, samples)``)."""
     array = np.asarray(array)
     if array.dtype.kind in "iu":
         raise RuntimeAudioError("Pass float audio to the runtime (integer PCM: divide by its full scale).")
-    if array.ndim == 2 and 1 in array.shape:
+    if array.ndim == 2 and channel_axis is None and 1 in array.shape:
         array = array.reshape(-1)
     if array.ndim == 2:
-        channel_axis = 0 if array.shape[0] < array.shape[1] else 1
+        if channel_axis is None:
+            channel_axis = 0 if array.shape[0] < array.shape[1] else 1
         array = array.mean(axis=channel_axis, dtype=np.float64)
     if array.ndim != 1 or array.size == 0:
         raise RuntimeAudioError(
@@ -53,9 +55,9 @@ def resample(array: np.ndarray, rate: int, target: int) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def prepare(array: Any, sampling_rate: int, target: int) -> np.ndarray:
-    """An in-memory clip at ``sampling_rate`` -> float32 mono at ``target``."""
-    return resample(to_mono(array), sampling_rate, target)
+def prepare(array: Any, sampling_rate: int, target: int, channel_axis: Optional[int] = None) -> np.ndarray:
+    """A clip at ``sampling_rate`` -> float32 mono at ``target`` (see :func:`to_mono`)."""
+    return resample(to_mono(array, channel_axis), sampling_rate, target)
 
 
 def load_file(path: Union[str, os.PathLike], target: int) -> np.ndarray:
@@ -64,7 +66,7 @@ def load_file(path: Union[str, os.PathLike], target: int) -> np.ndarray:
         data, rate = sf.read(os.fspath(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         raise RuntimeAudioError(f"Could not decode audio {path}: {error}") from error
-    return prepare(data, rate, target)
+    return prepare(data, rate, target, channel_axis=1)
 
 
 def num_samples(path: Union[str, os.PathLike], target: int) -> int:
@@ -88,7 +90,7 @@ def read_window(path: Union[str, os.PathLike], start: int, end: int, target: int
         read_end = min(total, int(math.ceil(end * native / target)) + margin)
         handle.seek(read_start)
         block = handle.read(read_end - read_start, dtype="float32", always_2d=True)
-    audio = prepare(block, native, target)
+    audio = prepare(block, native, target, channel_axis=1)
     offset = max(0, start - read_start * target // native)
     window = audio[offset : offset + (end - start)]
     if window.shape[0] < end - start:
