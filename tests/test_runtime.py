@@ -129,6 +129,8 @@ def test_errors(tmp_path):
         load()(np.zeros(16000, np.float32))
     with pytest.raises(ValueError, match="not found"):
         load()(str(tmp_path / "missing.wav"))
+    with pytest.warns(UserWarning, match="chunk_length_s"):
+        load()(np.zeros(16000 * 121, np.float32), sampling_rate=16000)
 
 
 def _init_imports_torch() -> bool:

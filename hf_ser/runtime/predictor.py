@@ -12,6 +12,7 @@ read from disk one batch at a time, so memory does not grow with the file's leng
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence, Union
@@ -26,6 +27,10 @@ from .windows import aggregate, window_hop, windows
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "default_model"
 """The built-in model: its ``model.onnx`` ships next to its safetensors weights."""
+
+LONG_CLIP_WARNING_S = 120.0
+"""Longer inputs without ``chunk_length_s`` get a warning (as in the torch pipeline): one graph run over
+the whole clip holds the decoded audio and the graph's activations for every frame in memory."""
 
 
 @dataclass
@@ -182,6 +187,16 @@ class RuntimePipeline:
             )
         return result
 
+    def _warn_long(self, sources: Sequence[Source]) -> None:
+        for source in sources:
+            if source.num_samples > LONG_CLIP_WARNING_S * self.sampling_rate:
+                warnings.warn(
+                    f"{source.name} is {source.num_samples / self.sampling_rate:.0f} s long; pass "
+                    "chunk_length_s= (e.g. 10) to classify it in windows with bounded memory.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+
     def _chunked(self, source: Source, chunk: tuple[int, int], top_k: Optional[int], batch_size: int) -> dict:
         """Classify ``source`` window by window (read lazily) and aggregate like the torch pipeline."""
         spans = windows(source.num_samples, *chunk)
@@ -226,6 +241,7 @@ class RuntimePipeline:
         batch_size = batch_size or self.batch_size
         sources, single = self._sources(inputs, sampling_rate)
         if chunk_length_s is None:
+            self._warn_long(sources)
             loaded = (source.load(self.sampling_rate) for source in sources)
             results = [self._format(output, top_k) for output in self._batched(loaded, batch_size)]
         else:
