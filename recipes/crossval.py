@@ -11,7 +11,7 @@ from hf_ser.training import parse_config, run_crossval
 
 
 def main(argv=None):
-    return run_crossval(parse_config(argv))
+    return run_crossval(parse_config(argv, recipe="crossval"))
 
 
 if __name__ == "__main__":

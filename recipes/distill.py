@@ -14,7 +14,7 @@ from hf_ser.training.distill import DISTILL_DEFAULTS, run_distill
 
 
 def main(argv=None):
-    return run_distill(parse_config(argv, defaults=DISTILL_DEFAULTS))
+    return run_distill(parse_config(argv, defaults=DISTILL_DEFAULTS, recipe="distill"))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from hf_ser.training import parse_config, run_finetune
 
 
 def main(argv=None):
-    return run_finetune(parse_config(argv))
+    return run_finetune(parse_config(argv, recipe="train"))
 
 
 if __name__ == "__main__":

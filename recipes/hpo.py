@@ -10,7 +10,7 @@ from hf_ser.training import parse_config, run_hpo
 
 
 def main(argv=None):
-    return run_hpo(parse_config(argv))
+    return run_hpo(parse_config(argv, recipe="hpo"))
 
 
 if __name__ == "__main__":

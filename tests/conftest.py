@@ -24,6 +24,25 @@ import torch  # noqa: E402
 # contend: one thread keeps the suite fast (override with HF_SER_TEST_THREADS).
 torch.set_num_threads(int(os.environ.get("HF_SER_TEST_THREADS", "1")))
 
+REQUIRE_SYSTEM_PACKAGES = os.environ.get("HF_SER_REQUIRE_SYSTEM_PACKAGES", "") not in ("", "0")
+"""``.ci/run`` sets ``HF_SER_REQUIRE_SYSTEM_PACKAGES=1``: there a missing system package fails its tests."""
+
+
+def require_system_package(available: bool, debian_packages: tuple[str, ...], enables: str) -> None:
+    """Skip (fail under ``HF_SER_REQUIRE_SYSTEM_PACKAGES=1``) a test whose system package is missing.
+
+    The one-line reason names the Debian package, so a newcomer's fresh machine passes the README's test
+    command while CI, which installs everything, still runs the test.
+    """
+    if available:
+        return
+    names = " and ".join(debian_packages)
+    reason = f"needs Debian's {names} for {enables} (apt-get install {' '.join(debian_packages)})"
+    if REQUIRE_SYSTEM_PACKAGES:
+        pytest.fail(reason + "; HF_SER_REQUIRE_SYSTEM_PACKAGES=1 makes this an error", pytrace=False)
+    pytest.skip(reason)
+
+
 # A few EmoDB clips (speaker 03) of different emotions, cut to different lengths so batches need padding.
 EMODB_CLIPS = {"03a01Wa.flac": 0.6, "03a01Nc.flac": 1.0, "03a02Ta.flac": 0.8, "03a01Fa.flac": 0.7}
 

@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "hf_ser"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("_deprecation", "version", "models", "data", "metrics"),  # foundations
+    ("_deprecation", "version", "progress", "models", "data", "metrics"),  # foundations
     ("runtime",),  # torch-free inference (numpy + onnxruntime); the ONNX backend builds on it
     ("auto",),  # registers models with transformers' Auto classes
     ("inference",),  # pipeline and its backends

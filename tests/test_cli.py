@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import runpy
@@ -132,7 +133,7 @@ def test_errors_exit_2_and_debug_shows_the_exception(model_dir, clips, capsys):
     assert main(["predict", clips[0], "--model", model_dir, "--top-k", "0"]) == 2
     assert "hf-ser: error: top_k must be None or a positive integer" in capsys.readouterr().err
     assert main(["predict", clips[0], "--model", "/no/such/model"]) == 2
-    assert "Could not load model" in capsys.readouterr().err
+    assert "/no/such/model': no such folder" in capsys.readouterr().err
     with pytest.raises(ValueError, match="top_k"):
         main(["--debug", "predict", clips[0], "--model", model_dir, "--top-k", "0"])
 
@@ -233,6 +234,38 @@ def test_distill_help_shows_the_recipe_flags_and_its_defaults(capsys):
     assert "--teacher (default: None)" in out
     assert "--distill_temperature" in out
     assert DISTILL_DEFAULTS == {"model_type": "student", "output_dir": "outputs/distill"}
+
+
+@pytest.mark.parametrize(
+    "name, shown, hidden",
+    [
+        ("train", ["--learning_rate"], ["--n_trials", "--search_space", "--teacher", "--distill_alpha"]),
+        ("crossval", ["--seeds"], ["--n_trials", "--teacher"]),
+        ("hpo", ["--n_trials", "--search_space"], ["--teacher", "--distill_alpha"]),
+        ("distill", ["--teacher", "--distill_alpha"], ["--n_trials", "--search_space"]),
+    ],
+)
+def test_each_recipe_help_shows_only_its_own_flags(name, shown, hidden, capsys):
+    with pytest.raises(SystemExit):
+        main([name, "--help"])
+    out = capsys.readouterr().out
+    assert all(f"{flag} (default:" in out for flag in shown)
+    assert not any(f"{flag} (default:" in out for flag in hidden)
+
+
+def test_verbose_flag_is_accepted_and_default_runs_are_quiet(monkeypatch):
+    from hf_ser import progress
+
+    seen = []
+
+    def record(args):
+        seen.append(progress._verbose[0])
+        return 0
+
+    monkeypatch.setitem(COMMANDS, "predict", dataclasses.replace(COMMANDS["predict"], run=record))
+    assert main(["--verbose", "predict", "x.wav"]) == 0
+    assert main(["predict", "x.wav"]) == 0
+    assert seen == [True, False]
 
 
 def test_distill_config_errors_exit_2(tmp_path, capsys):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from conftest import require_system_package
 from corpus_fixtures import write_clip
 
 from hf_ser.data import (
@@ -210,11 +211,9 @@ def _torchcodec_works() -> bool:
 
 def test_torchcodec_decoding_gives_the_same_arrays(data_dir):
     """datasets' own decoding (torchcodec + ffmpeg) agrees with ours: identical at the native rate,
-    equal up to the resampler (ffmpeg's vs soxr) at 16 kHz. CI installs ffmpeg, so this runs there."""
-    if not _torchcodec_works():
-        pytest.fail(
-            "ffmpeg/torchcodec unavailable: install Debian's ffmpeg (CI does: apt-get install ffmpeg)."
-        )
+    equal up to the resampler (ffmpeg's vs soxr) at 16 kHz. Skipped without ffmpeg; CI installs it and
+    sets HF_SER_REQUIRE_SYSTEM_PACKAGES=1, so it runs there."""
+    require_system_package(_torchcodec_works(), ("ffmpeg",), "datasets' torchcodec decoding")
     import datasets
 
     dataset = load_corpus("urdu", data_dir / "urdu").select(range(0, 400, 100))

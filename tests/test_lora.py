@@ -135,3 +135,26 @@ def test_ctc_head_trained_and_saved_with_the_adapter(
         torch.testing.assert_close(reloaded(**inputs).ctc_logits, expected, atol=1e-6, rtol=0)
         merged = peft_model.merge_and_unload().eval()
         torch.testing.assert_close(merged(**inputs).ctc_logits, expected, atol=1e-5, rtol=0)
+
+
+def test_adapter_records_its_base_model_and_auto_loads(
+    tiny_ser_model, feature_extractor, emodb_clips, tmp_path
+):
+    """``adapter_config.json`` names the base (peft alone wrote null with transformers 5), so the Auto class
+    loads base + adapter from the adapter folder alone."""
+    import json
+
+    from transformers import AutoModelForAudioClassification
+
+    tiny_ser_model(pooling="mean", seed=5).save_pretrained(tmp_path / "base")
+    base = SERModelForAudioClassification.from_pretrained(tmp_path / "base")
+    peft_model = add_lora(base, r=2).eval()
+    perturb_lora(peft_model)
+    peft_model.save_pretrained(tmp_path / "adapter")
+    config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str(tmp_path / "base")
+
+    inputs = inputs_for(feature_extractor, emodb_clips[:1])
+    loaded = AutoModelForAudioClassification.from_pretrained(tmp_path / "adapter").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, peft_model(**inputs).logits, atol=1e-6, rtol=0)

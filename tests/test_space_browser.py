@@ -6,12 +6,15 @@ browser is Debian's, so `playwright install` (which downloads its own) is not ne
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 import socket
 from pathlib import Path
 
 import pytest
 import soundfile as sf
+from conftest import require_system_package
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -31,6 +34,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _chromium_installed() -> None:
+    """Skip the module on a machine without Debian's Chromium (fail in CI, which installs it)."""
+    require_system_package(
+        os.access(CHROMIUM, os.X_OK) and importlib.util.find_spec("playwright") is not None,
+        ("chromium", "chromium-driver"),
+        "the Gradio browser test (and the playwright package)",
+    )
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from ..progress import set_verbose
 from ..version import __version__
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
@@ -328,7 +329,7 @@ def _run_recipe(
         if defaults:
             print("Defaults of this command: " + ", ".join(f"--{k} {v}" for k, v in defaults.items()) + "\n")
         argv = ["--help"]
-    run(parse_config(argv, defaults=defaults))
+    run(parse_config(argv, defaults=defaults, recipe=name))
     return 0
 
 
@@ -498,14 +499,26 @@ def report(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------------
 # Entry point
 # ----------------------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one sub-parser per registered command."""
+def chosen_command(argv: list[str]) -> Optional[str]:
+    """The subcommand named in ``argv`` (the first word that is one), or ``None``."""
+    return next((word for word in argv if word in COMMANDS), None)
+
+
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The top-level parser with one sub-parser per registered command.
+
+    With ``only``, just that sub-parser gets its arguments: the others are listed by name and help, so
+    ``hf-ser --help`` and ``hf-ser predict --help`` import nothing the other commands' flags need.
+    """
     parser = argparse.ArgumentParser(
         prog="hf-ser",
         description="Speech emotion recognition with hf_ser. See `hf-ser COMMAND --help` for each command.",
     )
     parser.add_argument("--version", action="version", version=f"hf_ser {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show transformers' logs and loading progress bars"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, spec in COMMANDS.items():
         sub = subparsers.add_parser(
@@ -515,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
             add_help=not spec.passthrough,
         )
-        if spec.arguments is not None:
+        if spec.arguments is not None and only in (None, name):
             spec.arguments(sub)
         sub.set_defaults(_command=spec)
     return parser
@@ -523,7 +536,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Run ``hf-ser`` with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=chosen_command(argv) or "")
     args, extras = parser.parse_known_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -531,7 +545,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if extras and not args._command.passthrough:
         parser.error(f"unrecognized arguments: {' '.join(extras)}")
     args.rest = extras
-    _quiet_transformers()
+    if not args.verbose:
+        _quiet_transformers()
+    set_verbose(args.verbose)
     try:
         return args._command.run(args)
     except KeyboardInterrupt:

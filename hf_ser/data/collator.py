@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .audio import DEFAULT_SAMPLING_RATE, audio_duration, decode_example_audio
+from .threads import limit_worker_threads
 from .transforms import RandomCrop
 
 IGNORE_INDEX = -100
@@ -118,6 +119,7 @@ class SERDataCollator:
         return array
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        limit_worker_threads()  # feature extraction in a DataLoader worker: one thread (no-op elsewhere)
         arrays = [self._array(row) for row in rows]
         batch = self.feature_extractor(
             arrays,

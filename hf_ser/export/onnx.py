@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..auto import register_auto_classes
+from ..progress import quietly
 from ..runtime.session import ONNX_FILE, QUANTIZED_ONNX_FILE
 
 QUANTIZATIONS = (None, "int8")
@@ -121,6 +122,7 @@ def check_exportable(config: Any) -> None:
         )
 
 
+@quietly
 def to_onnx(
     model_or_path: Union[str, os.PathLike, nn.Module],
     out_dir: Union[str, os.PathLike],

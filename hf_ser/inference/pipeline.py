@@ -31,12 +31,16 @@ from typing import Any, Iterator, Optional, Union
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+from transformers import AutoFeatureExtractor
 
 from ..data.audio import DEFAULT_SAMPLING_RATE, AudioError, change_speed
+from ..data.threads import configure_threads
+from ..progress import quiet_progress, quietly
 from .backends import ClipOutput, TorchBackend, model_task
 from .batching import length_sorted_batches
 from .chunking import ChunkingConfig, aggregate, read_window
 from .inputs import AudioSource, check_errors_mode, normalize_inputs, pad_short_audio
+from .model_source import ModelNotFoundError, check_local_path, hub_lookup, is_onnx_export, not_found_message
 from .speed_averaging import average_outputs, check_test_time_speeds
 from .streaming import TorchStreamer, check_piece_seconds, stream_pieces
 
@@ -66,6 +70,7 @@ def resolve_device(device: Union[str, int, torch.device, None]) -> torch.device:
         raise ValueError(f"Unknown device {device!r}; use 'cpu', 'cuda', 'cuda:0' or a GPU index.") from error
 
 
+@quietly
 def load_model(model: Union[str, os.PathLike], **kwargs: Any) -> tuple[Any, Any]:
     """Load ``(model, feature_extractor)`` from a checkpoint directory or Hub id of an audio classifier.
 
@@ -74,33 +79,39 @@ def load_model(model: Union[str, os.PathLike], **kwargs: Any) -> tuple[Any, Any]
     the transformers ``*ForSequenceClassification`` or audEERING ``*ForSpeechClassification`` layout go
     through :func:`hf_ser.convert_checkpoint`, which keeps their outputs and adds embeddings and masks;
     other audio classifiers load with the Auto classes as they are.
+
+    Offline first (:mod:`~hf_ser.inference.model_source`): a missing local path fails at once, and a Hub id
+    is looked up in the cache only when ``HF_HUB_OFFLINE`` is set or the Hub cannot be reached.
     """
-    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, PreTrainedConfig
+    name = os.fspath(model)
+    check_local_path(name)
+    local = os.path.isdir(os.path.expanduser(name))
+    name = os.path.expanduser(name) if local else name
+    lookup = {} if local else hub_lookup(name)
+    try:
+        loaded = _load_classifier(name, **lookup, **kwargs)
+        extractor = AutoFeatureExtractor.from_pretrained(name, **lookup)
+    except OSError as error:
+        raise ModelNotFoundError(not_found_message(name, error, bool(lookup))) from error
+    return loaded, extractor
+
+
+def _load_classifier(name: str, **kwargs: Any) -> Any:
+    """The model of :func:`load_model`: converted when it is a convertible wav2vec2-family classifier."""
+    from transformers import AutoModelForAudioClassification, PreTrainedConfig
 
     from ..auto import AUTO_CLASS_TABLE
     from ..models.convert import SEQUENCE_CLASSIFICATION_ARCHITECTURES, SPEECH_CLASSIFICATION_ARCHITECTURES
 
-    name = os.fspath(model)
-    if not os.path.isdir(name) and os.path.exists(name):
-        raise ValueError(f"model={name!r} is a file; pass the checkpoint directory that holds config.json.")
     convertible = (*SEQUENCE_CLASSIFICATION_ARCHITECTURES, *SPEECH_CLASSIFICATION_ARCHITECTURES)
-    try:
-        config, _ = PreTrainedConfig.get_config_dict(name)
-        if config.get("model_type") not in {row.config_class.model_type for row in AUTO_CLASS_TABLE} and set(
-            config.get("architectures") or []
-        ) & set(convertible):
-            from ..models.convert import convert_checkpoint
+    lookup = {key: value for key, value in kwargs.items() if key == "local_files_only"}
+    config, _ = PreTrainedConfig.get_config_dict(name, **lookup)
+    ours = config.get("model_type") in {row.config_class.model_type for row in AUTO_CLASS_TABLE}
+    if not ours and set(config.get("architectures") or []) & set(convertible):
+        from ..models.convert import convert_checkpoint
 
-            loaded = convert_checkpoint(name)
-        else:
-            loaded = AutoModelForAudioClassification.from_pretrained(name, **kwargs)
-        extractor = AutoFeatureExtractor.from_pretrained(name)
-    except OSError as error:
-        raise ValueError(
-            f"Could not load model {name!r}: {error}. Pass a local checkpoint directory or a Hub id "
-            "available offline (HF_HUB_OFFLINE=1 only finds models already in the cache)."
-        ) from error
-    return loaded, extractor
+        return convert_checkpoint(name)
+    return AutoModelForAudioClassification.from_pretrained(name, **kwargs)
 
 
 def build_backend(model: Any, feature_extractor: Any, backend: str, device: torch.device, dtype: Any) -> Any:
@@ -114,6 +125,10 @@ def build_backend(model: Any, feature_extractor: Any, backend: str, device: torc
                 "pass model=."
             )
         model = DEFAULT_MODEL_DIR
+    if isinstance(model, (str, os.PathLike)):
+        check_local_path(os.fspath(model))
+    if backend == "torch" and isinstance(model, (str, os.PathLike)) and is_onnx_export(model):
+        backend = "onnx"  # an `hf-ser export` folder: no PyTorch weights to load
     if backend == "onnx":
         from .onnx_backend import OnnxBackend
 
@@ -128,9 +143,9 @@ def build_backend(model: Any, feature_extractor: Any, backend: str, device: torc
                 f"Pass feature_extractor= together with a {type(model).__name__} object (or pass the "
                 "checkpoint directory as model=, which loads both)."
             )
-        from transformers import AutoFeatureExtractor
-
-        feature_extractor = AutoFeatureExtractor.from_pretrained(source)
+        with quiet_progress():
+            feature_extractor = AutoFeatureExtractor.from_pretrained(source)
+    configure_threads(model)
     return TorchBackend(model, feature_extractor, device, dtype)
 
 

@@ -464,11 +464,27 @@ def field_descriptions() -> dict[str, str]:
     return {name: " ".join(text) for name, text in descriptions.items()}
 
 
-def usage() -> str:
-    """The ``--help`` text: every key with its default and its description."""
+RECIPE_KEYS: dict[str, tuple[str, ...]] = {
+    "distill": (
+        "teacher", "teacher_cache", "distill_temperature", "distill_alpha", "distill_regression_loss",
+        "unlabelled_data_dir",
+    ),
+    "hpo": ("n_trials", "search_space"),
+}  # fmt: skip
+"""Keys that only one recipe reads: ``--help`` of the other recipes leaves them out."""
+
+
+def recipe_fields(recipe: Optional[str] = None) -> list[dataclasses.Field]:
+    """The :class:`TrainConfig` fields ``recipe`` reads (``None``: all of them)."""
+    hidden = {key for name, keys in RECIPE_KEYS.items() if name != recipe for key in keys}
+    return [f for f in dataclasses.fields(TrainConfig) if recipe is None or f.name not in hidden]
+
+
+def usage(recipe: Optional[str] = None) -> str:
+    """The ``--help`` text: every key ``recipe`` reads (default: all) with its default and description."""
     descriptions = field_descriptions()
     lines = ["Flags (every key can also be set in the YAML given with --config PATH):"]
-    for f in dataclasses.fields(TrainConfig):
+    for f in recipe_fields(recipe):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         lines.append(f"  --{f.name} (default: {default!r})")
         if descriptions.get(f.name):
@@ -480,15 +496,18 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-def parse_config(argv: Optional[list[str]] = None, defaults: Optional[dict[str, Any]] = None) -> TrainConfig:
+def parse_config(
+    argv: Optional[list[str]] = None, defaults: Optional[dict[str, Any]] = None, recipe: Optional[str] = None
+) -> TrainConfig:
     """Build a :class:`TrainConfig` from ``--config YAML`` plus flag overrides.
 
     Precedence: dataclass defaults < ``defaults`` (a recipe's own defaults) < YAML < flags.
-    A bare boolean flag (``--resume``) means ``true``. ``--help`` prints the keys and exits.
+    A bare boolean flag (``--resume``) means ``true``. ``--help`` prints the keys ``recipe`` reads
+    (``"train"``, ``"crossval"``, ``"hpo"``, ``"distill"``; default: all) and exits.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     if "-h" in argv or "--help" in argv:
-        print(usage())
+        print(usage(recipe))
         raise SystemExit(0)
     pairs = split_flags(argv)
     schema = _field_types()

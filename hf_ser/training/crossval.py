@@ -95,9 +95,14 @@ def run_crossval(cfg: TrainConfig) -> dict[str, Any]:
             )
             if main_process:
                 summary = write_summary(cfg, runs, metric, n_folds)
+    result = summarize(runs, metric, n_folds, cfg.seeds)
     if main_process:
         save_model_card(crossval_card(cfg, summary, runs), cfg.output_dir)
-    return summarize(runs, metric, n_folds, cfg.seeds)
+        print(
+            f"crossval done: test {metric} {result['mean']:.4f} ± {result['std']:.4f} over {len(runs)} runs; "
+            f"summary and runs in {cfg.output_dir}"
+        )
+    return result
 
 
 def _sample_std(values: Any) -> float:

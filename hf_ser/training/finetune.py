@@ -32,8 +32,10 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..cards import SERCardData, SERModelCardCallback, save_model_card
 from ..cards.callback import label_counts
 from ..cards.card_data import CORPORA, METRICS, is_hub_repo_id
+from ..data.threads import configure_threads
 from ..data.transforms import CenterCrop, RandomCrop
 from ..evaluation import Predictions, score_predictions
+from ..progress import quiet_progress, quietly
 from .artifacts import plot_confusion_matrix, plot_regression_scatter, write_metrics
 from .callbacks import CropEpochCallback, EpochSummaryCallback
 from .config import TrainConfig
@@ -300,6 +302,7 @@ def run_finetune(
         data = split_data(cfg, load_dataset_for(cfg))
     set_seed(cfg.seed)  # the new heads' initialisation depends on it
     model, extractor, collator = _model_and_collator(cfg, data)
+    threads = configure_threads(model, cfg.dataloader_num_workers)
     count = count_parameters(model)
 
     crop = RandomCrop(cfg.max_train_seconds, cfg.seed, build_augmentation(cfg))
@@ -333,14 +336,18 @@ def run_finetune(
     if trainer.is_world_process_zero():
         print(
             f"{cfg.model_type} model: {count.trainable:,} trainable / {count.total:,} parameters; "
-            f"splits {data.sizes()}; {data.protocol}"
+            f"splits {data.sizes()}; {data.protocol}; {threads} thread(s)"
         )
-    trainer.train(resume_from_checkpoint=checkpoint)
+    with quiet_progress():  # no "Writing model shards" bar per checkpoint; the training bar stays
+        trainer.train(resume_from_checkpoint=checkpoint)
     results, predictions = _evaluate_splits(cfg, trainer, data, validation, eval_crop, card)
     if write_outputs and trainer.is_world_process_zero():
         _write_outputs(cfg, trainer, data, results, predictions, card)
     trainer.accelerator.wait_for_everyone()
-    return {split: _strip(split, metrics) for split, metrics in results.items()}
+    stripped = {split: _strip(split, metrics) for split, metrics in results.items()}
+    if write_outputs and trainer.is_world_process_zero():
+        print(summary_line(stripped, selection_metric(cfg.task), cfg.output_dir if cfg.save_model else None))
+    return stripped
 
 
 def _model_and_collator(cfg: TrainConfig, data: TrainingData) -> tuple[Any, Any, Any]:
@@ -408,6 +415,17 @@ def _evaluate_splits(
     return results, predictions
 
 
+def summary_line(results: dict[str, dict[str, Any]], metric: str, output_dir: Any) -> str:
+    """The one line a run ends with: the selection metric of each evaluated split and where the model is."""
+    scores = ", ".join(
+        f"{split} {metric} {values[metric]:.4f}"
+        for split, values in results.items()
+        if isinstance(values.get(metric), (int, float))
+    )
+    where = f"model saved to {output_dir}" if output_dir is not None else "model not saved (save_model false)"
+    return f"done: {scores or 'no evaluation split'}; {where}"
+
+
 def _at_speed(array: np.ndarray, sampling_rate: int, label: Any = None, *, crop: Any, speed: float) -> Any:
     """An evaluation clip (``crop`` applied) played at ``speed`` (picklable via ``functools.partial``)."""
     from ..data.audio import change_speed
@@ -466,6 +484,7 @@ def _strip(split: str, metrics: dict[str, Any]) -> dict[str, float]:
     return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in metrics.items()}
 
 
+@quietly
 def _write_outputs(
     cfg: TrainConfig,
     trainer: SERTrainer,

@@ -30,6 +30,8 @@ from typing import Optional, Sequence, Union
 
 from torch import nn
 
+from ..progress import quietly
+
 logger = logging.getLogger(__name__)
 
 ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
@@ -129,12 +131,28 @@ def add_lora(
         bias="none",
     )
     peft_model = get_peft_model(model, lora_config)
+    record_base_model(peft_model, model)
     report = count_parameters(peft_model)
     peft_model.hf_ser_parameter_report = report
     logger.info("LoRA r=%d alpha=%d: %s", r, alpha, report)
     return peft_model
 
 
+def record_base_model(peft_model: nn.Module, base: nn.Module) -> None:
+    """Store the base model's ``name_or_path`` as the adapter's ``base_model_name_or_path``.
+
+    peft reads ``model.__dict__["name_or_path"]``, which transformers 5 no longer has (it is a property),
+    so adapters were saved with ``base_model_name_or_path: null`` and could not be Auto-loaded. A base
+    built in memory (no ``from_pretrained``) has no path: save it first to make the adapter loadable alone.
+    """
+    name = getattr(base, "name_or_path", None) or None
+    if name is None:
+        logger.warning("The base model has no name_or_path: the adapter will not know its base model.")
+    for config in peft_model.peft_config.values():
+        config.base_model_name_or_path = name
+
+
+@quietly
 def load_lora(model: nn.Module, adapter_path: Union[str, os.PathLike], is_trainable: bool = False):
     """Load a saved LoRA adapter (with its fully trained SER modules) onto a base hf_ser model."""
     from peft import PeftModel

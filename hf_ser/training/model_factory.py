@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 from transformers import FeatureExtractionMixin, PreTrainedConfig, PreTrainedModel, Wav2Vec2FeatureExtractor
 
+from ..progress import quietly
 from .config import TrainConfig
 
 FAMILY_MODEL_TYPES: dict[str, tuple[str, ...]] = {
@@ -129,6 +130,7 @@ def _config_kwargs(
     return kwargs
 
 
+@quietly
 def build_model(
     cfg: TrainConfig,
     id2label: dict[int, str],
