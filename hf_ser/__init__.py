@@ -27,6 +27,8 @@ _PUBLIC: dict[str, str] = {
     "register_auto_classes": ".auto",
     "SERPipeline": ".inference.pipeline",
     "pipeline": ".inference.pipeline",
+    "LabelSummary": ".labelling",
+    "label": ".labelling",
     "LSTMSAConfig": ".models",
     "LSTMSAForAudioClassification": ".models",
     "MfccChromaFeatureExtractor": ".models",

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("runtime",),  # torch-free inference (numpy + onnxruntime); the ONNX backend builds on it
     ("auto",),  # registers models with transformers' Auto classes
     ("inference",),  # pipeline and its backends
-    ("evaluation", "cards"),  # consume the pipeline's arrays / describe runs
+    ("evaluation", "cards", "labelling"),  # consume the pipeline's arrays / describe runs / label corpora
     ("training",),  # recipes, trainers, LoRA, distillation
     ("export",),  # ONNX export (its runtime lives with the ONNX backend in inference)
     ("hub",),  # publishing
