@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Optional, Sequence
 
 HELP = "Label a corpus into Parquet shards (resumable; run under `accelerate launch` for many processes)."
 DESCRIPTION = """Label every clip of SOURCE with an hf_ser model into Parquet shards under --out.
@@ -23,7 +25,7 @@ Example:
   accelerate launch --cpu --num_processes 2 -m hf_ser label clips/ --out labels/
 """
 
-__all__ = ["DESCRIPTION", "HELP", "add_label_arguments", "run_label"]
+__all__ = ["DESCRIPTION", "HELP", "add_label_arguments", "main", "run_label"]
 
 
 def add_label_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,3 +77,16 @@ def run_label(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m hf_ser.app.label SOURCE --out DIR``: the command on its own (as ``hf-ser label``)."""
+    parser = argparse.ArgumentParser(
+        prog="hf-ser label", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_label_arguments(parser)
+    return run_label(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -71,6 +71,7 @@ class Progress:
     enabled: bool = True
     clips: int = 0
     audio_s: float = 0.0
+    shards: int = 0
     started: float = field(default_factory=time.monotonic)
     last_report: float = 0.0
 
@@ -88,6 +89,7 @@ class Progress:
         """Count a finished shard; write the counters and maybe the aggregate line."""
         self.clips += clips
         self.audio_s += audio_s
+        self.shards += 1
         self.bar.update(clips)
         now = time.monotonic()
         if now - self.last_report >= REPORT_EVERY_S:
@@ -96,9 +98,8 @@ class Progress:
 
     def report(self) -> None:
         """Write this process's counters; on the main process print the aggregate line."""
-        write_json(
-            progress_path(self.output_dir, self.process_index), {"clips": self.clips, "audio_s": self.audio_s}
-        )
+        counters = {"clips": self.clips, "audio_s": self.audio_s, "shards": self.shards}
+        write_json(progress_path(self.output_dir, self.process_index), counters)
         if self.process_index == 0 and self.enabled and self.num_processes > 1:
             self.bar.write(aggregate_line(self.read_all(), self.total_clips, time.monotonic() - self.started))
 
@@ -110,8 +111,12 @@ class Progress:
             try:
                 counters.append(json.loads(path.read_text()))
             except (OSError, ValueError):
-                counters.append({"clips": 0, "audio_s": 0.0})
+                counters.append({"clips": 0, "audio_s": 0.0, "shards": 0})
         return counters
+
+    def shards_written(self) -> int:
+        """Shards written by all processes in this run (call after every process has closed its bar)."""
+        return sum(counter.get("shards", 0) for counter in self.read_all())
 
     def close(self) -> None:
         """Close the bar and write the final counters."""

@@ -127,6 +127,19 @@ def run_description(source: Source, shard_size: int, model: Any, options: RunOpt
     }
 
 
+def process_state() -> Any:
+    """accelerate's `PartialState` for this process: which of how many, and its device.
+
+    ``cpu=True`` when no GPU is visible (or ``ACCELERATE_USE_CPU`` is set): accelerate only reads the
+    torchrun variables into a multi-CPU (gloo) state when asked for the CPU.
+    """
+    import torch
+    from accelerate import PartialState
+
+    wants_cpu = os.environ.get("ACCELERATE_USE_CPU", "false").lower() in ("1", "true")
+    return PartialState(cpu=wants_cpu or not torch.cuda.is_available())
+
+
 def label(
     source: Any,
     output_dir: str | os.PathLike,
@@ -169,12 +182,10 @@ def label(
     Returns:
         :class:`~.progress.LabelSummary` of the whole output directory (on every process).
     """
-    from accelerate import PartialState
-
     from ..inference.pipeline import pipeline
 
     started = time.monotonic()
-    state = PartialState()
+    state = process_state()
     shard_size = check_shard_size(shard_size)
     options = RunOptions(chunk_length_s, stride_length_s, return_embeddings, batch_size)
     opened = open_source(
@@ -185,9 +196,9 @@ def label(
         check_or_write_run(out, run_description(opened, shard_size, model, options))
     pipe = pipeline(model, device=state.device, dtype=dtype, batch_size=batch_size)
     done = finished_shards(out)
-    written = label_my_shards(pipe, opened, out, shard_size, options, done, num_workers, progress, state)
+    bar = label_my_shards(pipe, opened, out, shard_size, options, done, num_workers, progress, state)
     state.wait_for_everyone()
-    summary = summarize(out, data_files(out), written, time.monotonic() - started)
+    summary = summarize(out, data_files(out), bar.shards_written(), time.monotonic() - started)
     if progress and state.is_main_process:
         print(summary.describe(), flush=True)
     return summary
@@ -203,21 +214,19 @@ def label_my_shards(
     num_workers: int,
     show: bool,
     state: Any,
-) -> int:
-    """Label and write this process's unfinished shards; return how many were written."""
+) -> Progress:
+    """Label and write this process's unfinished shards; return the (closed) progress counters."""
     p, n = state.process_index, state.num_processes
     columns = Columns.of(pipe, options.embeddings)
     mine = clips_owned(source.num_items, shard_size, p, n, done)
     bar = Progress(out, p, n, mine, clips_owned(source.num_items, shard_size, None, n, done), enabled=show)
     shards = partial(pending_shards, source, shard_size, p, n, frozenset(done))
-    written = 0
     for decoded in decoded_shards(shards, pipe.sampling_rate, num_workers):
         rows, marker = label_shard(pipe, decoded, columns, options)
         write_shard(out, decoded.index, shard_table(rows, columns), marker)
         bar.update(marker["clips"], marker["audio_s"])
-        written += 1
     bar.close()
-    return written
+    return bar
 
 
 __all__ = ["label"]
