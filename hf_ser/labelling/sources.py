@@ -83,11 +83,12 @@ def folder_source(directory: Path) -> Source:
     """Every audio file under ``directory`` (hidden files skipped); id = the posix path relative to it."""
     from ..data.corpora.base import audio_files
 
+    directory = directory.resolve()
     files = audio_files(directory)
     if not files:
         raise ValueError(f"{str(directory)!r} holds no wav/flac/ogg/mp3 files.")
     items = [Item(path.relative_to(directory).as_posix(), str(path), str(path)) for path in files]
-    return Source("folder", str(directory.resolve()), unique_sorted(items, str(directory)))
+    return Source("folder", str(directory), unique_sorted(items, str(directory)))
 
 
 def read_manifest_rows(path: Path) -> list[dict]:
@@ -110,7 +111,7 @@ def manifest_source(path: Path, path_column: str = "path", id_column: Optional[s
     items = []
     for row in rows:
         written = str(row[path_column])
-        resolved = written if os.path.isabs(written) else str(path.parent / written)
+        resolved = os.path.abspath(written if os.path.isabs(written) else path.parent / written)
         item_id = str(row[id_column]) if id_column else written
         items.append(Item(item_id, resolved, resolved))
     return Source("manifest", str(path.resolve()), unique_sorted(items, str(path)))

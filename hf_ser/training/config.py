@@ -211,6 +211,10 @@ class TrainConfig:
             Distillation: label the training clips with the teacher once and keep the outputs in
             ``<output_dir>/teacher_cache/`` (reused while teacher and clips are unchanged); `False` runs the
             teacher on every training batch, on exactly the (cropped, augmented) audio the student sees.
+        teacher_labels (`str`, *optional*):
+            Distillation from stored outputs: a directory written by ``hf-ser label`` (Parquet shards of a
+            teacher's class probabilities and/or A/D/V values), joined to the clips by file path. Replaces
+            ``teacher``: no teacher model is loaded.
         distill_temperature (`float`, *optional*, defaults to 2.0):
             Distillation: softmax temperature of the class term ``T^2 * KL(teacher || student)``.
         distill_alpha (`float`, *optional*, defaults to 1.0):
@@ -292,6 +296,7 @@ class TrainConfig:
     # distillation
     teacher: Optional[list] = None
     teacher_cache: bool = True
+    teacher_labels: Optional[str] = None
     distill_temperature: float = 2.0
     distill_alpha: float = 1.0
     distill_regression_loss: str = "mse"
@@ -368,6 +373,15 @@ class TrainConfig:
             raise ValueError(f"`distill_temperature` must be > 0, got {self.distill_temperature!r}.")
         if not 0.0 <= self.distill_alpha <= 1.0:
             raise ValueError(f"`distill_alpha` must be in [0, 1], got {self.distill_alpha!r}.")
+        if self.teacher_labels and self.teacher:
+            raise ValueError(
+                f"Pass either `teacher` ({self.teacher}) or `teacher_labels` ({self.teacher_labels!r}), "
+                "not both."
+            )
+        if self.teacher_labels and not self.teacher_cache:
+            raise ValueError(
+                "`teacher_labels` are stored full-clip outputs; they need `teacher_cache: true`."
+            )
         if self.unlabelled_data_dir and self.distill_alpha < 1.0:
             raise ValueError(
                 f"`distill_alpha` {self.distill_alpha} < 1 mixes in ground-truth labels, which the clips of "

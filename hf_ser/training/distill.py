@@ -12,6 +12,9 @@ Wav2Small-style model, but any family works), checkpointing, metrics and output 
   while the teacher and the clips are unchanged (e.g. ``--resume`` or a second student);
   ``teacher_cache: false``: the teacher labels each training batch on the fly, on exactly the cropped
   and augmented audio the student sees (slower; the student never sees a target for other audio);
+- ``teacher_labels``: instead of ``teacher``, a directory of Parquet shards written by ``hf-ser label``
+  (:mod:`hf_ser.labelling`): the student learns those stored outputs, joined to the clips by file path,
+  and no teacher model is loaded (:mod:`~.stored_teacher`);
 - ``unlabelled_data_dir``: extra audio without labels, labelled by the teacher and added to training;
 - the loss (:class:`~.trainer_distillation.DistillationLoss`): ``T^2 * KL`` with ``distill_temperature`` for
   classes, ``distill_regression_loss`` (MSE / CCC) for A/D/V, mixed with the ground-truth loss as
@@ -63,6 +66,7 @@ from .preparation import (
     regression_targets,
     split_data,
 )
+from .stored_teacher import StoredTeacher
 from .trainer_distillation import (
     TEACHER_COLUMNS,
     DistillationCollator,
@@ -415,14 +419,23 @@ def _setup_trainer(
     }
 
 
+def _teacher_description(cfg: TrainConfig) -> tuple[list[Path], Any]:
+    """The teacher's paths and config: checkpoint directories (``teacher``) or, with ``teacher_labels``,
+    the directory of stored outputs and a config read from their columns (no model loaded)."""
+    if cfg.teacher_labels:
+        stored = StoredTeacher.from_directory(cfg.teacher_labels)
+        return [stored.directory], stored.config
+    paths = check_teacher_paths(cfg.teacher)
+    return paths, load_teacher_config(paths)
+
+
 def run_distill(cfg: TrainConfig) -> dict[str, dict[str, float]]:
     """Distil ``cfg.teacher`` into the student of ``cfg``; return metrics per split (like `run_finetune`).
 
     Writes what :func:`~.finetune.run_finetune` writes (model, feature extractor, ``metrics.json``, plot,
     ``train_config.yaml``, model card naming the teacher) plus ``teacher_cache/`` when caching.
     """
-    paths = check_teacher_paths(cfg.teacher)
-    teacher_config = load_teacher_config(paths)
+    paths, teacher_config = _teacher_description(cfg)
     check_model_options(cfg)
     if not cfg.resume:
         find_checkpoint(cfg)  # refuses an output_dir holding another run's checkpoints
@@ -453,7 +466,7 @@ def run_distill(cfg: TrainConfig) -> dict[str, dict[str, float]]:
             "(task='classification') predicts none."
         )
 
-    teacher = Teacher.from_pretrained(paths)
+    teacher = StoredTeacher.from_directory(paths[0]) if cfg.teacher_labels else Teacher.from_pretrained(paths)
     data, facts = prepare_distillation_data(cfg, teacher, metadata, unlabelled)
     card_facts = {**_teacher_card_facts(paths, teacher_config), **facts}
     setup = partial(_setup_trainer, cfg=cfg, teacher=teacher, card_facts=card_facts)
