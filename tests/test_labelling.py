@@ -82,7 +82,7 @@ def assert_same_rows(rows: list[dict], expected: list[dict], ignore: tuple[str, 
 
 
 def run_cli(args: list[str], *, processes: int = 1) -> subprocess.CompletedProcess:
-    """``python -m hf_ser.app.label ARGS``, under ``accelerate launch`` when ``processes > 1``."""
+    """``python -m hf_ser label ARGS``, under ``accelerate launch`` when ``processes > 1``."""
     command = [sys.executable]
     if processes > 1:  # torchrun-style launch; hf_ser asks accelerate for the multi-CPU (gloo) state
         command += ["-m", "accelerate.commands.launch", "--multi_gpu", f"--num_processes={processes}"]
@@ -92,7 +92,7 @@ def run_cli(args: list[str], *, processes: int = 1) -> subprocess.CompletedProce
             "--dynamo_backend=no",
             "--main_process_port=0",
         ]
-    command += ["-m", "hf_ser.app.label", *args]
+    command += ["-m", "hf_ser", "label", *args]
     return subprocess.run(
         command, env=subprocess_env(), cwd=REPO, capture_output=True, text=True, timeout=300
     )
@@ -134,6 +134,27 @@ def test_two_accelerate_processes_give_the_same_rows(reference, clips_dir, tmp_p
     assert [counter["shards"] for counter in progress] == [3, 2]  # 5 shards: 0, 2, 4 and 1, 3
     assert_same_rows(read_rows(tmp_path), reference)
     assert "1 clip(s) failed" in result.stdout + result.stderr
+
+
+def test_a_clip_the_pipeline_rejects_becomes_its_reason():
+    from hf_ser import pipeline
+    from hf_ser.labelling.decoding import DecodedClip
+    from hf_ser.labelling.run import RunOptions, classify_each
+
+    good = DecodedClip(Item("good", None, None), audio=np.zeros(16000, dtype=np.float32))
+    bad = DecodedClip(Item("bad", None, None), audio=np.full(16000, np.nan, dtype=np.float32))
+    outcomes = classify_each(pipeline(dtype="float32"), [good, bad], RunOptions())
+    assert isinstance(outcomes[0], dict) and "label" in outcomes[0]
+    assert isinstance(outcomes[1], str) and "NaN" in outcomes[1]
+
+
+def test_the_command_line_lists_label_and_its_flags():
+    from hf_ser.app.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["label", "clips/", "--out", "x", "--shard-size", "8", "--num-workers", "2"]
+    )
+    assert (args.command, args.source, args.shard_size, args.num_workers) == ("label", "clips/", 8, 2)
 
 
 # -- resume ----------------------------------------------------------------------------------------------

@@ -399,6 +399,33 @@ def distill(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------
+# label (flags and run in app/label.py)
+# ----------------------------------------------------------------------------------------------------
+def _label_arguments(parser: argparse.ArgumentParser) -> None:
+    from .label import add_label_arguments
+
+    add_label_arguments(parser)
+
+
+@command(
+    "label",
+    help="Label a corpus into Parquet shards (resumable; `accelerate launch` for many processes).",
+    arguments=_label_arguments,
+)
+def label(args: argparse.Namespace) -> int:
+    """Label every clip of SOURCE (folder, .csv/.jsonl manifest, saved dataset, Hub dataset) into Parquet
+    shards under --out; a re-run labels only the missing shards; bad files become rows with an `error`.
+
+    Examples:
+      hf-ser label clips/ --out labels/clips
+      accelerate launch --multi_gpu --num_processes 2 -m hf_ser label clips/ --out labels/clips
+    """
+    from .label import run_label
+
+    return run_label(args)
+
+
+# ----------------------------------------------------------------------------------------------------
 # demo
 # ----------------------------------------------------------------------------------------------------
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:

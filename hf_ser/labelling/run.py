@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 from dataclasses import dataclass
@@ -53,16 +52,12 @@ def pending_shards(
     return shards_to_label(source.items(), shard_size, process_index, num_processes, set(done))
 
 
-def supports_returned_errors(pipe: Any) -> bool:
-    """Whether ``pipe(...)`` accepts ``errors="return"`` (per-item error dicts instead of an exception)."""
-    return "errors" in inspect.signature(pipe.__call__).parameters
-
-
 def classify_each(pipe: Any, clips: list[DecodedClip], options: RunOptions) -> list[Any]:
     """One outcome per clip: the pipeline's result dict, or the failure reason (text).
 
-    All clips go through one pipeline call (length-sorted batches); when that call fails, each clip is
-    classified alone so that one bad clip costs only its own row.
+    All clips go through one pipeline call (length-sorted batches) with ``errors="return"``, so an
+    unusable clip comes back as ``{"error": reason}`` in its place; when the call fails as a whole (e.g.
+    in the model), each clip is classified alone so that one bad clip costs only its own row.
     """
     inputs = [{"array": clip.audio, "sampling_rate": clip.sampling_rate} for clip in clips]
     call = partial(
@@ -71,14 +66,18 @@ def classify_each(pipe: Any, clips: list[DecodedClip], options: RunOptions) -> l
         stride_length_s=options.stride_length_s,
         return_embeddings=options.embeddings,
         batch_size=options.batch_size,
+        errors="return",
     )
-    if supports_returned_errors(pipe):
-        results = call(inputs, errors="return")
-        return [result["error"] if "error" in result else result for result in results]
     try:
-        return call(inputs)
+        results = call(inputs)
     except Exception:  # noqa: BLE001 - retried clip by clip below to find the bad ones
-        return [classify_one(call, one) for one in inputs]
+        results = [classify_one(call, one) for one in inputs]
+    return [outcome_of(result) for result in results]
+
+
+def outcome_of(result: Any) -> Any:
+    """A pipeline result as an outcome: the dict itself, or its ``"error"`` reason when it has one."""
+    return result["error"] if isinstance(result, dict) and "error" in result else result
 
 
 def classify_one(call: Any, one: dict) -> Any:
