@@ -156,7 +156,7 @@ def test_directories_expand_to_audio_files(tmp_path, clips):
 def test_every_command_is_registered():
     inference = {"predict", "export", "demo", "report"}
     recipes = {"train", "crossval", "hpo", "distill"}
-    assert inference | recipes | {"publish", "publish-space"} == set(COMMANDS)
+    assert inference | recipes | {"publish", "publish-space", "label"} == set(COMMANDS)
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -287,3 +287,18 @@ def test_chunked_long_audio_gives_one_row_per_window_and_embeddings(clips_dir, t
     assert len({len(row["embedding"]) for row in rows}) == 1
     schema = pq.read_schema(shard_path(tmp_path / "out", 0))
     assert schema.field("embedding").type.value_type.bit_width == 32
+
+
+def test_decoding_workers_give_the_same_rows(reference, clips_dir, tmp_path):
+    label(clips_dir, tmp_path, shard_size=SHARD_SIZE, num_workers=2, progress=False)
+    assert_same_rows(read_rows(tmp_path), reference)
+
+
+def test_the_aggregate_line_adds_up_every_process():
+    from hf_ser.labelling.progress import aggregate_line, format_eta
+
+    counters = [{"clips": 30, "audio_s": 60.0, "shards": 1}, {"clips": 10, "audio_s": 36.0, "shards": 1}]
+    line = aggregate_line(counters, total=100, elapsed=4.0)
+    assert "2 process(es): 40/100 clips, 10.0 clips/s" in line and "ETA 6s" in line
+    assert f"{96 / 3600 / 4:.4f} h audio/s" in line
+    assert (format_eta(3725), format_eta(65), format_eta(None)) == ("1h02m05s", "1m05s", "?")
