@@ -8,7 +8,7 @@ builds a CSV manifest of the real EmoDB + URDU clips repeated ``--repeat`` times
 ``accelerate launch``). Each process (this same script, ``--worker``) times its own labelling from the
 model load to the end (all processes wait for each other at the end, so process 0's time is the run's
 time) and records its peak RSS. Reports clips/s per run, the per-round 2-vs-1 ratio, their medians and the
-load average; writes ``benchmarks/results/label_scaling.json``.
+load average; writes ``benchmarks/results/label_scaling_<clips>.json``.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def main() -> None:
         },
     }
     (REPO / "benchmarks" / "results").mkdir(exist_ok=True)
-    (REPO / "benchmarks" / "results" / "label_scaling.json").write_text(json.dumps(result, indent=1))
+    (REPO / "benchmarks" / "results" / f"label_scaling_{clips}.json").write_text(json.dumps(result, indent=1))
     print(json.dumps({key: value for key, value in result.items() if key != "rounds"}, indent=1))
 
 
