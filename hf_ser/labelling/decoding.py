@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..data.audio import decode_example_audio
+from ..data.threads import limit_worker_threads
 from .sharding import Shard
 from .sources import Item
 
@@ -86,6 +87,7 @@ def decoded_shards(
         num_workers=num_workers,
         collate_fn=_identity,
         prefetch_factor=2 if num_workers else None,
+        worker_init_fn=limit_worker_threads,  # one thread per decoding worker (hf_ser.data.threads)
     )
     return iter(loader)
 

@@ -181,6 +181,7 @@ def label(
     Returns:
         :class:`~.progress.LabelSummary` of the whole output directory (on every process).
     """
+    from ..data.threads import configure_threads
     from ..inference.pipeline import pipeline
 
     started = time.monotonic()
@@ -194,6 +195,7 @@ def label(
     with state.main_process_first():
         check_or_write_run(out, run_description(opened, shard_size, model, options))
     pipe = pipeline(model, device=state.device, dtype=dtype, batch_size=batch_size)
+    configure_threads(pipe.model, data_workers=num_workers)  # the cores left after the decoding workers
     done = finished_shards(out)
     bar = label_my_shards(pipe, opened, out, shard_size, options, done, num_workers, progress, state)
     state.wait_for_everyone()
