@@ -133,7 +133,9 @@ def test_two_accelerate_processes_give_the_same_rows(reference, clips_dir, tmp_p
     progress = [json.loads((tmp_path / "_state" / f"progress-{p}.json").read_text()) for p in (0, 1)]
     assert [counter["shards"] for counter in progress] == [3, 2]  # 5 shards: 0, 2, 4 and 1, 3
     assert_same_rows(read_rows(tmp_path), reference)
-    assert "1 clip(s) failed" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "1 clip(s) failed" in output and "label p1" in output  # summary, and a bar per process
+    assert "[hf-ser label] 2 process(es): 13/13 clips" in output  # the main process's aggregate line
 
 
 def test_a_clip_the_pipeline_rejects_becomes_its_reason():

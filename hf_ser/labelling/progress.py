@@ -96,10 +96,15 @@ class Progress:
             self.last_report = now
             self.report()
 
-    def report(self) -> None:
+    def report(self, aggregate: bool = True) -> None:
         """Write this process's counters; on the main process print the aggregate line."""
         counters = {"clips": self.clips, "audio_s": self.audio_s, "shards": self.shards}
         write_json(progress_path(self.output_dir, self.process_index), counters)
+        if aggregate:
+            self.print_aggregate()
+
+    def print_aggregate(self) -> None:
+        """On the main process of a multi-process run, print the line over every process's counters."""
         if self.process_index == 0 and self.enabled and self.num_processes > 1:
             self.bar.write(aggregate_line(self.read_all(), self.total_clips, time.monotonic() - self.started))
 
@@ -119,8 +124,9 @@ class Progress:
         return sum(counter.get("shards", 0) for counter in self.read_all())
 
     def close(self) -> None:
-        """Close the bar and write the final counters."""
-        self.report()
+        """Write the final counters and close the bar (the final aggregate line comes after the barrier:
+        :meth:`print_aggregate`)."""
+        self.report(aggregate=False)
         self.bar.close()
 
 

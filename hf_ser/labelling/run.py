@@ -198,7 +198,8 @@ def label(
     configure_threads(pipe.model, data_workers=num_workers)  # the cores left after the decoding workers
     done = finished_shards(out)
     bar = label_my_shards(pipe, opened, out, shard_size, options, done, num_workers, progress, state)
-    state.wait_for_everyone()
+    state.wait_for_everyone()  # every process has written its final counters and shards
+    bar.print_aggregate()
     summary = summarize(out, data_files(out), bar.shards_written(), time.monotonic() - started)
     if progress and state.is_main_process:
         print(summary.describe(), flush=True)
