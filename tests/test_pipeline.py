@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hf_ser.data.audio import AudioError
+from hf_ser.data.windows import ChunkingConfig, read_window
 from hf_ser.inference.batching import length_sorted_batches
-from hf_ser.inference.chunking import ChunkingConfig, read_window
 from hf_ser.inference.dtype import calibration_clips, choose_auto_dtype, parse_dtype, predictions_agree
 from hf_ser.inference.inputs import UnsupportedInputError, normalize_inputs
 from hf_ser.inference.pipeline import DEFAULT_MODEL_DIR, SERPipeline, pipeline

@@ -22,7 +22,6 @@ from hf_ser import (
 )
 from hf_ser.export import to_onnx
 from hf_ser.runtime import DEFAULT_MODEL_DIR, load
-from hf_ser.runtime import audio as runtime_audio
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.wav"))
 EMODB_FILES = ("03a01Wa.flac", "03a01Nc.flac", "03a02Ta.flac", "03a01Fa.flac")
@@ -102,17 +101,23 @@ def test_exported_models_match_the_torch_pipeline(family, tiny_ser_model, emodb_
         assert_same_results(mine, other)
 
 
-def test_decoding_matches_the_torch_pipeline(data_dir):
-    from hf_ser.data.audio import load_audio
-    from hf_ser.inference.chunking import read_window
+def test_runtime_follows_the_pipelines_input_rules(real_files):
+    """One implementation of the input rules (hf_ser.data.audio): integer PCM is scaled by its range,
+    stereo is down-mixed, bad rates are AudioErrors — in the runtime exactly as in the torch pipeline."""
+    from hf_ser.data.audio import AudioError, load_audio
 
-    path = data_dir / "emodb" / EMODB_FILES[1]
-    np.testing.assert_array_equal(runtime_audio.load_file(path, 16000), load_audio(path))
-    np.testing.assert_array_equal(
-        runtime_audio.read_window(path, 4000, 12000, 16000), read_window(str(path), 4000, 12000, 16000)
-    )
-    stereo = np.stack([np.linspace(-1, 1, 8000), np.zeros(8000)], axis=1).astype(np.float32)
-    assert runtime_audio.prepare(stereo, 8000, 16000).shape == (16000,)
+    classify = load()
+    clip = load_audio(real_files[0])
+    pcm = np.round(clip * 32767).astype(np.int16)
+    as_float = classify(pcm.astype(np.float32) / 32768, sampling_rate=16000)
+    as_int16 = classify(pcm, sampling_rate=16000)
+    assert as_int16["label"] == as_float["label"]
+    for label, score in as_float["scores"].items():
+        assert as_int16["scores"][label] == pytest.approx(score, abs=1e-6)
+    stereo = np.stack([clip, clip], axis=1)
+    assert classify(stereo, sampling_rate=16000)["scores"] == pytest.approx(classify(real_files[0])["scores"])
+    with pytest.raises(AudioError, match="sampling"):
+        classify(clip, sampling_rate=float("nan"))
 
 
 def test_errors(tmp_path):
@@ -133,13 +138,6 @@ def test_errors(tmp_path):
         load()(np.zeros(16000 * 121, np.float32), sampling_rate=16000)
 
 
-def _init_imports_torch() -> bool:
-    """Whether ``import hf_ser`` imports torch (true until hf_ser/__init__ is lazy, issue 18)."""
-    code = "import sys, hf_ser; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return out.stdout.strip() != "False"
-
-
 BLOCK_TORCH = """
 import importlib.abc, sys
 
@@ -155,7 +153,6 @@ sys.meta_path.insert(0, Uninstalled())
 """
 
 
-@pytest.mark.skipif(_init_imports_torch(), reason="needs the lazy hf_ser/__init__ of issue 18")
 def test_runtime_runs_without_torch_and_transformers(real_files):
     code = BLOCK_TORCH + textwrap.dedent(
         """

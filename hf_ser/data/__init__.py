@@ -9,30 +9,52 @@ for train_idx, test_idx in speaker_folds(emodb):       # leave-one-speaker-out
 ```
 """
 
-from .audio import (
-    DEFAULT_SAMPLING_RATE,
-    AudioError,
-    audio_duration,
-    decode_audio_value,
-    decode_example_audio,
-    load_audio,
-    prepare_audio,
-    read_audio,
-    validate_audio,
-)
-from .collator import IGNORE_INDEX, SERDataCollator, add_length_column, length_grouped_sampler
-from .corpora import (
-    CANONICAL_EMOTIONS,
-    CORPORA,
-    CorpusLayoutError,
-    CorpusNotFoundError,
-    canonical_emotion,
-    list_corpora,
-    load_corpus,
-    register_corpus,
-)
-from .decoding import decode_batch, with_decoded_audio
-from .folds import official_splits, speaker_folds
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AudioError": "audio",
+    "CANONICAL_EMOTIONS": "corpora",
+    "CORPORA": "corpora",
+    "CorpusLayoutError": "corpora",
+    "CorpusNotFoundError": "corpora",
+    "DEFAULT_SAMPLING_RATE": "audio",
+    "IGNORE_INDEX": "collator",
+    "SERDataCollator": "collator",
+    "add_length_column": "collator",
+    "audio_duration": "audio",
+    "canonical_emotion": "corpora",
+    "decode_audio_value": "audio",
+    "decode_batch": "decoding",
+    "decode_example_audio": "audio",
+    "length_grouped_sampler": "collator",
+    "list_corpora": "corpora",
+    "load_audio": "audio",
+    "load_corpus": "corpora",
+    "official_splits": "folds",
+    "prepare_audio": "audio",
+    "read_audio": "audio",
+    "register_corpus": "corpora",
+    "speaker_folds": "folds",
+    "validate_audio": "audio",
+    "with_decoded_audio": "decoding",
+}
+"""Public name -> the submodule defining it. Loaded on first use (PEP 562), so that ``hf_ser.data.audio``
+and ``hf_ser.data.windows`` (numpy + soundfile + soxr) import without ``datasets`` or torch: the
+torch-free :mod:`hf_ser.runtime` decodes audio with them."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "CANONICAL_EMOTIONS",

@@ -316,6 +316,47 @@ def change_speed(array: np.ndarray, sampling_rate: int, factor: float) -> np.nda
     return soxr.resample(array, sampling_rate * factor, sampling_rate).astype(np.float32, copy=False)
 
 
+MIN_DURATION_S = 0.1
+"""Clips shorter than this are zero-padded (with a warning): convolutional front ends need a few frames."""
+
+
+def pad_short_audio(audio: np.ndarray, sampling_rate: int, name: str = "clip") -> np.ndarray:
+    """Zero-pad audio shorter than :data:`MIN_DURATION_S` at the end, with a warning naming the clip."""
+    min_samples = int(round(MIN_DURATION_S * sampling_rate))
+    if audio.shape[0] >= min_samples:
+        return audio
+    warnings.warn(
+        f"{name} is only {audio.shape[0] / sampling_rate:.3f} s long; zero-padded to {MIN_DURATION_S} s. "
+        "Predictions on such short clips are unreliable.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return np.pad(audio, (0, min_samples - audio.shape[0]))
+
+
+def file_num_samples(path: PathLike, sampling_rate: int) -> int:
+    """Length of an audio file in samples at ``sampling_rate``, from its header (nothing is decoded).
+
+    Raises:
+        AudioError: the file is missing, unreadable, empty or its header has a non-positive rate.
+    """
+    name = os.fspath(path)
+    if not os.path.isfile(name):
+        raise AudioError(f"Audio file not found: {name}")
+    try:
+        info = sf.info(name)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
+        raise AudioError(
+            f"Could not read audio file {name}: {error}. soundfile reads WAV, FLAC, OGG and MP3; "
+            "convert other formats first."
+        ) from error
+    if info.frames <= 0:
+        raise AudioError(f"{name}: audio is empty (0 samples).")
+    if info.samplerate <= 0:
+        raise AudioError(f"{name}: non-positive sampling rate {info.samplerate} in the file header.")
+    return int(np.ceil(info.frames * sampling_rate / info.samplerate))
+
+
 def audio_duration(path: PathLike) -> float:
     """Duration of an audio file in seconds, read from its header (no decoding)."""
     try:
@@ -365,12 +406,15 @@ __all__ = [
     "DEFAULT_SAMPLING_RATE",
     "MAX_CHANNELS",
     "MAX_FLOAT_PEAK",
+    "MIN_DURATION_S",
     "AudioError",
     "audio_duration",
     "change_speed",
     "decode_audio_value",
     "decode_example_audio",
+    "file_num_samples",
     "load_audio",
+    "pad_short_audio",
     "prepare_audio",
     "read_audio",
     "validate_audio",

@@ -23,25 +23,21 @@ With ``errors="return"`` a bad item does not stop the others: it becomes an :cla
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
-import soundfile as sf
 
 from ..data.audio import (
     DEFAULT_SAMPLING_RATE,
     AudioError,
     decode_example_audio,
+    file_num_samples,
     load_audio,
+    pad_short_audio,
     prepare_audio,
     validate_audio,
 )
-
-MIN_DURATION_S = 0.1
-"""Clips shorter than this are zero-padded (with a warning): convolutional front ends need a few frames."""
-
 
 ERROR_MODES = ("raise", "return")
 """``errors=`` of the pipeline: raise on the first bad item, or return an error entry in its place."""
@@ -88,20 +84,6 @@ class AudioSource:
         return pad_short_audio(audio, self.sampling_rate, self.name)
 
 
-def pad_short_audio(audio: np.ndarray, sampling_rate: int, name: str = "clip") -> np.ndarray:
-    """Zero-pad audio shorter than :data:`MIN_DURATION_S` at the end, with a warning naming the clip."""
-    min_samples = int(round(MIN_DURATION_S * sampling_rate))
-    if audio.shape[0] >= min_samples:
-        return audio
-    warnings.warn(
-        f"{name} is only {audio.shape[0] / sampling_rate:.3f} s long; zero-padded to {MIN_DURATION_S} s. "
-        "Predictions on such short clips are unreliable.",
-        UserWarning,
-        stacklevel=3,
-    )
-    return np.pad(audio, (0, min_samples - audio.shape[0]))
-
-
 def _is_array_like(value: Any) -> bool:
     return isinstance(value, np.ndarray) or (hasattr(value, "detach") and hasattr(value, "numpy"))
 
@@ -112,20 +94,7 @@ def _is_dataset(value: Any) -> bool:
 
 def _path_source(path: Any, sampling_rate: int) -> AudioSource:
     name = os.fspath(path)
-    if not os.path.isfile(name):
-        raise AudioError(f"Audio file not found: {name}")
-    try:
-        info = sf.info(name)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
-        raise AudioError(
-            f"Could not read audio file {name}: {error}. soundfile reads WAV, FLAC, OGG and MP3; "
-            "convert other formats first."
-        ) from error
-    if info.frames <= 0:
-        raise AudioError(f"{name}: audio is empty (0 samples).")
-    if info.samplerate <= 0:
-        raise AudioError(f"{name}: non-positive sampling rate {info.samplerate} in the file header.")
-    num_samples = int(np.ceil(info.frames * sampling_rate / info.samplerate))
+    num_samples = file_num_samples(name, sampling_rate)
     return AudioSource(name=name, num_samples=num_samples, path=name, sampling_rate=sampling_rate)
 
 
@@ -307,13 +276,11 @@ def normalize_inputs(
 
 
 __all__ = [
-    "MIN_DURATION_S",
     "ERROR_MODES",
     "AudioSource",
     "UnsupportedInputError",
     "check_errors_mode",
     "collect_sources",
     "normalize_inputs",
-    "pad_short_audio",
     "source_from_value",
 ]

@@ -12,7 +12,7 @@ What happens to each input (the modules of :mod:`hf_ser.inference` do one step e
 1. :mod:`~hf_ser.inference.inputs` turns paths, arrays, tensors, dicts and `datasets` into
    :class:`~hf_ser.inference.inputs.AudioSource` items, validating and resampling with
    :mod:`hf_ser.data.audio` (files are only opened, not decoded, at this point);
-2. with ``chunk_length_s``, :mod:`~hf_ser.inference.chunking` cuts each clip into windows that are read
+2. with ``chunk_length_s``, :mod:`~hf_ser.data.windows` cuts each clip into windows that are read
    from disk one batch at a time;
 3. :mod:`~hf_ser.inference.batching` groups clips (or windows) of similar length;
 4. a backend (:mod:`~hf_ser.inference.backends`: PyTorch with bf16 autocast chosen by
@@ -33,13 +33,13 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoFeatureExtractor
 
-from ..data.audio import DEFAULT_SAMPLING_RATE, AudioError, change_speed
+from ..data.audio import DEFAULT_SAMPLING_RATE, AudioError, change_speed, pad_short_audio
 from ..data.threads import configure_threads
+from ..data.windows import ChunkingConfig, aggregate, read_window
 from ..progress import quiet_progress, quietly
 from .backends import ClipOutput, TorchBackend, model_task
 from .batching import length_sorted_batches
-from .chunking import ChunkingConfig, aggregate, read_window
-from .inputs import AudioSource, check_errors_mode, normalize_inputs, pad_short_audio
+from .inputs import AudioSource, check_errors_mode, normalize_inputs
 from .model_source import ModelNotFoundError, check_local_path, hub_lookup, is_onnx_export, not_found_message
 from .speed_averaging import average_outputs, check_test_time_speeds
 from .streaming import TorchStreamer, check_piece_seconds, stream_pieces
@@ -255,7 +255,7 @@ class SERPipeline:
             return_embeddings (`bool`): add the pooled embedding.
             return_frame_weights (`bool`): add the pooling attention weights over frames.
             chunk_length_s, stride_length_s (`float`, *optional*): window length and per-side overlap for
-                long audio (see :mod:`hf_ser.inference.chunking`).
+                long audio (see :mod:`hf_ser.data.windows`).
             batch_size (`int`, *optional*): clips (or windows) per forward pass.
             audio_column (`str`): audio column of a `datasets.Dataset` input.
             progress (`bool`): show a tqdm progress bar over clips.

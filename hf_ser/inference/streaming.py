@@ -26,13 +26,11 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-from ..data.audio import AudioError, validate_audio
+from ..data.audio import MIN_DURATION_S, AudioError, pad_short_audio, validate_audio
 from .backends import ClipOutput, to_numpy
 from .inputs import (
-    MIN_DURATION_S,
     AudioSource,
     UnsupportedInputError,
-    pad_short_audio,
     prepare_named_audio,
     source_from_value,
 )

@@ -19,11 +19,17 @@ from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from .audio import RuntimeAudioError, change_speed, load_file, num_samples, pad_short, prepare, read_window
+from ..data.audio import (
+    change_speed,
+    file_num_samples,
+    load_audio,
+    pad_short_audio,
+    prepare_audio,
+)
+from ..data.windows import ChunkingConfig, aggregate, read_window
 from .features import features_from_config
 from .session import OnnxSession, find_onnx_file
 from .spec import ModelSpec, read_json
-from .windows import aggregate, window_hop, windows
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "default_model"
 """The built-in model: its ``model.onnx`` ships next to its safetensors weights."""
@@ -43,7 +49,7 @@ class Source:
     array: Optional[np.ndarray] = None
 
     def load(self, sampling_rate: int) -> np.ndarray:
-        return load_file(self.path, sampling_rate) if self.array is None else self.array
+        return load_audio(self.path, sampling_rate) if self.array is None else self.array
 
     def window(self, start: int, end: int, sampling_rate: int) -> np.ndarray:
         if self.path is not None:
@@ -114,14 +120,12 @@ class RuntimePipeline:
         """One input (path, array with ``sampling_rate``, or ``{"array", "sampling_rate"}``) -> Source."""
         if isinstance(value, (str, os.PathLike)):
             path = os.fspath(value)
-            if not os.path.isfile(path):
-                raise RuntimeAudioError(f"Audio file not found: {path}")
-            return Source(path, num_samples(path, self.sampling_rate), path=path)
+            return Source(path, file_num_samples(path, self.sampling_rate), path=path)
         if isinstance(value, dict):
             value, sampling_rate = value.get("array"), value.get("sampling_rate", sampling_rate)
         if sampling_rate is None:
             raise ValueError("Pass sampling_rate= with array inputs (e.g. 16000).")
-        array = prepare(value, int(sampling_rate), self.sampling_rate)
+        array = prepare_audio(value, sampling_rate, self.sampling_rate)
         return Source("<in-memory audio>", array.shape[0], array=array)
 
     def _sources(self, inputs: Any, sampling_rate: Optional[int]) -> tuple[list[Source], bool]:
@@ -133,12 +137,12 @@ class RuntimePipeline:
     # ------------------------------------------------------------------------------------------------
     def run_arrays(self, arrays: Sequence[np.ndarray]) -> list[dict[str, Optional[np.ndarray]]]:
         """Probabilities / regression values of a batch of clips at the model's rate (speeds averaged)."""
-        arrays = [pad_short(array, self.sampling_rate) for array in arrays]
+        arrays = [pad_short_audio(array, self.sampling_rate) for array in arrays]
         runs = [self._run_once(arrays)]
         for speed in self.spec.test_time_speeds or ():
             if speed != 1.0:
                 changed = [change_speed(a, self.sampling_rate, speed) for a in arrays]
-                runs.append(self._run_once([pad_short(a, self.sampling_rate) for a in changed]))
+                runs.append(self._run_once([pad_short_audio(a, self.sampling_rate) for a in changed]))
         return [
             {key: _mean([run[index][key] for run in runs]) for key in ("probabilities", "regression")}
             for index in range(len(arrays))
@@ -197,11 +201,11 @@ class RuntimePipeline:
                     stacklevel=3,
                 )
 
-    def _chunked(self, source: Source, chunk: tuple[int, int], top_k: Optional[int], batch_size: int) -> dict:
+    def _chunked(self, source: Source, chunk: ChunkingConfig, top_k: Optional[int], batch_size: int) -> dict:
         """Classify ``source`` window by window (read lazily) and aggregate like the torch pipeline."""
-        spans = windows(source.num_samples, *chunk)
+        spans = chunk.windows(source.num_samples)
         items = (
-            pad_short(source.window(start, end, self.sampling_rate), self.sampling_rate)
+            pad_short_audio(source.window(start, end, self.sampling_rate), self.sampling_rate)
             for start, end in spans
         )
         outputs = list(self._batched(items, batch_size))
@@ -245,7 +249,7 @@ class RuntimePipeline:
             loaded = (source.load(self.sampling_rate) for source in sources)
             results = [self._format(output, top_k) for output in self._batched(loaded, batch_size)]
         else:
-            chunk = window_hop(chunk_length_s, stride_length_s, self.sampling_rate)
+            chunk = ChunkingConfig.from_seconds(chunk_length_s, stride_length_s, self.sampling_rate)
             results = [self._chunked(source, chunk, top_k, batch_size) for source in sources]
         return results[0] if single else results
 

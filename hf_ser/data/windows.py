@@ -1,5 +1,8 @@
 """Long audio: cut a clip into overlapping windows, read them lazily, and aggregate their predictions.
 
+numpy + soundfile only: the torch pipeline (:mod:`hf_ser.inference`) and the torch-free runtime
+(:mod:`hf_ser.runtime`) both use it, so a window means the same samples in both.
+
 With ``chunk_length_s`` set, the pipeline classifies fixed-length windows instead of the whole clip.
 Consecutive windows share ``stride_length_s`` seconds of context on each side (the transformers ASR
 pipeline's convention), so the hop between window starts is ``chunk_length_s - 2 * stride_length_s``;
@@ -18,7 +21,7 @@ from typing import Optional
 import numpy as np
 import soundfile as sf
 
-from ..data.audio import AudioError, prepare_audio
+from .audio import AudioError, prepare_audio
 
 RESAMPLE_MARGIN_S = 0.05
 """Extra audio read on each side of a window before resampling, then dropped, so that windows read from a
