@@ -37,6 +37,7 @@ from ..data.audio import DEFAULT_SAMPLING_RATE, AudioError, change_speed, pad_sh
 from ..data.threads import configure_threads
 from ..data.windows import ChunkingConfig, aggregate, read_window
 from ..progress import quiet_progress, quietly
+from ..runtime.results import format_prediction, softmax
 from .backends import ClipOutput, TorchBackend, model_task
 from .batching import length_sorted_batches
 from .inputs import AudioSource, check_errors_mode, normalize_inputs
@@ -545,24 +546,10 @@ class SERPipeline:
     # ------------------------------------------------------------------------------------------------
     # Formatting
     # ------------------------------------------------------------------------------------------------
-    def _scores(self, probabilities: np.ndarray, top_k: Optional[int]) -> dict:
-        order = np.argsort(-probabilities, kind="stable")
-        if top_k is not None:
-            order = order[:top_k]
-        scores = {self.id2label.get(int(i), str(int(i))): float(probabilities[i]) for i in order}
-        return {"label": next(iter(scores)), "scores": scores}
-
     def _format_values(
         self, probabilities: Optional[np.ndarray], regression: Optional[np.ndarray], top_k
     ) -> dict:
-        result: dict = {}
-        if probabilities is not None:
-            result.update(self._scores(probabilities, top_k))
-        if regression is not None:
-            result.update(
-                {name: float(value) for name, value in zip(self.regression_targets, regression, strict=True)}
-            )
-        return result
+        return format_prediction(probabilities, regression, self.id2label, self.regression_targets, top_k)
 
     def _format(self, output: ClipOutput, top_k: Optional[int]) -> dict:
         probabilities = None if output.class_logits is None else softmax(output.class_logits)
@@ -598,13 +585,6 @@ class SERPipeline:
             result["embedding"] = aggregate(embeddings, durations).astype(np.float32)
         result["segments"] = segments
         return result
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Numerically stable softmax over the last axis, in float64 for exact probabilities."""
-    shifted = np.asarray(logits, dtype=np.float64) - np.max(logits, axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 def pipeline(

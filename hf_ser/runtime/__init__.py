@@ -13,7 +13,8 @@ Nothing here imports torch or transformers (``tests/test_runtime.py`` checks it 
 both are unimportable).
 """
 
-from .predictor import DEFAULT_MODEL_DIR, RuntimePipeline, load, softmax
+from .predictor import DEFAULT_MODEL_DIR, RuntimePipeline, load
+from .results import format_prediction, softmax
 from .session import ONNX_FILE, QUANTIZED_ONNX_FILE, OnnxSession, find_onnx_file
 from .spec import ModelSpec
 
@@ -25,6 +26,7 @@ __all__ = [
     "OnnxSession",
     "RuntimePipeline",
     "find_onnx_file",
+    "format_prediction",
     "load",
     "softmax",
 ]

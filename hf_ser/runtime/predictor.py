@@ -28,6 +28,7 @@ from ..data.audio import (
 )
 from ..data.windows import ChunkingConfig, aggregate, read_window
 from .features import features_from_config
+from .results import format_prediction, softmax
 from .session import OnnxSession, find_onnx_file
 from .spec import ModelSpec, read_json
 
@@ -55,13 +56,6 @@ class Source:
         if self.path is not None:
             return read_window(self.path, start, end, sampling_rate)
         return self.array[start:end]
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Numerically stable softmax over the last axis in float64 (as the torch pipeline's)."""
-    shifted = np.asarray(logits, dtype=np.float64) - np.max(logits, axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 class RuntimePipeline:
@@ -178,18 +172,10 @@ class RuntimePipeline:
     # Formatting
     # ------------------------------------------------------------------------------------------------
     def _format(self, output: dict, top_k: Optional[int]) -> dict:
-        result: dict = {}
-        probabilities = output["probabilities"]
-        if probabilities is not None:
-            order = np.argsort(-probabilities, kind="stable")[:top_k]
-            scores = {self.spec.id2label.get(int(i), str(int(i))): float(probabilities[i]) for i in order}
-            result.update({"label": next(iter(scores)), "scores": scores})
-        if output["regression"] is not None:
-            values = output["regression"]
-            result.update(
-                {name: float(v) for name, v in zip(self.spec.regression_targets, values, strict=True)}
-            )
-        return result
+        spec = self.spec
+        return format_prediction(
+            output["probabilities"], output["regression"], spec.id2label, spec.regression_targets, top_k
+        )
 
     def _warn_long(self, sources: Sequence[Source]) -> None:
         for source in sources:
@@ -268,4 +254,4 @@ def load(
     return RuntimePipeline.from_pretrained(export_dir, quantized=quantized, **kwargs)
 
 
-__all__ = ["DEFAULT_MODEL_DIR", "RuntimePipeline", "Source", "load", "softmax"]
+__all__ = ["DEFAULT_MODEL_DIR", "RuntimePipeline", "Source", "load"]
