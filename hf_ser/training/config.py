@@ -24,6 +24,7 @@ import re
 import sys
 import textwrap
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Optional, Union
@@ -172,6 +173,10 @@ class TrainConfig:
             0.59 to 0.62 (benchmarks/results/small_models.md).
         class_weights (`bool`, *optional*, defaults to `False`):
             Weight the CE loss by inverse class frequency of the training labels.
+        balanced_sampling (`bool`, *optional*, defaults to `False`):
+            Draw training clips class-balanced (with replacement, probability 1 / class count; the draws
+            depend only on `seed`) instead of a uniform shuffle: each batch holds every emotion about
+            equally often. An alternative to `class_weights` (not combined with it); classes only.
         feature_normalization (`str`, *optional*, defaults to `"utterance"`):
             Normalisation of the MFCC+chroma features of `"lstm_sa"` models: `"utterance"` (each clip
             standardised by its own frame statistics, the extractor's default) or `"global"` (one mean/std
@@ -199,7 +204,9 @@ class TrainConfig:
         eval_strategy, eval_steps, save_steps, save_total_limit, logging_steps:
             When to evaluate, save and log (`save` follows `eval` when evaluating).
         early_stopping_patience (`int`, *optional*):
-            Stop after this many evaluations without improvement of the selection metric.
+            Stop after this many evaluations without improvement of the selection metric on the
+            validation speakers (the next fold's, never the test speakers). Needs `use_validation: true`
+            and an `eval_strategy` other than `"no"`; otherwise it has no effect and a warning says so.
         bf16 (`"auto"` or `bool`, *optional*, defaults to `"auto"`):
             bfloat16 mixed precision; `"auto"` enables it on GPUs that support it.
         dataloader_num_workers (`int`, *optional*, defaults to 0): data loading workers.
@@ -266,6 +273,7 @@ class TrainConfig:
     speed_perturbation: Optional[list] = None
     test_time_speeds: Optional[list] = None
     class_weights: bool = False
+    balanced_sampling: bool = False
     feature_normalization: str = "utterance"
     # run
     output_dir: str = "outputs/ser"
@@ -315,6 +323,7 @@ class TrainConfig:
         self._validate_folds()
         self._validate_speeds()
         self._validate_model_type_options()
+        self._validate_imbalance_options()
         if self.eval_strategy == "steps" and not self.eval_steps:
             raise ValueError("`eval_strategy: steps` needs `eval_steps`.")
         self._validate_distillation()
@@ -364,6 +373,25 @@ class TrainConfig:
             )
         if self.lora and self.model_type != "ser":
             raise ValueError(f"`lora` needs an SSL backbone (model_type 'ser'), got {self.model_type!r}.")
+
+    def _validate_imbalance_options(self) -> None:
+        """``balanced_sampling`` needs classes and excludes ``class_weights``; early stopping needs
+        validation speakers (a warning, since configs may turn validation off for one run)."""
+        if self.balanced_sampling and self.task == "regression":
+            raise ValueError("`balanced_sampling` draws clips by emotion class; task 'regression' has none.")
+        if self.balanced_sampling and self.class_weights:
+            raise ValueError(
+                "`balanced_sampling` and `class_weights` both correct class imbalance (together they "
+                "over-correct); set one of them to false."
+            )
+        if self.early_stopping_patience is not None and (
+            not self.use_validation or self.eval_strategy == "no"
+        ):
+            warnings.warn(
+                f"early_stopping_patience={self.early_stopping_patience} has no effect without validation "
+                f"speakers (use_validation={self.use_validation}, eval_strategy={self.eval_strategy!r}).",
+                stacklevel=3,
+            )
 
     def _validate_distillation(self) -> None:
         from ..models.losses import REGRESSION_LOSSES

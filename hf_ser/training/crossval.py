@@ -25,8 +25,9 @@ Example:
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -51,58 +52,95 @@ def run_crossval(cfg: TrainConfig) -> dict[str, Any]:
 
     check_model_options(cfg)
     dataset = load_dataset_for(cfg)
-    if uses_official_splits(cfg, dataset):
-        folds, n_folds = None, 1
-    else:
-        folds = compute_folds(cfg, dataset)
-        n_folds = len(folds)
+    folds = None if uses_official_splits(cfg, dataset) else compute_folds(cfg, dataset)
+    n_folds = 1 if folds is None else len(folds)
     metric = selection_metric(cfg.task)
     main_process = PartialState().is_main_process
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
     for fold in range(n_folds):
         for seed_index in range(cfg.seeds):
-            run_dir = run_directory(cfg.output_dir, fold, seed_index)
-            metrics_file = run_dir / "metrics.json"
-            if metrics_file.is_file():
-                metrics = json.loads(metrics_file.read_text())
-                if main_process:
-                    print(f"fold {fold} seed {cfg.seed + seed_index}: finished earlier, skipped")
-            else:
-                run_cfg = cfg.replace(
-                    output_dir=str(run_dir),
-                    fold=fold,
-                    seed=cfg.seed + seed_index,
-                    resume=True,
-                    keep_checkpoints=False,
-                )
-                if main_process:
-                    print(
-                        f"=== fold {fold + 1}/{n_folds}, seed {run_cfg.seed} "
-                        f"({seed_index + 1}/{cfg.seeds}) ==="
-                    )
-                metrics = run_finetune(run_cfg, split_data(run_cfg, dataset, folds))
-            test_split = next(name for name in metrics if name != "validation")
-            runs.append(
-                {
-                    "fold": fold,
-                    "seed": cfg.seed + seed_index,
-                    "value": metrics[test_split].get(metric),
-                    "test_split": test_split,
-                    "output_dir": str(run_dir),
-                    "metrics": metrics,
-                }
-            )
+            runs.append(crossval_run(cfg, dataset, folds, fold, seed_index, verbose=main_process))
             if main_process:
-                summary = write_summary(cfg, runs, metric, n_folds)
-    result = summarize(runs, metric, n_folds, cfg.seeds)
+                summary = write_summary(cfg, runs, metric, n_folds, chance_level(cfg, dataset))
+    result = summarize(runs, metric, n_folds, cfg.seeds, chance_level(cfg, dataset))
     if main_process:
+        warn_collapsed(summary)
         save_model_card(crossval_card(cfg, summary, runs), cfg.output_dir)
         print(
             f"crossval done: test {metric} {result['mean']:.4f} ± {result['std']:.4f} over {len(runs)} runs; "
             f"summary and runs in {cfg.output_dir}"
         )
     return result
+
+
+def crossval_run(
+    cfg: TrainConfig,
+    dataset: Any,
+    folds: Optional[list],
+    fold: int,
+    seed_index: int,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """One fold x seed run in ``run_directory(cfg.output_dir, fold, seed_index)``: skipped when its
+    ``metrics.json`` exists (finished earlier), else trained (resuming a checkpoint). Returns the run
+    record :func:`summarize` takes (``fold``, ``seed``, ``value``, ``test_split``, ``metrics``, ...)."""
+    run_dir = run_directory(cfg.output_dir, fold, seed_index)
+    metrics_file = run_dir / "metrics.json"
+    seed = cfg.seed + seed_index
+    if metrics_file.is_file():
+        metrics = json.loads(metrics_file.read_text())
+        if verbose:
+            print(f"fold {fold} seed {seed}: finished earlier, skipped")
+    else:
+        run_cfg = cfg.replace(
+            output_dir=str(run_dir), fold=fold, seed=seed, resume=True, keep_checkpoints=False
+        )
+        if verbose:
+            n_folds = 1 if folds is None else len(folds)
+            print(f"=== fold {fold + 1}/{n_folds}, seed {seed} ({seed_index + 1}/{cfg.seeds}) ===")
+        metrics = run_finetune(run_cfg, split_data(run_cfg, dataset, folds))
+    test_split = next(name for name in metrics if name != "validation")
+    return {
+        "fold": fold,
+        "seed": seed,
+        "value": metrics[test_split].get(selection_metric(cfg.task)),
+        "test_split": test_split,
+        "output_dir": str(run_dir),
+        "metrics": metrics,
+    }
+
+
+def chance_level(cfg: TrainConfig, dataset: Any) -> Optional[float]:
+    """The metric's chance level: 1 / number of classes for UAR (what a constant or random classifier
+    scores), ``None`` for regression (mean CCC has no class-count chance level)."""
+    if cfg.task == "regression":
+        return None
+    return 1.0 / len(dataset.features["label"].names)
+
+
+def collapsed_runs(runs: list[dict[str, Any]], chance: Optional[float]) -> list[dict[str, Any]]:
+    """Runs whose test metric is at or below ``chance`` (a fold where the model learnt nothing that
+    transfers to the test speakers: often one class predicted for every clip). Missing values count too."""
+    if chance is None:
+        return []
+    return [
+        {"fold": run["fold"], "seed": run["seed"], "value": run["value"]}
+        for run in runs
+        if run["value"] is None or np.isnan(run["value"]) or run["value"] <= chance + 1e-12
+    ]
+
+
+def warn_collapsed(summary: dict[str, Any]) -> None:
+    """Print one warning line naming the collapsed fold runs of a summary (nothing when there are none)."""
+    collapsed = summary.get("collapsed") or []
+    if collapsed:
+        where = ", ".join(f"fold {run['fold']} seed {run['seed']}" for run in collapsed)
+        warnings.warn(
+            f"{len(collapsed)} run(s) at or below chance ({summary['metric']} <= "
+            f"{summary['chance']:.4f}), collapsed: {where}",
+            stacklevel=2,
+        )
 
 
 def _sample_std(values: Any) -> float:
@@ -112,8 +150,13 @@ def _sample_std(values: Any) -> float:
     return mean_std(finite)[1] if finite else float("nan")
 
 
-def summarize(runs: list[dict[str, Any]], metric: str, n_folds: int, n_seeds: int) -> dict[str, Any]:
-    """``{"metric", "mean", "std", "max", "over", "runs", ...}`` from per-run test values."""
+def summarize(
+    runs: list[dict[str, Any]], metric: str, n_folds: int, n_seeds: int, chance: Optional[float] = None
+) -> dict[str, Any]:
+    """``{"metric", "mean", "std", "max", "over", "runs", "collapsed", ...}`` from per-run test values.
+
+    ``chance`` (1 / classes for UAR; see :func:`chance_level`) flags the runs at or below it in
+    ``collapsed`` (``[{"fold", "seed", "value"}]``; empty when ``chance`` is None)."""
     values = np.array([np.nan if run["value"] is None else run["value"] for run in runs], dtype=float)
     seeds = sorted({run["seed"] for run in runs})
     per_seed = {
@@ -137,6 +180,8 @@ def summarize(runs: list[dict[str, Any]], metric: str, n_folds: int, n_seeds: in
         "n_folds": n_folds,
         "n_seeds": n_seeds,
         "complete": complete,
+        "chance": chance,
+        "collapsed": collapsed_runs(runs, chance),
         "per_seed": {str(k): v for k, v in per_seed.items()},
         "per_fold": {str(k): v for k, v in per_fold.items()},
         "runs": [
@@ -192,9 +237,16 @@ def crossval_card(cfg: TrainConfig, summary: dict[str, Any], runs: list[dict[str
     return card
 
 
-def write_summary(cfg: TrainConfig, runs: list[dict[str, Any]], metric: str, n_folds: int) -> dict[str, Any]:
-    """Write ``summary.json`` and ``summary.md`` (written after every run, so partial results are visible)."""
-    summary = summarize(runs, metric, n_folds, cfg.seeds)
+def write_summary(
+    cfg: TrainConfig,
+    runs: list[dict[str, Any]],
+    metric: str,
+    n_folds: int,
+    chance: Optional[float] = None,
+) -> dict[str, Any]:
+    """Write ``summary.json`` and ``summary.md`` (written after every run, so partial results are visible);
+    runs at or below ``chance`` are listed as collapsed in both."""
+    summary = summarize(runs, metric, n_folds, cfg.seeds, chance)
     summary["config"] = {
         "model_type": cfg.model_type,
         "backbone": cfg.backbone,
@@ -241,4 +293,25 @@ def summary_markdown(cfg: TrainConfig, summary: dict[str, Any]) -> str:
         f"| {run['fold']} | {run['seed']} | {'n/a' if run['value'] is None else round(run['value'], 4)} |"
         for run in summary["runs"]
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + collapsed_markdown(summary)) + "\n"
+
+
+def collapsed_markdown(summary: dict[str, Any]) -> list[str]:
+    """Markdown lines listing the collapsed runs (at or below chance), or none when there are none."""
+    collapsed = summary.get("collapsed") or []
+    if not collapsed:
+        return []
+    metric = summary["metric"].upper()
+    lines = [
+        "",
+        f"**Collapsed runs** ({metric} at or below chance {summary['chance']:.4f}): "
+        f"{len(collapsed)} of {len(summary['runs'])}.",
+        "",
+        f"| fold | seed | {metric} |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {run['fold']} | {run['seed']} | {'n/a' if run['value'] is None else round(run['value'], 4)} |"
+        for run in collapsed
+    ]
+    return lines

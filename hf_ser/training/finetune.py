@@ -49,7 +49,7 @@ from .preparation import (
     load_dataset_for,
     split_data,
 )
-from .trainer import SERTrainer, default_data_collator
+from .trainer import SERTrainer, SERTrainingArguments, default_data_collator
 
 GROUP_COLUMNS = ("sex", "speaker")
 """Columns of a test split whose groups get their own figures in ``metrics.json`` and the model card."""
@@ -171,7 +171,7 @@ def build_training_arguments(cfg: TrainConfig, has_validation: bool, train_size:
         kwargs["save_steps"] = save_steps
     if cfg.restart_period_epochs is not None:
         kwargs["lr_scheduler_type"] = "cosine_with_restarts"
-    args = TrainingArguments(**kwargs)
+    args = SERTrainingArguments(**kwargs, balanced_sampling=cfg.balanced_sampling)
     if cfg.restart_period_epochs is not None:
         steps_per_epoch = max(
             1,

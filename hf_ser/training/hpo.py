@@ -1,7 +1,8 @@
 """Hyper-parameter search with Optuna (TPE sampler, median pruning, SQLite study that survives interruption).
 
 Each trial is a :func:`~.finetune.run_finetune` on the config's fold (training speakers only: the
-objective is the *validation* metric, UAR or mean CCC, so the test speakers stay unseen). Bad trials are
+objective is the *validation* metric, UAR or mean CCC; the test split is dropped before the trials, so
+the test speakers stay unseen). Bad trials are
 pruned from their intermediate validation scores. The study lives in ``<output_dir>/study.db``:
 re-running the same command continues it (trials cut off by a kill are re-queued with the same
 parameters) until ``n_trials`` trials have finished. The best setting is written as
@@ -15,6 +16,7 @@ model options); override it with the ``search_space`` config key.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from transformers import TrainerCallback
 from .artifacts import write_json
 from .config import TrainConfig
 from .finetune import run_finetune, selection_metric
-from .preparation import load_dataset_for, split_data
+from .preparation import TrainingData, load_dataset_for, split_data
 
 DEFAULT_SEARCH_SPACE: dict[str, dict[str, Any]] = {
     "learning_rate": {"type": "float", "low": 3e-5, "high": 2e-4, "log": True},
@@ -99,6 +101,12 @@ def _requeue_interrupted(study: Any) -> int:
     return len(stale)
 
 
+def tuning_data(cfg: TrainConfig) -> TrainingData:
+    """The fold's training and validation speakers only: the test split is dropped, so no trial ever
+    predicts (let alone scores) a test speaker."""
+    return dataclasses.replace(split_data(cfg, load_dataset_for(cfg)), tests={})
+
+
 def run_hpo(cfg: TrainConfig) -> dict[str, Any]:
     """Run or continue the study; return ``{"metric", "best_value", "best_params", ...}``."""
     import optuna
@@ -113,7 +121,7 @@ def run_hpo(cfg: TrainConfig) -> dict[str, Any]:
         raise ValueError("Run hpo in a single process (python recipes/hpo.py); trials are not distributed.")
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    data = split_data(cfg, load_dataset_for(cfg))
+    data = tuning_data(cfg)
     metric = selection_metric(cfg.task)
     study = optuna.create_study(
         study_name="hf_ser",

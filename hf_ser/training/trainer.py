@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 import torch
@@ -56,6 +57,19 @@ def is_backbone_parameter(name: str) -> bool:
     """Parameters of the SSL backbone (including LoRA adapters inside it), by name."""
     parts = name.split(".")
     return "backbone" in parts
+
+
+@dataclass
+class SERTrainingArguments(TrainingArguments):
+    """`TrainingArguments` plus the sampling option of :class:`SERTrainer`.
+
+    Args:
+        balanced_sampling (`bool`, *optional*, defaults to `False`):
+            Draw training clips class-balanced (:func:`hf_ser.data.sampling.class_balanced_sampler`, with
+            replacement, seeded by `data_seed` or `seed`) instead of a uniform shuffle.
+    """
+
+    balanced_sampling: bool = field(default=False, metadata={"help": "Class-balanced training sampler."})
 
 
 class SERTrainer(Trainer):
@@ -131,6 +145,18 @@ class SERTrainer(Trainer):
         if created and self.freeze_backbone_steps > 0:
             gate_backbone_learning_rate(scheduler, self.freeze_backbone_steps)
         return scheduler
+
+    # -- sampling ------------------------------------------------------------------------------------
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        """Class-balanced sampler when ``args.balanced_sampling``; transformers' sampler otherwise."""
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        if not getattr(self.args, "balanced_sampling", False) or dataset is None:
+            return super()._get_train_sampler(train_dataset)
+        from ..data.sampling import class_balanced_sampler
+
+        labels = dataset.with_format(None)["label"] if hasattr(dataset, "with_format") else dataset["label"]
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        return class_balanced_sampler(list(labels), seed)
 
     # -- evaluation ----------------------------------------------------------------------------------
     def prediction_step(
