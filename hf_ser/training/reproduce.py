@@ -279,7 +279,8 @@ def reproduce_markdown(result: dict[str, Any]) -> str:
         f"Test folds {result['test_folds']}; per (model, test fold) {settings['trials']} TPE trials "
         f"(search space `{settings['search_space']}`) scored on validation speakers inside the training "
         f"folds, then {settings['seeds']} seeds with the best setting. UAR per seed averaged over the test "
-        f"folds; mean ± sample std and max over seeds. Overrides: `{json.dumps(settings['overrides'])}`. "
+        f"folds; mean ± sample std and max over {_over(result)}. "
+        f"Overrides: `{json.dumps(settings['overrides'])}`. "
         f"Wall time {result['wall_time_s'] / 60:.1f} min with {settings['jobs']} job(s).",
         "",
         "| model | params | UAR mean ± std | UAR max | collapsed runs | paper params | paper UAR mean ± std "
@@ -301,6 +302,11 @@ def reproduce_markdown(result: dict[str, Any]) -> str:
             name, value = row["paper"]["name"], best["best_value"]
             lines.append(f"| {name} | {fold} | {best['best_trial']} | {value:.4f} | {setting} |")
     return "\n".join(lines) + "\n"
+
+
+def _over(result: dict[str, Any]) -> str:
+    """What mean ± std run over: seeds, or the folds when there is one seed (:func:`summarize`'s rule)."""
+    return result["rows"][0]["summary"]["over"] if result["rows"] else "seeds"
 
 
 def _short(value: Any) -> str:
