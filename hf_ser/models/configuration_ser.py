@@ -8,6 +8,7 @@ when the config is built, naming the value and the allowed ones.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional, Union
 
 from transformers import AutoConfig, PreTrainedConfig
@@ -19,6 +20,7 @@ from .configuration_base import DEFAULT_REGRESSION_TARGETS, SERHeadConfig, check
 from .heads import HEAD_ACTIVATIONS
 from .pooling import POOLING_TYPES
 from .seq2seq import SEQ2SEQ_MECHANISMS
+from .text_fusion import TEXT_FUSIONS
 
 LAYER_WEIGHTINGS = ("last", "weighted")
 
@@ -96,6 +98,22 @@ class SERConfig(SERHeadConfig):
             weights let the character task dominate the shared backbone.
         ctc_blank_id (`int`, *optional*, defaults to 0):
             Index of the CTC blank token.
+        text_backbone (`str`, `dict` or `PreTrainedConfig`, *optional*):
+            A text encoder as second input (paper 000): the config of any transformers text encoder
+            (built with `AutoModel`; a dict needs `model_type`) or a model id / directory, whose config is
+            read here and whose weights `SERModelForAudioClassification.from_backbone` loads (the plain
+            constructor builds random weights, as for the speech backbone). Stored as the encoder's config;
+            the weights are saved with the model. `None` (default): audio only. The model then takes
+            `text_input_ids` / `text_attention_mask` (see `SERProcessor`).
+        text_backbone_name_or_path (`str`, *optional*):
+            The model id `text_backbone` was given as (set from it; tells `from_backbone` what to load).
+        text_fusion (`str`, *optional*, defaults to `"concat"`):
+            How text meets audio: `"concat"` (audio frames and text tokens, each with a learned modality
+            embedding, form one sequence for the seq2seq module and the pooling) or `"cross_attention"`
+            (the audio frames attend to the text tokens in one attention block with residual, `seq2seq_heads`
+            heads, before the seq2seq module). See `hf_ser.models.text_fusion`.
+        freeze_text_backbone (`bool`, *optional*, defaults to `True`):
+            Keep the text encoder frozen (and in eval mode): a fixed feature extractor, as in paper 000.
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialiser of the head weights.
 
@@ -136,10 +154,15 @@ class SERConfig(SERHeadConfig):
     ctc_vocab_size: Optional[int] = None
     ctc_alpha: Union[float, int] = 0.1
     ctc_blank_id: int = 0
+    text_backbone: Union[str, dict, PreTrainedConfig, None] = None
+    text_backbone_name_or_path: Optional[str] = None
+    text_fusion: str = "concat"
+    freeze_text_backbone: bool = True
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs: Any) -> None:
         self.backbone_config = self._build_backbone_config(self.backbone_config)
+        self._build_text_backbone_config()
         labels_given = self._labels_given(kwargs)
         super().__post_init__(**kwargs)
         self._validate_choices()
@@ -163,17 +186,40 @@ class SERConfig(SERHeadConfig):
         check_choice("backbone model_type", backbone_config.model_type, BACKBONE_TYPES)
         return backbone_config
 
+    def _build_text_backbone_config(self) -> None:
+        """Turn ``text_backbone`` (model id, dict or config) into a config; remember a model id."""
+        text_backbone = self.text_backbone
+        if isinstance(text_backbone, (str, os.PathLike)):
+            self.text_backbone_name_or_path = os.fspath(text_backbone)
+            text_backbone = AutoConfig.from_pretrained(self.text_backbone_name_or_path)
+        if isinstance(text_backbone, dict):
+            if text_backbone.get("model_type") not in CONFIG_MAPPING:
+                raise ValueError(
+                    "text_backbone as a dict needs the `model_type` of a transformers text encoder, got "
+                    f"{text_backbone.get('model_type')!r}."
+                )
+            fields = {key: value for key, value in text_backbone.items() if key != "model_type"}
+            text_backbone = CONFIG_MAPPING[text_backbone["model_type"]].from_dict(fields)
+        if text_backbone is not None and not isinstance(text_backbone, PreTrainedConfig):
+            raise ValueError(
+                "text_backbone must be None, a model id, a dict or a PreTrainedConfig, got "
+                f"{type(text_backbone).__name__}."
+            )
+        self.text_backbone = text_backbone
+
     def _validate_choices(self) -> None:
         check_choice("pooling", self.pooling, POOLING_TYPES)
+        check_choice("text_fusion", self.text_fusion, TEXT_FUSIONS)
         check_choice("layer_weighting", self.layer_weighting, LAYER_WEIGHTINGS)
         check_choice("head_activation", self.head_activation, HEAD_ACTIVATIONS)
         if self.seq2seq is not None:
             check_choice("seq2seq mechanism", self.seq2seq, SEQ2SEQ_MECHANISMS)
-            if self.hidden_size % self.seq2seq_heads:
-                raise ValueError(
-                    f"seq2seq_heads ({self.seq2seq_heads}) must divide the backbone hidden size "
-                    f"({self.hidden_size})."
-                )
+        uses_heads = self.seq2seq is not None or (self.has_text_backbone and self.text_fusion == "cross_attention")
+        if uses_heads and self.hidden_size % self.seq2seq_heads:
+            raise ValueError(
+                f"seq2seq_heads ({self.seq2seq_heads}) must divide the backbone hidden size "
+                f"({self.hidden_size})."
+            )
         for name in ("pooling_heads", "seq2seq_layers", "seq2seq_heads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
@@ -224,6 +270,11 @@ class SERConfig(SERHeadConfig):
     def has_ctc_head(self) -> bool:
         """Whether the model has the auxiliary CTC character head (``ctc_vocab_size`` is set)."""
         return self.ctc_vocab_size is not None
+
+    @property
+    def has_text_backbone(self) -> bool:
+        """Whether the model takes text as a second input (``text_backbone`` is set)."""
+        return self.text_backbone is not None
 
     @property
     def hidden_size(self) -> int:

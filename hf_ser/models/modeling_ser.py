@@ -36,6 +36,7 @@ from .outputs import SERModelOutput
 from .pooling import build_pooling
 from .seq2seq import Seq2SeqEncoder
 from .streaming import SERStreamState, init_ser_stream_state, ser_stream_step
+from .text_fusion import TextFusion, build_text_backbone, load_pretrained_text_backbone, text_hidden_size
 from .weight_init import init_linear_
 
 
@@ -122,6 +123,11 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
             if config.has_ctc_head
             else None
         )
+        if config.has_text_backbone:  # attributes only when used: audio-only state dicts stay as they were
+            self.text_backbone = build_text_backbone(config.text_backbone)
+            self.text_fusion = TextFusion(
+                config.text_fusion, text_hidden_size(config.text_backbone), config.hidden_size, config.seq2seq_heads
+            )
         self.post_init()
         self.apply_freezing()
 
@@ -150,6 +156,14 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
             self.freeze_backbone()
         elif self.config.freeze_feature_encoder:
             self.freeze_feature_encoder()
+        if self.config.has_text_backbone and self.config.freeze_text_backbone:
+            self.freeze_text_backbone()
+
+    def freeze_text_backbone(self) -> None:
+        """Stop gradients through the text encoder and keep it in eval mode (recorded in the config)."""
+        self.config.freeze_text_backbone = True
+        set_requires_grad(self.text_backbone, False)
+        self.text_backbone.eval()
 
     def freeze_feature_encoder(self) -> None:
         """Stop gradients through the backbone's convolutional feature encoder (recorded in the config)."""
@@ -181,6 +195,8 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
         super().train(mode)
         if self.config.freeze_backbone:
             self.backbone.eval()
+        if self.config.has_text_backbone and self.config.freeze_text_backbone:
+            self.text_backbone.eval()
         return self
 
     # ----------------------------------------------------------------------------------------------
@@ -202,7 +218,8 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
             backbone_config_kwargs: overrides of the backbone config (e.g. ``{"layerdrop": 0.0,
                 "mask_time_prob": 0.05}``).
             backbone_kwargs: extra backbone ``from_pretrained`` arguments (``revision``, ``dtype``...).
-            **config_kwargs: :class:`SERConfig` options (``pooling``, ``task``, ``id2label``...).
+            **config_kwargs: :class:`SERConfig` options (``pooling``, ``task``, ``id2label``...). A
+                ``text_backbone`` given as a model id gets its pretrained weights here too.
 
         Example: ``SERModelForAudioClassification.from_backbone("facebook/wav2vec2-base",
         pooling="attentive_stats", id2label={0: "anger", 1: "happiness", 2: "neutral", 3: "sadness"})``.
@@ -222,6 +239,10 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
             pretrained_model_name_or_path, config=config.backbone_config, **(backbone_kwargs or {})
         )
         model.config.backbone_config = model.backbone.config
+        if config.text_backbone_name_or_path is not None:
+            model.text_backbone = load_pretrained_text_backbone(
+                config.text_backbone_name_or_path, config=config.text_backbone
+            )
         model.apply_freezing()
         return model
 
@@ -260,6 +281,8 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
         labels: Optional[torch.Tensor] = None,
         regression_labels: Optional[torch.Tensor] = None,
         ctc_labels: Optional[torch.Tensor] = None,
+        text_input_ids: Optional[torch.Tensor] = None,
+        text_attention_mask: Optional[torch.Tensor] = None,
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
@@ -276,6 +299,12 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
             ctc_labels (`torch.LongTensor` of shape `(batch, characters)`, *optional*):
                 Character ids of the transcripts for the CTC head, right-padded with -100 (a row of only
                 -100 = no transcript, left out of the CTC loss). Needs `config.ctc_vocab_size`.
+            text_input_ids (`torch.LongTensor` of shape `(batch, tokens)`, *optional*):
+                Token ids of each clip's transcript for the text encoder (`config.text_backbone`), from the
+                model's tokenizer (`SERProcessor(..., text=...)` returns them under this name). `None` = no
+                transcript: the audio-only path.
+            text_attention_mask (`torch.LongTensor` of shape `(batch, tokens)`, *optional*):
+                1 for real tokens, 0 for padding (all ones when not given). A row of zeros = no transcript.
             output_attentions (`bool`, *optional*): return backbone attentions (needs eager attention).
             output_hidden_states (`bool`, *optional*): return all backbone hidden states.
             {return_dict_arg}
@@ -297,9 +326,10 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
             input_values, attention_mask, bool(output_hidden_states), output_attentions
         )
         ctc_logits = self.ctc_head(backbone_outputs.last_hidden_state) if self.ctc_head is not None else None
+        hidden, fused_mask = self.fuse_text(hidden, mask, text_input_ids, text_attention_mask)
         if self.seq2seq is not None:
-            hidden = self.seq2seq(hidden, attention_mask=mask)
-        pooling_output = self.pooling(hidden, mask if config.mask_pooling else None)
+            hidden = self.seq2seq(hidden, attention_mask=fused_mask)
+        pooling_output = self.pooling(hidden, fused_mask if config.mask_pooling else None)
         pooled = pooling_output.pooled
 
         _, regression, logits, loss = self._apply_heads(pooled, labels, regression_labels)
@@ -350,6 +380,30 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
             )
         hidden = self.layer_mix(backbone_outputs.last_hidden_state, backbone_outputs.hidden_states)
         return backbone_outputs, hidden, frame_mask(self.backbone, attention_mask, hidden.shape[1])
+
+    def fuse_text(
+        self,
+        frames: torch.Tensor,
+        mask: Optional[torch.Tensor],
+        text_input_ids: Optional[torch.Tensor],
+        text_attention_mask: Optional[torch.Tensor],
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Fuse the transcript's token states with the audio frames (:mod:`.text_fusion`); return the
+        frames and frame mask the seq2seq module and the pooling run over. Audio only without text."""
+        if text_input_ids is None:
+            return frames, mask
+        if not self.config.has_text_backbone:
+            raise ValueError(
+                "text_input_ids were given but the model has no text encoder: build it with "
+                "SERConfig(text_backbone=<text encoder config or model id>)."
+            )
+        if text_attention_mask is None:
+            text_attention_mask = torch.ones_like(text_input_ids)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_text_backbone):
+            text_states = self.text_backbone(
+                input_ids=text_input_ids, attention_mask=text_attention_mask, return_dict=True
+            ).last_hidden_state
+        return self.text_fusion(frames, mask, text_states, text_attention_mask)
 
     # ----------------------------------------------------------------------------------------------
     # Streaming (causal linear or no seq2seq; see hf_ser.models.streaming)
