@@ -214,7 +214,8 @@ class SERConfig(SERHeadConfig):
         check_choice("head_activation", self.head_activation, HEAD_ACTIVATIONS)
         if self.seq2seq is not None:
             check_choice("seq2seq mechanism", self.seq2seq, SEQ2SEQ_MECHANISMS)
-        uses_heads = self.seq2seq is not None or (self.has_text_backbone and self.text_fusion == "cross_attention")
+        cross_attention = self.has_text_backbone and self.text_fusion == "cross_attention"
+        uses_heads = self.seq2seq is not None or cross_attention
         if uses_heads and self.hidden_size % self.seq2seq_heads:
             raise ValueError(
                 f"seq2seq_heads ({self.seq2seq_heads}) must divide the backbone hidden size "

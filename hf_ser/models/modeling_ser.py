@@ -126,7 +126,10 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
         if config.has_text_backbone:  # attributes only when used: audio-only state dicts stay as they were
             self.text_backbone = build_text_backbone(config.text_backbone)
             self.text_fusion = TextFusion(
-                config.text_fusion, text_hidden_size(config.text_backbone), config.hidden_size, config.seq2seq_heads
+                config.text_fusion,
+                text_hidden_size(config.text_backbone),
+                config.hidden_size,
+                config.seq2seq_heads,
             )
         self.post_init()
         self.apply_freezing()

@@ -67,9 +67,7 @@ def full_mask(hidden_states: torch.Tensor) -> torch.Tensor:
     return torch.ones(hidden_states.shape[:2], dtype=torch.bool, device=hidden_states.device)
 
 
-def pack_real_first(
-    hidden_states: torch.Tensor, mask: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+def pack_real_first(hidden_states: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Move each row's real positions to the front (in order), padding to the back.
 
     Returns the packed ``(batch, frames, hidden)`` states, zero at padding, and their right-padded mask.
@@ -122,7 +120,11 @@ class TextFusion(nn.Module):
         return self.attend(frames, text, text_mask), frame_mask
 
     def concat(
-        self, frames: torch.Tensor, frame_mask: Optional[torch.Tensor], text: torch.Tensor, text_mask: torch.Tensor
+        self,
+        frames: torch.Tensor,
+        frame_mask: Optional[torch.Tensor],
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Audio frames then text tokens along time, each with its modality embedding, packed per clip."""
         audio = frames + self.modality_embedding.weight[0]
