@@ -36,6 +36,7 @@ _PUBLIC: dict[str, str] = {
     "SERModelForAudioClassification": ".models",
     "SERModelOutput": ".models",
     "SERPreTrainedModel": ".models",
+    "SERProcessor": ".data.processor",
     "Wav2SmallConfig": ".models",
     "Wav2SmallForAudioClassification": ".models",
     "convert_checkpoint": ".models.convert",

@@ -116,8 +116,16 @@ MSP_PODCAST_ROWS = [
 ]
 
 
+MSP_PODCAST_TRANSCRIPTS = {
+    "MSP-PODCAST_0001_0001": "I can not believe  this.",
+    "MSP-PODCAST_0002_0001": "Great news",
+}
+"""Transcripts/<stem>.txt of some clips (the others have none)."""
+
+
 def write_msp_podcast(root: Path) -> Path:
-    """Audios/ + Labels/labels_consensus.csv with one contempt row (no canonical class)."""
+    """Audios/ + Labels/labels_consensus.csv with one contempt row (no canonical class), and Transcripts/
+    for two of the clips."""
     header = "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set"
     (root / "Labels").mkdir(parents=True, exist_ok=True)
     (root / "Labels" / "labels_consensus.csv").write_text(
@@ -125,6 +133,9 @@ def write_msp_podcast(root: Path) -> Path:
     )
     for row in MSP_PODCAST_ROWS:
         write_clip(root / "Audios" / row[0])
+    (root / "Transcripts").mkdir(exist_ok=True)
+    for stem, text in MSP_PODCAST_TRANSCRIPTS.items():
+        (root / "Transcripts" / f"{stem}.txt").write_text(text + "\n")
     return root
 
 

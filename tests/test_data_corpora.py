@@ -223,6 +223,8 @@ def test_msp_podcast_layout_and_unlabelled_rows(tmp_path):
     assert msp[0]["arousal"] == pytest.approx(5.2)
     assert msp[0]["sex"] == "male"
     assert msp[0]["speaker"] == "127"
+    # Transcripts/<stem>.txt fill `text` (whitespace collapsed); clips without one get None.
+    assert msp["text"] == ["I can not believe this.", None, "Great news", None]
     everything = load_corpus("msp_podcast", root, drop_unlabelled=False)
     assert everything.num_rows == 5
     assert everything["label"][3] == -1

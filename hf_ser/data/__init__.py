@@ -21,6 +21,7 @@ _EXPORTS = {
     "DEFAULT_SAMPLING_RATE": "audio",
     "IGNORE_INDEX": "collator",
     "SERDataCollator": "collator",
+    "SERProcessor": "processor",
     "add_length_column": "collator",
     "audio_duration": "audio",
     "canonical_emotion": "corpora",
@@ -36,6 +37,7 @@ _EXPORTS = {
     "read_audio": "audio",
     "register_corpus": "corpora",
     "speaker_folds": "folds",
+    "tokenize_texts": "processor",
     "validate_audio": "audio",
     "with_decoded_audio": "decoding",
 }
@@ -65,6 +67,7 @@ __all__ = [
     "CorpusLayoutError",
     "CorpusNotFoundError",
     "SERDataCollator",
+    "SERProcessor",
     "add_length_column",
     "audio_duration",
     "canonical_emotion",
@@ -80,6 +83,7 @@ __all__ = [
     "read_audio",
     "register_corpus",
     "speaker_folds",
+    "tokenize_texts",
     "validate_audio",
     "with_decoded_audio",
 ]

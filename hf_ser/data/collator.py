@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .audio import DEFAULT_SAMPLING_RATE, audio_duration, decode_example_audio
+from .processor import tokenize_texts
 from .threads import limit_worker_threads
 from .transforms import RandomCrop
 
@@ -57,6 +58,11 @@ class SERDataCollator:
             (or crop/augment in the training dataset instead) so test clips are never changed.
         pad_to_multiple_of (`int`, *optional*): forwarded to the feature extractor.
         seed (`int`, *optional*, defaults to 0): seed of the crop positions.
+        tokenizer (*optional*): the text encoder's tokenizer, for models with text as a second input
+            (``SERConfig(text_backbone=...)``): each row's ``text_column`` becomes ``text_input_ids`` /
+            ``text_attention_mask`` (a missing transcript is tokenised as an empty string).
+        text_column (`str`, *optional*, defaults to `"text"`): the transcript column (the corpus loaders'
+            name, e.g. IEMOCAP's and MSP-Podcast's).
 
     Example:
 
@@ -85,6 +91,8 @@ class SERDataCollator:
     training: bool = True
     pad_to_multiple_of: Optional[int] = None
     seed: int = 0
+    tokenizer: Any = None
+    text_column: str = "text"
     transform: RandomCrop = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -145,6 +153,8 @@ class SERDataCollator:
                 for row in rows
             ]
             batch["regression_labels"] = torch.tensor(values, dtype=torch.float32)
+        if self.tokenizer is not None:
+            batch.update(tokenize_texts(self.tokenizer, [row.get(self.text_column) for row in rows]))
         return batch
 
 

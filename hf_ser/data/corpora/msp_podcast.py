@@ -1,4 +1,4 @@
-"""MSP-Podcast: ``Audios/<FileName>`` + ``Labels/labels_consensus.csv``.
+"""MSP-Podcast: ``Audios/<FileName>`` + ``Labels/labels_consensus.csv`` (+ ``Transcripts/`` when present).
 
 The CSV has one row per clip with ``FileName``, ``EmoClass`` (A anger, S sadness, H happiness,
 U surprise, F fear, D disgust, C contempt, N neutral, O other, X no agreement), ``EmoAct``, ``EmoVal``,
@@ -7,6 +7,10 @@ Test1, Test2, ...). Clips whose class has no canonical name (contempt, other, no
 -1 with ``drop_unlabelled=False`` (useful for dimensional training) and are dropped otherwise. The
 official partition is kept in the ``split`` column; :func:`hf_ser.data.official_splits` turns it into
 a `DatasetDict`.
+
+Releases that ship ``Transcripts/<FileName stem>.txt`` (one automatic transcript per clip) fill the
+``text`` column (the name IEMOCAP's transcripts and the CTC / text-fusion collators use); clips without a
+transcript file, and releases without the folder, get ``None``.
 """
 
 from __future__ import annotations
@@ -29,10 +33,19 @@ def _float(value: str):
     return float(value) if value not in ("", None) else None
 
 
+def _read_transcript(directory: Path, file_name: str):
+    """The clip's transcript from ``Transcripts/<stem>.txt`` (whitespace collapsed), or None."""
+    path = directory / f"{Path(file_name).stem}.txt"
+    if not path.is_file():
+        return None
+    return " ".join(path.read_text(encoding="utf-8", errors="replace").split())
+
+
 @register_corpus(
     "msp_podcast",
     layout="<data_dir>/Audios/<FileName> and <data_dir>/Labels/labels_consensus.csv with columns "
-    + ", ".join(MSP_PODCAST_COLUMNS),
+    + ", ".join(MSP_PODCAST_COLUMNS)
+    + " (optional: <data_dir>/Transcripts/<FileName stem>.txt)",
     example="Audios/MSP-PODCAST_0001_0008.wav",
     extra_features={
         "arousal": datasets.Value("float32"),
@@ -40,6 +53,7 @@ def _float(value: str):
         "valence": datasets.Value("float32"),
         "split": datasets.Value("string"),
         "original_label": datasets.Value("string"),
+        "text": datasets.Value("string"),
     },
 )
 def load_msp_podcast(data_dir: Path, *, drop_unlabelled: bool = True, strict: bool = True) -> list[dict]:
@@ -80,6 +94,7 @@ def load_msp_podcast(data_dir: Path, *, drop_unlabelled: bool = True, strict: bo
                     "valence": _float(row["EmoVal"]),
                     "split": row["Split_Set"].strip(),
                     "original_label": row["EmoClass"].strip(),
+                    "text": _read_transcript(root / "Transcripts", row["FileName"]),
                 }
             )
     return records
