@@ -105,7 +105,8 @@ def _dummy_inputs(feature_extractor: Any, sampling_rate: int) -> dict[str, torch
 
 
 def check_exportable(config: Any) -> None:
-    """Raise a ``ValueError`` for a model whose seq2seq mechanism has no dynamic-length ONNX graph.
+    """Raise a ``ValueError`` for a model whose seq2seq mechanism has no dynamic-length ONNX graph, and for
+    models that read text as a second input (not exported).
 
     ``retention`` and ``gla`` would trace into a graph unrolled for the example length only (wrong on any
     other length) and ``delta`` needs ``linalg.solve_triangular`` (no ONNX operator), see
@@ -113,6 +114,12 @@ def check_exportable(config: Any) -> None:
     """
     from ..models.seq2seq import ONNX_EXPORTABLE
 
+    if getattr(config, "text_backbone", None) is not None:
+        raise ValueError(
+            "Cannot export a model with text as a second input (SERConfig(text_backbone=...)) to ONNX: the "
+            "export covers audio-only models. Run it with the PyTorch backend "
+            '(hf_ser.pipeline(..., backend="torch"), text=...).'
+        )
     mechanism = getattr(config, "seq2seq", None)
     if mechanism is not None and mechanism not in ONNX_EXPORTABLE:
         raise ValueError(

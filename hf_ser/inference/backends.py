@@ -14,6 +14,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from ..data.processor import tokenize_texts
 from .dtype import autocast, cached_auto_dtype, calibration_clips, choose_auto_dtype, resolve_dtype
 
 
@@ -66,12 +67,22 @@ class TorchBackend:
         feature_extractor: the model's feature extractor (called with ``padding=True`` and an attention mask).
         device (`torch.device`): where to run.
         dtype (`str` or `torch.dtype`): see :mod:`hf_ser.inference.dtype`.
+        tokenizer (*optional*): the text encoder's tokenizer, for models with text as a second input
+            (``SERConfig(text_backbone=...)``).
     """
 
-    def __init__(self, model: Any, feature_extractor: Any, device: torch.device, dtype: Any = "auto") -> None:
+    def __init__(
+        self,
+        model: Any,
+        feature_extractor: Any,
+        device: torch.device,
+        dtype: Any = "auto",
+        tokenizer: Any = None,
+    ) -> None:
         self.device = device
         self.model = model.to(device).eval()
         self.feature_extractor = feature_extractor
+        self.tokenizer = tokenizer
         self.config = model.config
         self.sampling_rate = int(getattr(feature_extractor, "sampling_rate", 16000))
         self.task = model_task(self.config)
@@ -97,8 +108,11 @@ class TorchBackend:
         """Outputs (numpy) of one calibration clip in ``precision``."""
         return self._forward(self._features([clip]), precision, False, False)
 
-    def _features(self, arrays: list[np.ndarray]) -> dict:
-        """Feature-extractor inputs of a batch (padded, always with the attention mask) on the device."""
+    def _features(
+        self, arrays: list[np.ndarray], texts: Optional[list[Optional[str]]] = None, ctc_text: bool = False
+    ) -> dict:
+        """Feature-extractor inputs of a batch (padded, always with the attention mask) on the device, plus
+        the tokenised transcripts (``texts``, or the model's CTC transcripts with ``ctc_text``)."""
         inputs = self.feature_extractor(
             arrays,
             sampling_rate=self.sampling_rate,
@@ -106,7 +120,19 @@ class TorchBackend:
             return_attention_mask=True,
             return_tensors="pt",
         )
-        return {key: value.to(self.device) for key, value in inputs.items()}
+        inputs = {key: value.to(self.device) for key, value in inputs.items()}
+        if ctc_text:
+            with torch.inference_mode():
+                texts = self.model.transcribe_ctc(inputs["input_values"], inputs.get("attention_mask"))
+        if texts is not None:
+            if self.tokenizer is None:
+                raise ValueError(
+                    "This model reads transcripts but the pipeline has no tokenizer: save it next to the "
+                    "checkpoint (SERProcessor.save_pretrained) or pass pipeline(..., tokenizer=...)."
+                )
+            encoded = tokenize_texts(self.tokenizer, texts)
+            inputs.update({key: value.to(self.device) for key, value in encoded.items()})
+        return inputs
 
     def _frame_lengths(self, inputs: Any, num_frames: int, batch_size: int) -> list[int]:
         """Number of real frames of each clip, for trimming padded frame weights."""
@@ -158,14 +184,22 @@ class TorchBackend:
         return result
 
     def run(
-        self, arrays: list[np.ndarray], need_embeddings: bool = False, need_frame_weights: bool = False
+        self,
+        arrays: list[np.ndarray],
+        need_embeddings: bool = False,
+        need_frame_weights: bool = False,
+        texts: Optional[list[Optional[str]]] = None,
+        ctc_text: bool = False,
     ) -> list[ClipOutput]:
         """Classify a batch of float32 mono clips at :attr:`sampling_rate`; one :class:`ClipOutput` each.
 
         Every clip runs once, in the one precision :attr:`dtype` names (decided before the first batch).
+        ``texts`` (one transcript per clip, ``None`` = empty) or ``ctc_text`` (the model's own CTC
+        transcripts) feed models with text as a second input.
         """
         precision = self.dtype
-        result = self._forward(self._features(arrays), precision, need_embeddings, need_frame_weights)
+        inputs = self._features(arrays, texts, ctc_text)
+        result = self._forward(inputs, precision, need_embeddings, need_frame_weights)
         return split_batch(result, len(arrays))
 
 

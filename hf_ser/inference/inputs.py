@@ -66,6 +66,8 @@ class AudioSource:
         sampling_rate (`int`, *optional*, defaults to 16000): the model's rate.
         error (`str`, *optional*): why the clip cannot be used (``errors="return"`` only); it is then
             skipped and reported instead of classified.
+        text (`str`, *optional*): the clip's transcript, for models with text as a second input (see
+            :mod:`hf_ser.inference.texts`).
     """
 
     name: str
@@ -74,6 +76,7 @@ class AudioSource:
     array: Optional[np.ndarray] = None
     sampling_rate: int = DEFAULT_SAMPLING_RATE
     error: Optional[str] = None
+    text: Optional[str] = None
 
     def load(self) -> np.ndarray:
         """Decode the clip to float32 mono at the model's rate, padded to :data:`MIN_DURATION_S`."""

@@ -23,6 +23,7 @@ What happens to each input (the modules of :mod:`hf_ser.inference` do one step e
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -44,6 +45,7 @@ from .inputs import AudioSource, check_errors_mode, normalize_inputs
 from .model_source import ModelNotFoundError, check_local_path, hub_lookup, is_onnx_export, not_found_message
 from .speed_averaging import average_outputs, check_test_time_speeds
 from .streaming import TorchStreamer, check_piece_seconds, stream_pieces
+from .texts import has_text_backbone, resolve_texts
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "default_model"
 """The built-in default model (a small LSTM-SA model shipped inside the package)."""
@@ -115,8 +117,11 @@ def _load_classifier(name: str, **kwargs: Any) -> Any:
     return AutoModelForAudioClassification.from_pretrained(name, **kwargs)
 
 
-def build_backend(model: Any, feature_extractor: Any, backend: str, device: torch.device, dtype: Any) -> Any:
-    """Create the inference backend for ``model`` (a path, Hub id or model object)."""
+def build_backend(
+    model: Any, feature_extractor: Any, backend: str, device: torch.device, dtype: Any, tokenizer: Any = None
+) -> Any:
+    """Create the inference backend for ``model`` (a path, Hub id or model object); models with text as
+    a second input also get their tokenizer (loaded from the checkpoint unless given)."""
     if backend not in BACKENDS:
         raise ValueError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
     if model is None:
@@ -146,8 +151,24 @@ def build_backend(model: Any, feature_extractor: Any, backend: str, device: torc
             )
         with quiet_progress():
             feature_extractor = AutoFeatureExtractor.from_pretrained(source)
+    if tokenizer is None and has_text_backbone(model.config):
+        tokenizer = load_tokenizer(model)
     configure_threads(model)
-    return TorchBackend(model, feature_extractor, device, dtype)
+    return TorchBackend(model, feature_extractor, device, dtype, tokenizer=tokenizer)
+
+
+def load_tokenizer(model: Any) -> Any:
+    """The tokenizer saved next to a text-reading checkpoint (``SERProcessor.save_pretrained``)."""
+    from transformers import AutoTokenizer
+
+    source = getattr(model, "name_or_path", "") or getattr(model.config, "_name_or_path", "")
+    if not source or not os.path.isdir(source):
+        raise ValueError(
+            f"This {type(model).__name__} reads transcripts: pass tokenizer= (the text encoder's tokenizer) "
+            "or a checkpoint directory holding it (SERProcessor.save_pretrained)."
+        )
+    with quiet_progress():
+        return AutoTokenizer.from_pretrained(source)
 
 
 class SERPipeline:
@@ -245,6 +266,8 @@ class SERPipeline:
         progress: bool = False,
         test_time_speeds: Any = _UNSET,
         errors: str = "raise",
+        text: Any = None,
+        text_column: str = "text",
     ) -> Union[dict, list[dict]]:
         """Classify ``inputs``; keyword arguments left unset use the pipeline's defaults.
 
@@ -265,6 +288,12 @@ class SERPipeline:
             errors (`str`, *optional*, defaults to `"raise"`): ``"return"`` puts
                 ``{"error": reason, "input": path or position}`` in the place of each unusable clip (missing,
                 undecodable, NaN, bad rate...) and classifies the others exactly as without it.
+            text (`str` or `list`, *optional*): for models with text as a second input
+                (``SERConfig(text_backbone=...)``): the transcript of a single clip, a list aligned with a
+                list of clips (``None`` = no transcript), or ``"ctc"`` for the model's own CTC transcripts.
+                Defaults to dict inputs' ``"text"`` keys or the dataset's ``text_column``. Each window of a
+                chunked clip gets the whole clip's transcript. See :mod:`hf_ser.inference.texts`.
+            text_column (`str`): transcript column of a `datasets.Dataset` input.
 
         Raises:
             hf_ser.data.audio.AudioError: (a ``ValueError``) for unusable audio or inputs, naming the problem
@@ -281,7 +310,7 @@ class SERPipeline:
 
         sources, is_single, pieces = self._run(
             inputs, sampling_rate, audio_column, errors, chunking, batch_size,
-            (return_embeddings, return_frame_weights), progress, speeds,
+            (return_embeddings, return_frame_weights), progress, speeds, (text, text_column),
         )  # fmt: skip
         results = [
             self._format_source(index, source, mine, chunking, top_k)
@@ -298,13 +327,16 @@ class SERPipeline:
         audio_column: str = "audio",
         progress: bool = False,
         test_time_speeds: Any = _UNSET,
+        text: Any = None,
+        text_column: str = "text",
     ) -> list[ClipOutput]:
         """The raw outputs of whole clips as arrays, in input order: what evaluation consumes.
 
         The same path as calling the pipeline (input rules, batching, precision, test-time speed
         averaging), without formatting: one :class:`~hf_ser.inference.backends.ClipOutput` per input with
         ``class_logits`` (columns in ``model.config.id2label`` order) and/or ``regression`` (columns in
-        ``regression_targets`` order). No chunking; unusable inputs raise ``AudioError``.
+        ``regression_targets`` order). No chunking; unusable inputs raise ``AudioError``. ``text`` and
+        ``text_column`` as in calling the pipeline.
         """
         batch_size = self.batch_size if batch_size is _UNSET else batch_size
         self._check_settings(batch_size, None, None, None)
@@ -312,8 +344,9 @@ class SERPipeline:
             self.test_time_speeds if test_time_speeds is _UNSET else check_test_time_speeds(test_time_speeds)
         )
         _, _, pieces = self._run(
-            inputs, sampling_rate, audio_column, "raise", None, batch_size, (False, False), progress, speeds
-        )
+            inputs, sampling_rate, audio_column, "raise", None, batch_size, (False, False), progress, speeds,
+            (text, text_column),
+        )  # fmt: skip
         return [mine[0][1] for mine in pieces]
 
     def _run(
@@ -327,8 +360,10 @@ class SERPipeline:
         extras: tuple[bool, bool],
         progress: bool,
         speeds: Any,
+        text_options: tuple[Any, str] = (None, "text"),
     ) -> tuple[list[AudioSource], bool, list[list]]:
-        """Normalise ``inputs``, run every unit (clip or window) and group the outputs per input."""
+        """Normalise ``inputs`` (and their transcripts, ``text_options = (text, text_column)``), run every
+        unit (clip or window) and group the outputs per input."""
         sources, is_single = normalize_inputs(
             inputs,
             sampling_rate=sampling_rate,
@@ -336,8 +371,12 @@ class SERPipeline:
             audio_column=audio_column,
             errors=check_errors_mode(errors),
         )
+        texts, use_ctc = resolve_texts(self.config, inputs, *text_options, len(sources), is_single)
+        for source, transcript in zip(sources, texts or [None] * len(sources), strict=True):
+            source.text = transcript
+        text_mode = "ctc" if use_ctc else ("given" if texts is not None else None)
         units = self._plan_units(sources, chunking)
-        outputs = self._run_units(sources, units, batch_size, *extras, progress, speeds, errors)
+        outputs = self._run_units(sources, units, batch_size, *extras, progress, speeds, errors, text_mode)
         pieces: list[list] = [[] for _ in sources]
         for unit, output in zip(units, outputs, strict=True):
             if output is not None:
@@ -482,13 +521,15 @@ class SERPipeline:
         progress: bool,
         speeds: tuple[float, ...] = (),
         errors: str = "raise",
+        text_mode: Optional[str] = None,
     ) -> list[Optional[ClipOutput]]:
         """Run every unit in length-sorted batches; return outputs in unit order.
 
         With ``speeds``, every batch is also run at each speed and each unit's outputs are averaged. With
         ``errors="return"`` a clip that fails to load gets its ``error`` set and ``None`` outputs; the rest
         of its batch runs without it (batches are independent of each other, so other clips' results do not
-        change).
+        change). ``text_mode``: ``None`` (audio only), ``"given"`` (each clip's ``source.text``) or ``"ctc"``
+        (the model's CTC transcripts).
         """
         whole = [start == 0 and end == sources[index].num_samples for index, start, end in units]
         batches = length_sorted_batches(
@@ -503,7 +544,8 @@ class SERPipeline:
                 bar.update(len(planned) - len(batch))
                 if not batch:
                     continue
-                batch_outputs = [self.backend.run(arrays, return_embeddings, return_frame_weights)]
+                run = self._batch_runner(sources, units, batch, text_mode)
+                batch_outputs = [run(arrays, return_embeddings, return_frame_weights)]
                 for speed in speeds:
                     variants = [
                         pad_short_audio(
@@ -513,7 +555,7 @@ class SERPipeline:
                         )
                         for i, array in zip(batch, arrays, strict=True)
                     ]
-                    batch_outputs.append(self.backend.run(variants, False, False))
+                    batch_outputs.append(run(variants, False, False))
                 for position, i in enumerate(batch):
                     outputs[i] = (
                         average_outputs([run[position] for run in batch_outputs])
@@ -522,6 +564,15 @@ class SERPipeline:
                     )
                 bar.update(len(batch))
         return outputs
+
+    def _batch_runner(
+        self, sources: list[AudioSource], units: list, batch: list[int], text_mode: Optional[str]
+    ) -> Any:
+        """``backend.run`` for one batch, with the batch's transcripts bound when the model reads text."""
+        if text_mode is None:
+            return self.backend.run
+        texts = None if text_mode == "ctc" else [sources[units[i][0]].text for i in batch]
+        return functools.partial(self.backend.run, texts=texts, ctc_text=text_mode == "ctc")
 
     def _load_batch(
         self, sources: list[AudioSource], units: list, batch: list[int], whole: list[bool], errors: str
@@ -599,6 +650,7 @@ def pipeline(
     stride_length_s: Optional[float] = None,
     top_k: Optional[int] = None,
     test_time_speeds: Any = _UNSET,
+    tokenizer: Any = None,
 ) -> SERPipeline:
     """Build a speech emotion recognition pipeline.
 
@@ -625,6 +677,8 @@ def pipeline(
             ``[0.9, 1.1]``) and average the predictions (:mod:`~hf_ser.inference.speed_averaging`).
             Defaults to the model config's ``test_time_speeds`` (set by the recipe that trained it);
             ``None`` turns it off.
+        tokenizer (*optional*): the text encoder's tokenizer for models with text as a second input
+            (``SERConfig(text_backbone=...)``); loaded from the checkpoint directory when not given.
 
     Returns:
         A callable :class:`SERPipeline`.
@@ -642,7 +696,7 @@ def pipeline(
     ```
     """
     device = resolve_device(device)
-    runner = build_backend(model, feature_extractor, backend, device, dtype)
+    runner = build_backend(model, feature_extractor, backend, device, dtype, tokenizer)
     return SERPipeline(
         runner,
         batch_size=batch_size,

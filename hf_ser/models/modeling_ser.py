@@ -27,6 +27,7 @@ from .backbone import (
     set_requires_grad,
 )
 from .configuration_ser import SERConfig
+from .ctc_decoding import greedy_transcripts
 from .docstrings import add_forward_docstring
 from .heads import CTCHead, SERHeadsMixin
 from .layer_mix import LayerMix
@@ -407,6 +408,24 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
                 input_ids=text_input_ids, attention_mask=text_attention_mask, return_dict=True
             ).last_hidden_state
         return self.text_fusion(frames, mask, text_states, text_attention_mask)
+
+    @torch.no_grad()
+    def transcribe_ctc(
+        self, input_values: torch.Tensor, attention_mask: Optional[torch.Tensor] = None
+    ) -> list[str]:
+        """Greedy transcripts of the CTC head (vocabulary ``config.ctc_vocab``), one per clip.
+
+        Runs only the backbone and the CTC head. The pipeline's ``text="ctc"`` feeds them to a model with
+        text as a second input when a clip has no transcript.
+        """
+        if self.ctc_head is None or not self.config.ctc_vocab:
+            raise ValueError(
+                "transcribe_ctc needs a CTC head with its character vocabulary: build the model with "
+                "SERConfig(ctc_vocab=[...])."
+            )
+        backbone_outputs, _, mask = self.frame_features(input_values, attention_mask)
+        logits = self.ctc_head(backbone_outputs.last_hidden_state)
+        return greedy_transcripts(logits, mask, self.config.ctc_vocab, self.config.ctc_blank_id)
 
     # ----------------------------------------------------------------------------------------------
     # Streaming (causal linear or no seq2seq; see hf_ser.models.streaming)

@@ -32,11 +32,8 @@ import torch
 from torch import nn
 
 from ..models.backbone import frame_mask
+from ..models.ctc_decoding import BLANK, UNKNOWN, WORD_DELIMITER, decode_ids, greedy_transcripts
 from ..models.losses import IGNORE_INDEX
-
-BLANK = "<blank>"
-UNKNOWN = "<unk>"
-WORD_DELIMITER = "|"
 
 
 def normalize_text(text: Optional[str]) -> str:
@@ -94,16 +91,7 @@ class CharVocab:
 
     def decode(self, ids: Sequence[int], collapse: bool = False) -> str:
         """Ids to text; ``collapse=True`` applies CTC decoding (merge repeats, then drop blanks)."""
-        out, previous = [], None
-        for i in ids:
-            i = int(i)
-            if collapse and (i == previous or i == self.blank_id):
-                previous = i
-                continue
-            previous = i
-            if 0 <= i < len(self.tokens) and i != self.blank_id and self.tokens[i] != UNKNOWN:
-                out.append(" " if self.tokens[i] == WORD_DELIMITER else self.tokens[i])
-        return "".join(out)
+        return decode_ids(ids, self.tokens, self.blank_id, collapse)
 
 
 @torch.no_grad()
@@ -122,10 +110,8 @@ def transcribe(
     output = model(**inputs)
     if output.ctc_logits is None:
         raise ValueError(f"{type(model).__name__} has no CTC head (config.ctc_vocab_size is None).")
-    ids = output.ctc_logits.argmax(-1)
-    mask = frame_mask(model.backbone, inputs.get("attention_mask"), ids.shape[1])
-    lengths = mask.sum(-1).tolist() if mask is not None else [ids.shape[1]] * ids.shape[0]
-    return [vocab.decode(row[: int(n)].tolist(), collapse=True) for row, n in zip(ids, lengths, strict=True)]
+    mask = frame_mask(model.backbone, inputs.get("attention_mask"), output.ctc_logits.shape[1])
+    return greedy_transcripts(output.ctc_logits, mask, vocab.tokens, vocab.blank_id)
 
 
 class CTCLabelCollator:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Optional
 
 import datasets
 
@@ -33,7 +34,7 @@ def _float(value: str):
     return float(value) if value not in ("", None) else None
 
 
-def _read_transcript(directory: Path, file_name: str):
+def _read_transcript(directory: Path, file_name: str) -> Optional[str]:
     """The clip's transcript from ``Transcripts/<stem>.txt`` (whitespace collapsed), or None."""
     path = directory / f"{Path(file_name).stem}.txt"
     if not path.is_file():
