@@ -393,9 +393,11 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
         text_attention_mask: Optional[torch.Tensor],
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Fuse the transcript's token states with the audio frames (:mod:`.text_fusion`); return the
-        frames and frame mask the seq2seq module and the pooling run over. Audio only without text."""
+        frames and frame mask the seq2seq module and the pooling run over. Without text: the audio-only
+        path (for a text model the same as a transcript whose tokens are all masked)."""
         if text_input_ids is None:
-            return frames, mask
+            audio_only = self.text_fusion.audio_only if self.config.has_text_backbone else None
+            return (frames, mask) if audio_only is None else audio_only(frames, mask)
         if not self.config.has_text_backbone:
             raise ValueError(
                 "text_input_ids were given but the model has no text encoder: build it with "

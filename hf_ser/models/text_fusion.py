@@ -119,6 +119,15 @@ class TextFusion(nn.Module):
             return self.concat(frames, frame_mask, text, text_mask)
         return self.attend(frames, text, text_mask), frame_mask
 
+    def audio_only(
+        self, frames: torch.Tensor, frame_mask: Optional[torch.Tensor]
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The fused frames of clips without any text token (no transcript given): for ``"concat"`` the
+        audio frames with their modality embedding, for ``"cross_attention"`` the frames unchanged."""
+        if self.fusion == "concat":
+            return frames + self.modality_embedding.weight[0], frame_mask
+        return frames, frame_mask
+
     def concat(
         self,
         frames: torch.Tensor,
