@@ -281,3 +281,20 @@ def test_pipeline_text_errors(trained_checkpoint, tiny_checkpoint_dir):
     audio_only = pipeline(str(tiny_checkpoint_dir), device="cpu", dtype="float32")
     with pytest.raises(ValueError, match="no text encoder"):
         audio_only(audio[0], sampling_rate=16000, text="ok")
+
+
+def test_demo_passes_the_transcript_to_text_models(trained_checkpoint, tmp_path):
+    pytest.importorskip("gradio")
+    soundfile = pytest.importorskip("soundfile")
+    from hf_ser.app.demo import LAUNCH_MODEL_KEY, ModelCache, predict
+
+    pipe = pipeline(str(trained_checkpoint), device="cpu", dtype="float32")
+    path = tmp_path / "clip.wav"
+    soundfile.write(str(path), clips()[1], 16000, subtype="FLOAT")
+    *_, summary, _ = predict(ModelCache(pipe), str(path), LAUNCH_MODEL_KEY, transcript=" great news ")
+    expected = pipe(clips()[1], sampling_rate=16000, text="great news")
+    assert summary["scores"] == pytest.approx(expected["scores"], abs=1e-6)
+    *_, summary_without, _ = predict(ModelCache(pipe), str(path), LAUNCH_MODEL_KEY, transcript="")
+    assert summary_without["scores"] == pytest.approx(
+        pipe(clips()[1], sampling_rate=16000, text="")["scores"]
+    )

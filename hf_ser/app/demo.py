@@ -3,7 +3,8 @@
 One app serves both `hf-ser demo` (local, :func:`launch`) and the Hugging Face Space (`spaces/app.py`
 imports :func:`build_demo`). It only talks to :func:`hf_ser.pipeline`:
 
-* input: an uploaded file or a microphone recording;
+* input: an uploaded file or a microphone recording, and an optional transcript (used by models that read
+  text as a second input, ``SERConfig(text_backbone=...)``; ignored by audio-only models);
 * model: the built-in default, or a Hub id / local checkpoint directory (from the `HF_SER_MODEL`
   environment variable or the `model=` argument), loaded lazily and cached (at most
   :data:`MAX_CACHED_MODELS`, least recently used dropped first). The model textbox only accepts the
@@ -16,8 +17,8 @@ imports :func:`build_demo`). It only talks to :func:`hf_ser.pipeline`:
   appear as a readable message in the page that names only the user's file or model, never server
   paths or tracebacks (those go to the server log); size and duration are checked before decoding;
   the app keeps serving;
-* the prediction is also the API endpoint `/predict` (one audio file in; label, scores, charts, a JSON
-  summary and a status line out), so `gradio_client` users can call it.
+* the prediction is also the API endpoint `/predict` (one audio file and an optional transcript in; label,
+  scores, charts, a JSON summary and a status line out), so `gradio_client` users can call it.
 
 Example:
 
@@ -242,9 +243,21 @@ def _user_error(message: str, title: str) -> Exception:
     return gr.Error(message, title=title, print_exception=False)
 
 
-def _run(pipe: Any, audio: np.ndarray, chunk_length_s: Optional[float]) -> dict:
-    """Run the pipeline asking for pooling weights; models whose pooling learns none are run without."""
-    kwargs = {"sampling_rate": 16000, "chunk_length_s": chunk_length_s}
+def _text_argument(pipe: Any, transcript: Optional[str]) -> dict:
+    """``{"text": transcript}`` for a model that reads text (an empty box = no transcript), else ``{}``."""
+    from ..inference.texts import has_text_backbone
+
+    if not has_text_backbone(getattr(pipe, "config", None)):
+        return {}
+    return {"text": (transcript or "").strip()}
+
+
+def _run(
+    pipe: Any, audio: np.ndarray, chunk_length_s: Optional[float], transcript: Optional[str] = None
+) -> dict:
+    """Run the pipeline asking for pooling weights; models whose pooling learns none are run without.
+    Models that read text get ``transcript``."""
+    kwargs = {"sampling_rate": 16000, "chunk_length_s": chunk_length_s, **_text_argument(pipe, transcript)}
     try:
         return pipe(audio, return_frame_weights=True, **kwargs)
     except ValueError:
@@ -281,7 +294,14 @@ def _load_clip(
         raise _user_error(message if name in message else f"{name}: {message}", "Bad audio") from error
 
 
-def _classify(models: ModelCache, model_key: str, audio: np.ndarray, name: str, window_s: float) -> tuple:
+def _classify(
+    models: ModelCache,
+    model_key: str,
+    audio: np.ndarray,
+    name: str,
+    window_s: float,
+    transcript: Optional[str],
+) -> tuple:
     """Load the chosen model and run it (in windows of `window_s` for longer clips): `(pipeline, result)`."""
     try:
         pipe = models.get(model_key)
@@ -289,7 +309,7 @@ def _classify(models: ModelCache, model_key: str, audio: np.ndarray, name: str, 
         raise _user_error(f"The model {model_key!r} could not be loaded: {error}", "Model error") from error
     chunk = window_s if len(audio) / 16000 > window_s else None
     try:
-        return pipe, _run(pipe, audio, chunk)
+        return pipe, _run(pipe, audio, chunk, transcript)
     except ValueError as error:
         raise _user_error(f"Cannot classify {name}: {error}", "Bad audio") from error
 
@@ -340,8 +360,11 @@ def predict(
     window_s: float = DEFAULT_WINDOW_S,
     max_seconds: float = DEFAULT_MAX_SECONDS,
     max_megabytes: Optional[float] = DEFAULT_MAX_MEGABYTES,
+    transcript: Optional[str] = None,
 ) -> tuple:
     """Everything the page shows for one clip: `(label, scores, A/D/V, timeline, attention, json, status)`.
+
+    ``transcript`` goes to models that read text as a second input (ignored by the others).
 
     Raises `gradio.Error` with a readable message for unusable input or a model that does not load.
     """
@@ -349,7 +372,7 @@ def predict(
     audio = _load_clip(audio_path, max_seconds, max_megabytes)
     name = Path(audio_path).name
     duration = len(audio) / 16000
-    pipe, result = _classify(models, model_key, audio, name, window_s)
+    pipe, result = _classify(models, model_key, audio, name, window_s, transcript)
     label = result.get("scores") if result.get("scores", {}) else None
     scores_plot, adv_plot, timeline, attention = _figures(pipe, result, audio)
     summary = _summary(result, duration, model_key)
@@ -403,9 +426,9 @@ def build_demo(
     )
     example_files, examples_readme = _examples(examples_dir)
 
-    def run(audio_path: Optional[str], model_key: str) -> tuple:
+    def run(audio_path: Optional[str], model_key: str, transcript: str = "") -> tuple:
         label, scores, adv, timeline, attention, summary, status = predict(
-            models, audio_path, model_key, window_s=window_s, max_seconds=max_seconds
+            models, audio_path, model_key, window_s=window_s, max_seconds=max_seconds, transcript=transcript
         )
         return (
             gr.update(value=label, visible=label is not None),
@@ -453,6 +476,12 @@ def build_demo(
                 audio = gr.Audio(
                     sources=["upload", "microphone"], type="filepath", label="Speech", elem_id="audio"
                 )
+                transcript = gr.Textbox(
+                    label="Transcript (optional; used by models that also read text)",
+                    value="",
+                    placeholder="what is said in the clip",
+                    elem_id="transcript",
+                )
                 analyse = gr.Button("Analyse", variant="primary", elem_id="analyse")
                 status = gr.Markdown(f"Using {_describe(initial_key)}.", elem_id="status")
                 if example_files:
@@ -476,10 +505,10 @@ def build_demo(
         )
         analyse.click(
             run,
-            inputs=[audio, model_state],
+            inputs=[audio, model_state, transcript],
             outputs=[label, scores_plot, adv_plot, timeline_plot, attention_plot, summary, status],
             api_name="predict",
-            api_description="Classify the emotion in one audio file.",
+            api_description="Classify the emotion in one audio file (and its optional transcript).",
         )
     return demo
 
