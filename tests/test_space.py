@@ -94,9 +94,11 @@ def long_wav(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
 def test_api_has_one_predict_endpoint_taking_one_audio_file(client) -> None:
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert list(endpoints) == ["/predict"]
-    (parameter,) = endpoints["/predict"]["parameters"]
+    parameter, transcript = endpoints["/predict"]["parameters"]
     assert parameter["component"] == "Audio"
     assert parameter["python_type"]["type"] == "filepath"
+    # The optional transcript (for models that also read text) has a default: one file is enough.
+    assert transcript["component"] == "Textbox" and transcript["parameter_has_default"]
     assert [r["component"] for r in endpoints["/predict"]["returns"]] == [
         "Label",
         "Plot",
@@ -226,7 +228,11 @@ def test_model_comes_from_the_environment_variable(
     demo = build_demo(examples_dir=REPO / "examples")
     states = [block for block in demo.blocks.values() if isinstance(block, gr.State)]
     assert [state.value for state in states] == [str(tiny_checkpoint_dir)]
-    textboxes = [block for block in demo.blocks.values() if isinstance(block, gr.Textbox)]
+    textboxes = [
+        block
+        for block in demo.blocks.values()
+        if isinstance(block, gr.Textbox) and block.elem_id != "transcript"  # the optional transcript box
+    ]
     assert [box.value for box in textboxes] == [str(tiny_checkpoint_dir)]
     examples = [block for block in demo.blocks.values() if isinstance(block, gr.Dataset)]
     assert len(examples) == 1
