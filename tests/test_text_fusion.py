@@ -184,6 +184,12 @@ def test_collator_tokenizes_the_text_column(tokenizer):
     assert batch["text_attention_mask"][1].sum() == 2  # no transcript = [CLS] [SEP]
 
 
+def test_text_models_do_not_stream():
+    model = text_model("concat", seq2seq="gla", seq2seq_bidirectional=False)
+    with pytest.raises(ValueError, match="streaming has no place for"):
+        model.init_stream_state()
+
+
 def test_onnx_export_refuses_text_models():
     with pytest.raises(ValueError, match="text as a second input"):
         check_exportable(text_model().config)

@@ -229,8 +229,14 @@ def check_streamable_model(model: Any) -> None:
     """Raise a `ValueError` naming the reason unless an SER model can stream (see :func:`ser_stream_step`).
 
     Needs: no seq2seq, or a streamable one (:func:`check_streamable_encoder`); a pooling with a running
-    form (:class:`~.pooling.StreamingPoolingMixin`, all built-in poolings).
+    form (:class:`~.pooling.StreamingPoolingMixin`, all built-in poolings); no text input (a transcript
+    belongs to the whole clip, not to a stream).
     """
+    if getattr(model.config, "text_backbone", None) is not None:
+        raise ValueError(
+            "The model reads a transcript as a second input (SERConfig(text_backbone=...)), which streaming "
+            "has no place for; classify whole clips with pipe(audio, text=...)."
+        )
     if model.seq2seq is not None:
         check_streamable_encoder(model.seq2seq)
     if not isinstance(model.pooling, StreamingPoolingMixin):
