@@ -137,6 +137,23 @@ def test_text_changes_the_prediction_and_no_text_is_audio_only(fusion, tokenizer
     assert not torch.allclose(happy, sad)
 
 
+def test_from_backbone_loads_pretrained_text_weights(tmp_path, tiny_backbone_config):
+    from transformers import BertModel, Wav2Vec2Model
+
+    torch.manual_seed(3)
+    Wav2Vec2Model(tiny_backbone_config("wav2vec2")).save_pretrained(tmp_path / "speech")
+    bert = BertModel(tiny_text_config()).eval()
+    bert.save_pretrained(tmp_path / "text")
+    model = SERModelForAudioClassification.from_backbone(
+        tmp_path / "speech", id2label={0: "a", 1: "b"}, text_backbone=str(tmp_path / "text")
+    )
+    assert model.config.text_backbone_name_or_path == str(tmp_path / "text")
+    torch.testing.assert_close(
+        model.text_backbone.embeddings.word_embeddings.weight, bert.embeddings.word_embeddings.weight
+    )
+    assert not any(p.requires_grad for p in model.text_backbone.parameters())
+
+
 def test_text_inputs_need_a_text_encoder(tokenizer):
     model = make_tiny_ser_model()
     with pytest.raises(ValueError, match="no text encoder"):

@@ -247,6 +247,7 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
             model.text_backbone = load_pretrained_text_backbone(
                 config.text_backbone_name_or_path, config=config.text_backbone
             )
+            model.config.text_backbone = model.text_backbone.config
         model.apply_freezing()
         return model
 
