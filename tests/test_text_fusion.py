@@ -321,3 +321,43 @@ def test_demo_passes_the_transcript_to_text_models(trained_checkpoint, tmp_path)
     assert summary_without["scores"] == pytest.approx(
         pipe(clips()[1], sampling_rate=16000, text="")["scores"]
     )
+
+
+def test_finetune_recipe_trains_a_text_model_and_the_pipeline_reads_its_checkpoint(tmp_path, tokenizer):
+    """The recipe with `model: {text_backbone: <dir>}` on IEMOCAP-layout data (transcripts in `text`)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from conftest import make_tiny_backbone_config
+    from corpus_fixtures import write_iemocap
+    from transformers import BertModel, Wav2Vec2Model
+
+    torch.manual_seed(0)
+    Wav2Vec2Model(make_tiny_backbone_config("wav2vec2")).save_pretrained(tmp_path / "speech")
+    BertModel(tiny_text_config()).save_pretrained(tmp_path / "text")
+    tokenizer.save_pretrained(tmp_path / "text")
+    data_dir = write_iemocap(tmp_path / "iemocap")
+    (tmp_path / "run.yaml").write_text(
+        "model:\n"
+        f"  text_backbone: {tmp_path / 'text'}\n"
+        "  text_fusion: cross_attention\n"
+        "  seq2seq: softmax\n"
+        "  seq2seq_heads: 2\n"
+    )
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "finetune.py"
+    spec = importlib.util.spec_from_file_location("recipe_finetune_text", recipe)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "out"
+    module.main([
+        "--config", str(tmp_path / "run.yaml"), "--backbone", str(tmp_path / "speech"), "--corpus", "iemocap",
+        "--data_dir", str(data_dir), "--output_dir", str(out), "--max_steps", "2", "--group", "speaker",
+        "--folds", "4", "--per_device_train_batch_size", "2", "--disable_tqdm", "true",
+    ])  # fmt: skip
+    assert json.loads((out / "config.json").read_text())["text_fusion"] == "cross_attention"
+    assert (out / "tokenizer_config.json").is_file()  # the tokenizer is saved with the model
+    pipe = pipeline(str(out), device="cpu", dtype="float32")
+    result = pipe(clips()[0], sampling_rate=16000, text="great news")
+    expected, model = reference_probabilities(out, clips()[:1], ["great news"])
+    np.testing.assert_allclose(probabilities(result, model.config.id2label), expected[0], atol=1e-5)

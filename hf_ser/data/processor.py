@@ -59,6 +59,12 @@ class SERProcessor:
         self.tokenizer = tokenizer
 
     @property
+    def model_input_names(self) -> list[str]:
+        """The inputs the processor produces (the feature extractor's, then the text ones); transformers'
+        Trainer reads the first as the main input."""
+        return [*self.feature_extractor.model_input_names, *TEXT_INPUT_NAMES]
+
+    @property
     def sampling_rate(self) -> int:
         """The feature extractor's sampling rate."""
         return int(self.feature_extractor.sampling_rate)

@@ -17,6 +17,7 @@ Output directory after a run::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -32,6 +33,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..cards import SERCardData, SERModelCardCallback, save_model_card
 from ..cards.callback import label_counts
 from ..cards.card_data import CORPORA, METRICS, is_hub_repo_id
+from ..data.processor import SERProcessor
 from ..data.threads import configure_threads
 from ..data.transforms import CenterCrop, RandomCrop
 from ..evaluation import Predictions, score_predictions
@@ -199,6 +201,17 @@ def fit_feature_normalization(cfg: TrainConfig, extractor: Any, train: Any) -> N
     extractor.fit_global_normalization(clips)
 
 
+def text_tokenizer(cfg: TrainConfig, model: Any) -> Any:
+    """The text encoder's tokenizer for a model with text as a second input (``model: {text_backbone:
+    <id>}``), loaded from the text model id (or the checkpoint being continued); ``None`` otherwise."""
+    config = model.config
+    if getattr(config, "text_backbone", None) is None:
+        return None
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(getattr(config, "text_backbone_name_or_path", None) or cfg.backbone)
+
+
 def make_collator(extractor: Any, task: str, targets: Sequence[str]) -> Any:
     """The data layer's collator, padding only (:func:`hf_ser.training.trainer.default_data_collator`)."""
     return default_data_collator(extractor, task, targets)
@@ -352,7 +365,9 @@ def run_finetune(
 
 def _model_and_collator(cfg: TrainConfig, data: TrainingData) -> tuple[Any, Any, Any]:
     """The run's model (LoRA applied, feature statistics fitted, test-time speeds stored), its feature
-    extractor and the padding collator (with CTC labels when ``ctc_alpha > 0``)."""
+    extractor (a :class:`~hf_ser.data.processor.SERProcessor` with the tokenizer for models with text as a
+    second input) and the padding collator (with CTC labels when ``ctc_alpha > 0``, with the tokenised
+    ``text`` column for text models)."""
     num_labels = len(data.id2label)
     weights = (
         class_weights_from(data.train, num_labels) if cfg.class_weights and cfg.task != "regression" else None
@@ -371,6 +386,10 @@ def _model_and_collator(cfg: TrainConfig, data: TrainingData) -> tuple[Any, Any,
     )
     fit_feature_normalization(cfg, extractor, data.train)
     collator = make_collator(extractor, cfg.task, data.regression_targets)
+    tokenizer = text_tokenizer(cfg, model)
+    if tokenizer is not None:  # text as a second input: the collator tokenises the `text` column
+        collator = dataclasses.replace(collator, tokenizer=tokenizer)
+        extractor = SERProcessor(extractor, tokenizer)  # saved with every checkpoint and the final model
     if vocab is not None:
         from .ctc import CTCLabelCollator
 
