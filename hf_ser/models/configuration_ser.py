@@ -31,7 +31,7 @@ __all__ = ["DEFAULT_REGRESSION_TARGETS", "LAYER_WEIGHTINGS", "SERConfig"]
 class SERConfig(SERHeadConfig):
     r"""Configuration for :class:`SERModelForAudioClassification`: SSL backbone -> layer mix ->
     optional seq2seq encoder -> masked pooling -> classification and/or regression heads, plus an optional
-    CTC character head on the backbone's frames.
+    CTC character head on the backbone's frames and an optional text encoder fused with the frames.
 
     Args:
         backbone_config (`dict` or `PreTrainedConfig`, *optional*):

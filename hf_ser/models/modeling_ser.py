@@ -86,6 +86,13 @@ class SERModelForAudioClassification(SERHeadsMixin, SERPreTrainedModel):
     layers), the seq2seq encoder and the pooling get only the emotion loss. ``ctc_logits`` are returned for
     every forward; passing ``ctc_labels`` adds ``config.ctc_alpha * CTC`` to ``loss``.
 
+    Text as a second input (paper 000): with ``config.text_backbone`` the model holds a ``text_backbone``
+    (any transformers text encoder, frozen by default) and a ``text_fusion`` module; ``forward`` then takes
+    ``text_input_ids`` / ``text_attention_mask`` (from :class:`hf_ser.SERProcessor`) and fuses the projected
+    token states with the frames after the layer mix (``"concat"``: one audio + text sequence for seq2seq
+    and pooling; ``"cross_attention"``: frames attend to tokens), see :mod:`.text_fusion`. The CTC head
+    still reads audio only. Audio-only models have neither module (their state dict is unchanged).
+
     Example:
 
     ```python
