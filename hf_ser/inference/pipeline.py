@@ -600,7 +600,10 @@ class SERPipeline:
     def _format_values(
         self, probabilities: Optional[np.ndarray], regression: Optional[np.ndarray], top_k
     ) -> dict:
-        return format_prediction(probabilities, regression, self.id2label, self.regression_targets, top_k)
+        weights = getattr(self.config, "arousal_from_categories", None)
+        return format_prediction(
+            probabilities, regression, self.id2label, self.regression_targets, top_k, arousal_weights=weights
+        )
 
     def _format(self, output: ClipOutput, top_k: Optional[int]) -> dict:
         probabilities = None if output.class_logits is None else softmax(output.class_logits)

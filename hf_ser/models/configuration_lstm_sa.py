@@ -12,7 +12,7 @@ of the family, so every model is read and trained the same way.
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from .configuration_base import SERHeadConfig
 
@@ -36,6 +36,14 @@ class LSTMSAConfig(SERHeadConfig):
             paper's loss).
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialiser of the attention vector and the output layers.
+        temperature (`float`, *optional*, defaults to 1.0):
+            Calibration temperature: `forward` returns the class logits divided by it (the loss uses the raw
+            logits), so the pipeline, the ONNX export and `hf_ser.runtime` all give `softmax(logits / T)`.
+            Fitted after training on held-out speakers (temperature scaling, Guo et al. 2017).
+        arousal_from_categories (`dict[str, float]`, *optional*):
+            Class label -> weight in [-1, 1]. When set, `hf_ser.pipeline` and `hf_ser.runtime` add
+            `"arousal" = (1 + sum_label weight * P(label)) / 2` (in [0, 1]) to every categorical result: an
+            arousal estimate derived from the class probabilities, not a trained regression output.
 
     Example:
 
@@ -56,6 +64,8 @@ class LSTMSAConfig(SERHeadConfig):
     residual: bool = True
     classifier_dropout: Union[float, int] = 0.3
     initializer_range: float = 0.02
+    temperature: Union[float, int] = 1.0
+    arousal_from_categories: Optional[dict[str, Union[float, int]]] = None
 
     def __post_init__(self, **kwargs: Any) -> None:
         labels_given = self._labels_given(kwargs)
@@ -64,3 +74,19 @@ class LSTMSAConfig(SERHeadConfig):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
         self._validate_head_options(labels_given)
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r}.")
+        self._check_arousal_weights()
+
+    def _check_arousal_weights(self) -> None:
+        """``arousal_from_categories`` must map known labels to weights in [-1, 1]."""
+        weights = self.arousal_from_categories
+        if weights is None:
+            return
+        unknown = sorted(set(weights) - set(self.id2label.values()))
+        if unknown:
+            raise ValueError(f"arousal_from_categories names unknown labels {unknown}; labels: "
+                             f"{sorted(self.id2label.values())}.")  # fmt: skip
+        bad = {label: w for label, w in weights.items() if not -1.0 <= float(w) <= 1.0}
+        if bad:
+            raise ValueError(f"arousal_from_categories weights must lie in [-1, 1], got {bad}.")

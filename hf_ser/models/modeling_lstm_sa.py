@@ -101,7 +101,7 @@ class LSTMSAForAudioClassification(SERHeadsMixin, LSTMSAPreTrainedModel):
             {return_dict_arg}
 
         Returns:
-            `SERModelOutput` with `loss`, `logits`, `regression`, `pooled` (the attention context vector)
+            `SERModelOutput` with `loss`, `logits` (divided by `config.temperature`), `regression`, `pooled` (the attention context vector)
             and `frame_weights` (attention over frames).
         """
         if input_values.dim() != 3 or input_values.shape[-1] != self.config.input_size:
@@ -114,4 +114,18 @@ class LSTMSAForAudioClassification(SERHeadsMixin, LSTMSAPreTrainedModel):
             hidden = hidden + self.residual_lstm(hidden)[0]
         hidden = self.lstm(hidden)[0]
         mask = attention_mask.bool() if attention_mask is not None else None
-        return self._heads_output(self.pooling(hidden, mask), labels, regression_labels, return_dict)
+        output = self._heads_output(self.pooling(hidden, mask), labels, regression_labels, return_dict=True)
+        output = self._scale_by_temperature(output)
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return output if return_dict else output.to_tuple()
+
+    def _scale_by_temperature(self, output: SERModelOutput) -> SERModelOutput:
+        """Class logits divided by ``config.temperature`` (calibration); the loss keeps the raw logits.
+
+        Done inside ``forward`` so that every consumer (pipeline, ONNX export, runtime) gets the same
+        calibrated probabilities from ``softmax(logits)``. Regression outputs are never scaled.
+        """
+        temperature = float(getattr(self.config, "temperature", 1.0))
+        if temperature != 1.0 and self.config.task != "regression":
+            output.logits = output.logits / temperature
+        return output

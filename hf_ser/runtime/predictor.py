@@ -174,7 +174,12 @@ class RuntimePipeline:
     def _format(self, output: dict, top_k: Optional[int]) -> dict:
         spec = self.spec
         return format_prediction(
-            output["probabilities"], output["regression"], spec.id2label, spec.regression_targets, top_k
+            output["probabilities"],
+            output["regression"],
+            spec.id2label,
+            spec.regression_targets,
+            top_k,
+            arousal_weights=spec.arousal_weights,
         )
 
     def _warn_long(self, sources: Sequence[Source]) -> None:

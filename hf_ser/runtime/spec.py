@@ -6,7 +6,9 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Mapping, Optional, Union
+
+import numpy as np
 
 TASKS = ("classification", "regression", "multitask")
 RESERVED_KEYS = ("label", "scores", "embedding", "frame_weights", "segments")
@@ -32,12 +34,14 @@ class ModelSpec:
         id2label: class index -> label.
         regression_targets: names of the regression outputs, in the graph's order.
         test_time_speeds: the config's test-time speeds (``None``: off).
+        arousal_weights: the config's ``arousal_from_categories`` (``None``: no derived arousal).
     """
 
     task: str
     id2label: dict[int, str]
     regression_targets: tuple[str, ...]
     test_time_speeds: Optional[tuple[float, ...]] = None
+    arousal_weights: Optional[dict[str, float]] = None
 
     @classmethod
     def from_config(cls, config: dict) -> ModelSpec:
@@ -57,7 +61,14 @@ class ModelSpec:
         if clash:
             raise ValueError(f"Regression target names {clash} clash with result keys {RESERVED_KEYS}.")
         speeds = config.get("test_time_speeds")
-        return cls(task, id2label, targets, None if not speeds else tuple(float(s) for s in speeds))
+        weights = config.get("arousal_from_categories")
+        return cls(
+            task,
+            id2label,
+            targets,
+            None if not speeds else tuple(float(s) for s in speeds),
+            None if not weights else {str(k): float(v) for k, v in weights.items()},
+        )
 
     @classmethod
     def from_dir(cls, export_dir: Union[str, os.PathLike]) -> ModelSpec:
@@ -65,4 +76,27 @@ class ModelSpec:
         return cls.from_config(read_json(Path(export_dir) / "config.json"))
 
 
-__all__ = ["RESERVED_KEYS", "TASKS", "ModelSpec", "read_json"]
+def arousal_from_categories(
+    probabilities: np.ndarray, id2label: Mapping[int, str], weights: Optional[Mapping[str, float]]
+) -> Optional[float]:
+    """Arousal in [0, 1] derived from class probabilities: ``(1 + sum_label weight * P(label)) / 2``.
+
+    ``weights`` (a config's ``arousal_from_categories``) give each class's arousal in [-1, 1] (e.g. anger
+    +1, sadness -1; unlisted classes 0). ``None`` when the model has no such weights. The same function
+    post-processes the scores of :func:`hf_ser.pipeline` and of :mod:`hf_ser.runtime`.
+
+    Example:
+
+    ```python
+    >>> import numpy as np
+    >>> arousal_from_categories(np.array([0.5, 0.5]), {0: "anger", 1: "sadness"}, {"anger": 1, "sadness": -1})
+    0.5
+    ```
+    """
+    if not weights:
+        return None
+    signed = sum(float(weights.get(id2label[i], 0.0)) * float(p) for i, p in enumerate(probabilities))
+    return min(max((1.0 + signed) / 2.0, 0.0), 1.0)
+
+
+__all__ = ["RESERVED_KEYS", "TASKS", "ModelSpec", "arousal_from_categories", "read_json"]
