@@ -28,7 +28,6 @@ import argparse
 import json
 import time
 from pathlib import Path
-
 from typing import Optional
 
 import numpy as np
@@ -97,8 +96,8 @@ def subset(dataset, per_label: Optional[int]):
 def load_features(data_dir: Path, args: argparse.Namespace) -> dict:
     """Raw (unnormalised) features at every needed speed, labels (joint label space), corpus and speaker.
 
-    ``features[speed][i]`` is clip ``i`` played ``speed`` times faster (:func:`hf_ser.data.audio.change_speed`,
-    the function of :class:`hf_ser.data.augment.SpeedPerturbation` and of the pipeline's test-time speeds).
+    ``features[speed][i]`` is clip ``i`` played ``speed`` times faster (``hf_ser.data.audio.change_speed``,
+    used by :class:`hf_ser.data.augment.SpeedPerturbation` and by the pipeline's test-time speeds).
     With ``--cache_dir`` the features are stored there and reused by later runs.
     """
     corpora = {name: subset(load_corpus(name, data_dir / name), args.clips_per_label) for name in CORPORA}
@@ -187,7 +186,9 @@ def batches(data: dict, indices: np.ndarray, args, stats, rng=None, speed: float
     batch_size = args.batch_size if rng is not None else 64
     for start in range(0, len(order), batch_size):
         chosen = order[start : start + batch_size]
-        picked = [speeds[int(rng.integers(len(speeds)))] for _ in chosen] if rng is not None else [speed] * len(chosen)
+        picked = [speed] * len(chosen)
+        if rng is not None:  # speed perturbation: one speed (or 1.0) per clip and epoch
+            picked = [speeds[int(rng.integers(len(speeds)))] for _ in chosen]
         clips = [normalise(data["features"][s][i], args, stats) for s, i in zip(picked, chosen, strict=True)]
         features = BatchFeature({"input_values": clips})
         inputs = extractor.pad(features, padding=True, return_attention_mask=True, return_tensors="pt")
@@ -243,11 +244,11 @@ def train(data: dict, indices: np.ndarray, args: argparse.Namespace) -> tuple:
 @torch.inference_mode()
 def predict_logits(model, data: dict, indices: np.ndarray, args: argparse.Namespace, stats) -> np.ndarray:
     """Logits ``(speeds, clips, classes)`` at speed 1.0 and at every test-time speed."""
-    speeds = (1.0, *parse_speeds(args.test_time_speeds))
-    return np.stack([
-        np.concatenate([model(**inputs).logits.numpy() for inputs, _ in batches(data, indices, args, stats, speed=s)])
-        for s in speeds
-    ])  # fmt: skip
+    runs = []
+    for speed in (1.0, *parse_speeds(args.test_time_speeds)):
+        chunks = batches(data, indices, args, stats, speed=speed)
+        runs.append(np.concatenate([model(**inputs).logits.numpy() for inputs, _ in chunks]))
+    return np.stack(runs)
 
 
 def seeds_of(args: argparse.Namespace) -> list[argparse.Namespace]:
@@ -261,8 +262,8 @@ def cross_corpus(data: dict, args: argparse.Namespace) -> dict:
     Both training and test clips are restricted to the classes the corpora share (EmoDB + URDU: anger,
     happiness, neutral, sadness), as in :func:`hf_ser.evaluation.cross_corpus_matrix` (BENCHMARKS §5).
     """
-    shared = sorted(set(data["labels"][i] for i in data["label"][data["corpus"] == CORPORA[0]]).intersection(
-        data["labels"][i] for i in data["label"][data["corpus"] == CORPORA[1]]))  # fmt: skip
+    present = [{data["labels"][i] for i in data["label"][data["corpus"] == name]} for name in CORPORA]
+    shared = sorted(set.intersection(*present))
     keep = np.isin(data["label"], [data["labels"].index(label) for label in shared])
     results = {"labels": shared}
     for source, target in (CORPORA, CORPORA[::-1]):
@@ -332,67 +333,110 @@ def calibrate(data: dict, cv: dict) -> dict:
     }
 
 
-def write_card(model, data: dict, cv: dict, args: argparse.Namespace, output_dir: Path) -> None:
-    rows = data["rows"]
-    protocol = (
+def cv_protocol(args: argparse.Namespace) -> str:
+    """The in-corpus protocol, in words (the card's split name)."""
+    return (
         f"{args.folds}-fold speaker-independent cross-validation on each corpus (fold k = EmoDB fold k + "
         f"URDU fold k), {args.epochs} epochs per fold, no early stopping"
     )
+
+
+def describe_recipe(args: argparse.Namespace) -> dict:
+    """The card's hyper-parameters of the final model's recipe."""
+    speeds = parse_speeds(args.speed_perturbation)
+    return {
+        "recipe": args.recipe,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "optimizer": f"AdamW (weight decay {args.weight_decay}), {args.scheduler} schedule",
+        "loss": "class-weighted cross-entropy (inverse label frequency)" if args.class_weights else "CE",
+        "dropout": args.dropout,
+        "speed perturbation": ", ".join(map(str, speeds)) if speeds else "none",
+        "test-time speeds (averaged with 1.0)": args.test_time_speeds or "none",
+        "seed": args.seed,
+        "training command": "python recipes/train_default_model.py --data_dir ../shared/data "
+        f"--recipe {args.recipe}",
+    }
+
+
+def card_limitations() -> list[str]:
+    """What the card warns about, besides hf_ser's general limitations."""
+    return [
+        "Trained on 935 clips of two small corpora: EmoDB (German, 10 actors, acted, studio quality) "
+        "and URDU (Urdu, spontaneous talk-show speech, 4 emotions). Cross-validated scores inside these "
+        "corpora overstate its accuracy anywhere else: trained on one of them and tested on the other "
+        "(4 shared classes, chance 0.25) it reaches UAR about 0.3-0.4, and that is closer to what to "
+        "expect on new speakers, languages and microphones.",
+        "Boredom, disgust and fear occur only in the German acted data; in practice they mean 'sounds "
+        "like an EmoDB actor portraying that emotion'.",
+        "`arousal` is derived from the class probabilities (config `arousal_from_categories`), not "
+        "trained on arousal ratings; it inherits every error of the classifier.",
+        "MFCC + chroma features with a small LSTM are far weaker than self-supervised speech "
+        "models fine-tuned on large corpora.",
+        *SERCardData().limitations,
+    ]
+
+
+def add_results(card: SERCardData, results: dict, args: argparse.Namespace) -> None:
+    """In-corpus CV, cross-corpus and calibration figures, next to each other."""
+    for key, value in results.get("cv", {}).get("summary", {}).items():
+        dataset = "+".join(CORPORA) if key == "uar" else key.removeprefix("uar_")
+        card.add_result("uar", value["mean"], dataset=dataset, split=cv_protocol(args), std=value["std"],
+                        num_runs=value["n"])  # fmt: skip
+    cross = results.get("cross_corpus", {})
+    for source, target in (CORPORA, CORPORA[::-1]):
+        if f"{source}->{target}" in cross:
+            row = cross[f"{source}->{target}"]
+            split = f"cross-corpus: trained on {source} only, {', '.join(cross['labels'])}"
+            card.add_result("uar", row["uar"], dataset=target, split=split, std=row["std"],
+                            num_runs=len(row["runs"]))  # fmt: skip
+    calibration = results.get("calibration")
+    if calibration:
+        split = "out-of-fold predictions of the cross-validation, 15 bins"
+        card.add_result("ece", calibration["ece_before"], dataset="emodb+urdu", split=f"{split}, T = 1")
+        card.add_result("ece", calibration["ece_after"], dataset="emodb+urdu",
+                        split=f"{split}, temperature fitted on the other folds")  # fmt: skip
+
+
+def write_card(model, data: dict, results: dict, args: argparse.Namespace, output_dir: Path) -> None:
+    """The model card (``hf_ser.cards``): recipe, data, in-corpus and cross-corpus UAR, calibration."""
+    name = "ResLSTM-SA" if args.model == "reslstm_sa" else "LSTM-SA"
+    temperature = results.get("calibration", {}).get("temperature", 1.0)
     card = SERCardData(
-        model_name="hf_ser default model (ResLSTM-SA-h64, EmoDB + URDU)",
+        model_name=f"hf_ser default model ({name}-h{args.hidden_size}, EmoDB + URDU)",
         language=["de", "ur"],
         datasets=list(CORPORA),
         labels=data["labels"],
         architecture={
-            "model": "ResLSTM-SA (Krasnoproshin & Vashkevich)",
-            "features": f"34 MFCC + 12 chroma per 16 ms frame, {args.normalization} normalisation",
+            "model": f"{name} (Krasnoproshin & Vashkevich)",
+            "features": f"34 MFCC + 12 chroma per {args.hop_length // 16} ms frame, "
+            f"{args.normalization} normalisation",
             "hidden_size": args.hidden_size,
+            "calibration": f"temperature {temperature} (fitted on out-of-fold predictions, held-out "
+            "speakers)",
+            "arousal": "(1 + sum weight x P(class)) / 2 with weights " + json.dumps(AROUSAL_FROM_CATEGORIES),
         },
         num_parameters=sum(p.numel() for p in model.parameters()),
-        hyperparameters={
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "learning_rate": args.learning_rate,
-            "optimizer": "AdamW (weight decay 1e-4), one-cycle schedule",
-            "loss": "class-weighted cross-entropy (inverse label frequency)",
-            "dropout": args.dropout,
-            "seed": args.seed,
-            "training command": "python recipes/train_default_model.py --data_dir ../shared/data",
-        },
-        protocol=protocol if cv else None,
-        split_sizes={"train (final model)": len(rows["label"])},
+        has_onnx=True,
+        hyperparameters=describe_recipe(args),
+        protocol=cv_protocol(args) if "cv" in results else None,
+        split_sizes={"train (final model)": len(data["label"])},
         label_counts={
-            name: {
-                label: int(((rows["corpus"] == name) & (rows["label"] == i)).sum())
-                for i, label in enumerate(data["labels"])
-            }
+            name: {label: int(((data["corpus"] == name) & (data["label"] == i)).sum())
+                   for i, label in enumerate(data["labels"])}
             for name in CORPORA
-        },
-        num_speakers={
-            name: len({s for s in rows["speaker"] if s.startswith(f"{name}:")}) for name in CORPORA
-        },
-        fold_results=cv.get("folds", []),
+        },  # fmt: skip
+        num_speakers={n: len({s for s in data["speaker"] if s.startswith(f"{n}:")}) for n in CORPORA},
+        fold_results=results.get("cv", {}).get("folds", []),
         intended_use=(
             "The default model of `hf_ser.pipeline()` and `hf-ser predict`: a small, fast, offline "
-            "demonstration model that works out of the box. For real use, fine-tune an SSL model."
+            "demonstration model that works out of the box; its scores are temperature-calibrated and it "
+            "adds an `arousal` value derived from them. For real use, fine-tune an SSL model."
         ),
-        limitations=[
-            "Trained on 935 clips of two small corpora: EmoDB (German, 10 actors, acted, studio quality) "
-            "and URDU (Urdu, spontaneous talk-show speech, 4 emotions). It knows nothing about other "
-            "languages, speakers, microphones or noise; cross-validated scores on these corpora overstate "
-            "its accuracy anywhere else.",
-            "Boredom, disgust and fear occur only in the German acted data; in practice they mean 'sounds "
-            "like an EmoDB actor portraying that emotion'.",
-            "MFCC + chroma features with a 47k-parameter LSTM are far weaker than self-supervised speech "
-            "models fine-tuned on large corpora.",
-            *SERCardData().limitations,
-        ],
+        limitations=card_limitations(),
     )
-    for key, value in cv.get("summary", {}).items():
-        if key.startswith("uar"):
-            dataset = "+".join(CORPORA) if key == "uar" else key.removeprefix("uar_")
-            card.add_result("uar", value["mean"], dataset=dataset, split=protocol, std=value["std"],
-                            num_runs=value["n"])  # fmt: skip
+    add_results(card, results, args)
     save_model_card(card, output_dir)
 
 
@@ -467,9 +511,13 @@ def save_final(data: dict, results: dict, args: argparse.Namespace) -> None:
     model, stats = train(data, np.arange(len(data["label"])), args)
     model.config.temperature = results.get("calibration", {}).get("temperature", 1.0)
     model.config.test_time_speeds = list(parse_speeds(args.test_time_speeds)) or None
-    model.config.arousal_from_categories = {k: v for k, v in AROUSAL_FROM_CATEGORIES.items() if k in data["labels"]}
-    extractor = MfccChromaFeatureExtractor(normalization=args.normalization, hop_length=args.hop_length,
-                                           **({"mean": stats[0], "std": stats[1]} if stats else {}))  # fmt: skip
+    model.config.arousal_from_categories = {
+        label: weight for label, weight in AROUSAL_FROM_CATEGORIES.items() if label in data["labels"]
+    }
+    global_stats = {"mean": stats[0], "std": stats[1]} if stats is not None else {}
+    extractor = MfccChromaFeatureExtractor(
+        normalization=args.normalization, hop_length=args.hop_length, **global_stats
+    )
     args.output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.output_dir)
     extractor.save_pretrained(args.output_dir)

@@ -101,7 +101,8 @@ class LSTMSAForAudioClassification(SERHeadsMixin, LSTMSAPreTrainedModel):
             {return_dict_arg}
 
         Returns:
-            `SERModelOutput` with `loss`, `logits` (divided by `config.temperature`), `regression`, `pooled` (the attention context vector)
+            `SERModelOutput` with `loss`, `logits` (divided by `config.temperature`),
+            `regression`, `pooled` (the attention context vector)
             and `frame_weights` (attention over frames).
         """
         if input_values.dim() != 3 or input_values.shape[-1] != self.config.input_size:
