@@ -83,6 +83,17 @@ def test_output_fields_and_ce_loss(mfcc_batch):
     assert model.residual_lstm.weight_ih_l0.grad.abs().sum() > 0
 
 
+def test_temperature_divides_the_class_logits_but_not_the_loss(mfcc_batch):
+    labels = torch.tensor([0, 1, 2, 3])
+    plain, calibrated = build(hidden_size=16), build(hidden_size=16, temperature=2.5)
+    reference, scaled = plain(**mfcc_batch, labels=labels), calibrated(**mfcc_batch, labels=labels)
+    torch.testing.assert_close(scaled.logits, reference.logits / 2.5)
+    torch.testing.assert_close(scaled.loss, reference.loss)
+    assert calibrated(**mfcc_batch, return_dict=False)[0].shape == (4, 4)
+    regression = build(hidden_size=16, task="regression", temperature=2.5)(**mfcc_batch).logits
+    torch.testing.assert_close(regression, build(hidden_size=16, task="regression")(**mfcc_batch).logits)
+
+
 def test_regression_and_multitask_heads(mfcc_batch):
     regression = build(hidden_size=16, task="regression")
     output = regression(**mfcc_batch, labels=torch.rand(4, 3))
@@ -134,6 +145,9 @@ def test_a_few_adam_steps_reduce_the_loss(mfcc_batch):
         ({"classifier_dropout": 1.0}, "classifier_dropout"),
         ({"hidden_size": 0}, "hidden_size"),
         ({"classification_loss": "hinge"}, "'hinge'"),
+        ({"temperature": 0.0}, "temperature must be > 0"),
+        ({"arousal_from_categories": {"joy": 1.0}}, r"unknown labels \['joy'\]"),
+        ({"arousal_from_categories": {"LABEL_0": 2.0}}, r"\[-1, 1\]"),
     ],
 )
 def test_config_errors(kwargs, message):

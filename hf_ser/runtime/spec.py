@@ -89,8 +89,9 @@ def arousal_from_categories(
 
     ```python
     >>> import numpy as np
-    >>> arousal_from_categories(np.array([0.5, 0.5]), {0: "anger", 1: "sadness"}, {"anger": 1, "sadness": -1})
-    0.5
+    >>> from hf_ser.runtime.spec import arousal_from_categories
+    >>> arousal_from_categories(np.array([0.8, 0.2]), {0: "anger", 1: "sadness"}, {"anger": 1, "sadness": -1})
+    0.8
     ```
     """
     if not weights:
