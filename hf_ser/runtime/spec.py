@@ -92,6 +92,7 @@ def arousal_from_categories(
     >>> from hf_ser.runtime.spec import arousal_from_categories
     >>> arousal_from_categories(np.array([0.8, 0.2]), {0: "anger", 1: "sadness"}, {"anger": 1, "sadness": -1})
     0.8
+
     ```
     """
     if not weights:
