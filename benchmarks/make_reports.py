@@ -27,13 +27,6 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_ROOT = REPO.parent / "shared" / "data"
-# Settings of recipes/train_default_model.py (its argparse defaults): the recipe of the built-in model.
-DEFAULT_RECIPE_ARGS = {
-    "epochs": 30, "batch_size": 32, "learning_rate": 3e-3, "hidden_size": 64, "dropout": 0.3,
-    "normalization": "global", "seed": 0,
-}  # fmt: skip
-
-
 def load_default_recipe() -> Any:
     """``recipes/train_default_model.py`` as a module (recipes are scripts, not a package)."""
     path = REPO / "recipes" / "train_default_model.py"
@@ -46,38 +39,47 @@ def load_default_recipe() -> Any:
 def default_recipe_trainer(epochs: Optional[int] = None) -> Callable[[Any], Any]:
     """A ``train_fn`` for :func:`hf_ser.evaluation.cross_corpus_matrix`: the default model's own recipe.
 
-    Features of each clip are computed once (by path) and shared by all training runs, as the recipe
-    does; each call trains a fresh ResLSTM-SA on the given clips with the recipe's ``train`` and
-    returns an :func:`hf_ser.pipeline` around it.
+    Settings are the recipe's defaults (its default ``--recipe``). Features of each clip (at every speed the
+    recipe trains or tests at) are computed once, by path, and shared by all training runs, as the recipe
+    does; each call trains a fresh model on the given clips with the recipe's ``train`` and returns an
+    :func:`hf_ser.pipeline` around it (averaging the recipe's test-time speeds, as the built-in model).
     """
     from hf_ser import MfccChromaFeatureExtractor
     from hf_ser.data import decode_example_audio
+    from hf_ser.data.audio import change_speed
     from hf_ser.inference.pipeline import pipeline
 
     recipe = load_default_recipe()
-    settings = argparse.Namespace(**{**DEFAULT_RECIPE_ARGS, **({"epochs": epochs} if epochs else {})})
-    # As the recipe's main(): raw features when normalising globally (training-set statistics).
-    extractor = MfccChromaFeatureExtractor(
-        normalization="none" if settings.normalization == "global" else "utterance"
-    )
-    cache: dict[str, np.ndarray] = {}
+    settings = recipe.parse_args(["--epochs", str(epochs)] if epochs else [])
+    raw = MfccChromaFeatureExtractor(normalization="none", hop_length=settings.hop_length)
+    speeds = recipe.needed_speeds(settings)
+    cache: dict[str, dict[float, np.ndarray]] = {}
+
+    def clip_features(audio: dict) -> dict[float, np.ndarray]:
+        if audio["path"] not in cache:
+            array = decode_example_audio(audio)
+            cache[audio["path"]] = {s: raw.extract(change_speed(array, 16000, s)) for s in speeds}
+        return cache[audio["path"]]
 
     def train_fn(dataset: Any) -> Any:
         rows = dataset.with_format(None)
-        features = []
-        for audio in rows["audio"]:
-            if audio["path"] not in cache:
-                cache[audio["path"]] = extractor.extract(decode_example_audio(audio))
-            features.append(cache[audio["path"]])
-        labels = list(dataset.features["label"].names)
-        data = {"labels": labels, "rows": {"features": features, "label": np.asarray(rows["label"])}}
-        model, stats = recipe.train(data, np.arange(len(features)), extractor, settings)
-        model_extractor = extractor
-        if stats is not None:  # the saved extractor applies the training-set statistics, as in main()
-            model_extractor = MfccChromaFeatureExtractor(normalization="global", mean=stats[0], std=stats[1])
-        return pipeline(model, feature_extractor=model_extractor, dtype="float32")
+        clips = [clip_features(audio) for audio in rows["audio"]]
+        data = {
+            "labels": list(dataset.features["label"].names),
+            "features": {s: [clip[s] for clip in clips] for s in speeds},
+            "label": np.asarray(rows["label"]),
+        }
+        model, stats = recipe.train(data, np.arange(len(clips)), settings)
+        model.config.test_time_speeds = list(recipe.parse_speeds(settings.test_time_speeds)) or None
+        global_stats = {"mean": stats[0], "std": stats[1]} if stats is not None else {}
+        extractor = MfccChromaFeatureExtractor(
+            normalization=settings.normalization, hop_length=settings.hop_length, **global_stats
+        )
+        return pipeline(model, feature_extractor=extractor, dtype="float32")
 
-    train_fn.settings = settings
+    train_fn.settings = argparse.Namespace(
+        **{k: v for k, v in vars(settings).items() if not isinstance(v, Path)}
+    )
     return train_fn
 
 

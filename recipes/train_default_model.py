@@ -1,25 +1,35 @@
 """Train hf_ser's built-in default model (``hf_ser/default_model``): ResLSTM-SA-h64 on EmoDB + URDU.
 
-    python recipes/train_default_model.py --data_dir ../shared/data                  # CV + final model
-    python recipes/train_default_model.py --data_dir ../shared/data --folds 0        # final model only
+    python recipes/train_default_model.py --data_dir ../shared/data                  # protocols + final model
+    python recipes/train_default_model.py --data_dir ../shared/data --protocol cross-corpus --final false \
+        --recipe current --seeds 2                                                   # compare a candidate
 
-What it does (a few minutes on 2 CPU cores):
+What it does (about ten minutes on 2 CPU cores):
 
-1. loads EmoDB and URDU with ``hf_ser.data.load_corpus`` (canonical labels; the union of both label
-   sets, 7 classes) and turns every clip into MFCC + chroma frames once (``MfccChromaFeatureExtractor``);
-   ``--normalization global`` standardises them with mean/std fitted on the training clips of each fold
-   (keeps loudness and spectral-level cues), ``utterance`` per clip (level-independent);
-2. cross-validates: ``--folds`` speaker-independent folds per corpus (``hf_ser.data.speaker_folds``),
-   fold k of the run = fold k of EmoDB + fold k of URDU, so no test speaker is ever seen in training;
-   a fixed number of epochs (no early stopping, so the test folds never influence training); reports
-   UAR per corpus (mean ± std over folds) and pooled over all test predictions;
-3. trains the final model on all clips with the same settings and saves it (safetensors), its feature
-   extractor, its ONNX export (``model.onnx``, run by the torch-free ``hf_ser.runtime``) and a model card
-   (``hf_ser.cards``) with the cross-validation results into ``--output_dir``.
+1. loads EmoDB and URDU with ``hf_ser.data.load_corpus`` (canonical labels; the union of both label sets,
+   7 classes) and turns every clip into MFCC + chroma frames once, at speed 1.0 and at every speed of
+   ``--speed_perturbation`` / ``--test_time_speeds`` (``hf_ser.data.audio.change_speed``, as
+   ``SpeedPerturbation`` and the pipeline's test-time averaging; ``--cache_dir`` keeps them);
+   ``--normalization global`` standardises them with mean/std fitted on the training clips of each run,
+   ``utterance`` per clip;
+2. ``--protocol cross-corpus``: trains on EmoDB and tests on URDU, and the reverse, over the classes the
+   two share (anger, happiness, neutral, sadness; training and test clips restricted to them, as
+   ``hf_ser.evaluation.cross_corpus_matrix``), UAR averaged over ``--seeds`` seeds. This is the figure the
+   recipe (``--recipe``, :data:`RECIPES`) was selected on (BENCHMARKS §5);
+3. ``--protocol cv``: ``--folds`` speaker-independent folds per corpus (``hf_ser.data.speaker_folds``),
+   fold k of the run = fold k of EmoDB + fold k of URDU, so no test speaker is seen in training; a fixed
+   number of epochs (no early stopping); UAR per corpus (mean ± std over folds). The out-of-fold logits
+   (held-out speakers) fit the calibration temperature; ECE (15 bins) is reported before and after, the
+   latter cross-fitted (each fold scaled by the temperature fitted on the other folds);
+4. trains the final model on all clips with the same settings and saves it (safetensors; its config holds
+   ``temperature``, ``test_time_speeds`` and ``arousal_from_categories``), its feature extractor, its ONNX
+   export (``model.onnx``, run by the torch-free ``hf_ser.runtime``), the protocol figures
+   (``crossval.json``) and a model card (``hf_ser.cards``) into ``--output_dir``.
 
 Training uses a plain PyTorch loop over pre-computed features rather than ``recipes/finetune.py``: the
 Trainer recipe re-extracts features every epoch and handles one corpus per run, which would make this
-several times slower on the shared CPU; the model, its loss, the folds and the metrics are hf_ser's own.
+several times slower on the shared CPU; the model, its loss, the folds, the augmentation and the metrics
+are hf_ser's own.
 """
 
 from __future__ import annotations
