@@ -426,9 +426,9 @@ def write_card(model, data: dict, results: dict, args: argparse.Namespace, outpu
             "calibration": f"temperature {temperature} (fitted on out-of-fold predictions, held-out "
             "speakers)",
             "arousal": "(1 + sum weight x P(class)) / 2 with weights " + json.dumps(AROUSAL_FROM_CATEGORIES),
+            "torch-free runtime": "`model.onnx` next to the weights (`hf_ser.runtime`)",
         },
         num_parameters=sum(p.numel() for p in model.parameters()),
-        has_onnx=True,
         hyperparameters=describe_recipe(args),
         protocol=cv_protocol(args) if "cv" in results else None,
         split_sizes={"train (final model)": len(data["label"])},
