@@ -113,7 +113,16 @@ def training_notes(model_dir: Path, corpora: list[str]) -> list[str]:
         )
     crossval = model_dir / "crossval.json"
     if crossval.is_file():
-        summary = json.loads(crossval.read_text())["summary"]
+        results = json.loads(crossval.read_text())
+        notes += recipe_notes(results)
+    return notes
+
+
+def recipe_notes(results: dict) -> list[str]:
+    """The recipe's own figures from ``crossval.json``: in-corpus CV, cross-corpus UAR, calibration."""
+    notes = []
+    summary = results.get("cv", {}).get("summary") or results.get("summary")  # older files: top level
+    if summary:
         parts = [
             f"{key.removeprefix('uar_')} {value['mean']:.3f} ± {value['std']:.3f}"
             for key, value in summary.items()
@@ -122,6 +131,16 @@ def training_notes(model_dir: Path, corpora: list[str]) -> list[str]:
         notes.append(
             f"Speaker-independent {summary['uar']['n']}-fold cross-validated UAR of its recipe: "
             f"{', '.join(parts)}."
+        )
+    cross = results.get("cross_corpus")
+    if cross:
+        pairs = [f"{key.replace('->', ' → ')} {row['uar']:.3f}" for key, row in cross.items() if "->" in key]
+        notes.append(f"Cross-corpus UAR of its recipe ({', '.join(cross['labels'])}): {', '.join(pairs)}.")
+    calibration = results.get("calibration")
+    if calibration:
+        notes.append(
+            f"Temperature {calibration['temperature']}: ECE (15 bins, out-of-fold) "
+            f"{calibration['ece_before']:.3f} → {calibration['ece_after']:.3f}."
         )
     return notes
 
