@@ -81,7 +81,7 @@ def test_pipeline_averages_the_clip_at_each_speed(default_pipeline):
     """``test_time_speeds=[0.9, 1.1]`` gives the mean of the probabilities of the clip played at 1.0, 0.9
     and 1.1 (each computed without augmentation), for single clips and batches alike."""
     pipe = default_pipeline
-    assert pipe.test_time_speeds == ()  # the built-in model's config sets none
+    assert pipe.test_time_speeds == (0.9, 1.1)  # the built-in model's config sets them (recipe v3-tta)
     arrays = [load_audio(path) for path in CLIPS]
     batched = pipe(arrays, sampling_rate=16000, test_time_speeds=[0.9, 1.1], batch_size=3)
     for array, result in zip(arrays, batched, strict=True):
@@ -94,7 +94,8 @@ def test_pipeline_averages_the_clip_at_each_speed(default_pipeline):
         np.testing.assert_allclose([result["scores"][label] for label in labels], expected, atol=1e-5)
         single = pipe(array, sampling_rate=16000, test_time_speeds=[0.9, 1.1])
         assert single["scores"] == pytest.approx(result["scores"], abs=1e-5)
-        plain = pipe(array, sampling_rate=16000)["scores"]
+        assert pipe(array, sampling_rate=16000)["scores"] == pytest.approx(result["scores"], abs=1e-5)
+        plain = pipe(array, sampling_rate=16000, test_time_speeds=None)["scores"]
         assert plain != pytest.approx(result["scores"], abs=1e-4)  # the option changes the prediction
 
 
@@ -102,11 +103,11 @@ def test_pipeline_takes_the_speeds_from_the_model_config(default_pipeline, tmp_p
     from hf_ser import pipeline
 
     model = default_pipeline.model
-    model.config.test_time_speeds = [0.9, 1.1]
+    saved, model.config.test_time_speeds = model.config.test_time_speeds, [0.9, 1.1]
     try:
         model.save_pretrained(tmp_path)
     finally:
-        model.config.test_time_speeds = None
+        model.config.test_time_speeds = saved
     default_pipeline.backend.feature_extractor.save_pretrained(tmp_path)
     pipe = pipeline(str(tmp_path), dtype="float32")
     assert pipe.test_time_speeds == (0.9, 1.1)

@@ -180,7 +180,9 @@ class SERPipeline:
 
     Each result holds ``"label"`` and ``"scores"`` (class -> probability, most likely first) for
     categorical models and one float per regression target (e.g. ``"arousal"``, ``"dominance"``,
-    ``"valence"``, in the config's order) for dimensional models; multitask models give both. With
+    ``"valence"``, in the config's order) for dimensional models; multitask models give both. A categorical
+    model whose config holds ``arousal_from_categories`` also gets ``"arousal"`` in [0, 1], derived from the
+    class probabilities (:func:`hf_ser.runtime.spec.arousal_from_categories`; the built-in model). With
     ``return_embeddings=True`` it adds ``"embedding"`` (the pooled vector, `np.ndarray`); with
     ``return_frame_weights=True`` it adds ``"frame_weights"`` (pooling attention over the clip's frames).
     With chunking it adds ``"segments"``: one such dict per window with ``"start"``/``"end"`` in seconds;
