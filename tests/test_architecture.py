@@ -20,10 +20,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("_deprecation", "version", "progress", "models", "data", "metrics"),  # foundations
     ("runtime",),  # torch-free inference (numpy + onnxruntime); the ONNX backend builds on it
     ("auto",),  # registers models with transformers' Auto classes
+    ("export",),  # ONNX export and its runner (backend="auto" of the pipeline exports models itself)
     ("inference",),  # pipeline and its backends
     ("evaluation", "cards", "labelling"),  # consume the pipeline's arrays / describe runs / label corpora
     ("training",),  # recipes, trainers, LoRA, distillation
-    ("export",),  # ONNX export (its runtime lives with the ONNX backend in inference)
     ("hub",),  # publishing
     ("app",),  # command line and demo: the only argparse code
     ("", "__main__", "augment", "seq2seq", "distill", "pipeline"),  # facade and deprecated old paths

@@ -5,7 +5,7 @@
 - :class:`OnnxSERModel`: loads that directory and returns ``SERModelOutput`` like the torch model.
 """
 
-from ..inference.onnx_runtime import OnnxSERModel
+from .onnx_runtime import OnnxSERModel
 from .onnx import (
     ONNX_FILE,
     QUANTIZED_ONNX_FILE,

@@ -32,7 +32,7 @@ class OnnxBackend(TorchBackend):
     def __init__(
         self, export_dir: Union[str, os.PathLike], feature_extractor: Any = None, dtype: Any = "auto"
     ) -> None:
-        from .onnx_runtime import OnnxSERModel
+        from ..export.onnx_runtime import OnnxSERModel
 
         if not os.path.isdir(export_dir):
             raise ValueError(f"backend='onnx' needs an export directory (hf-ser export), got {export_dir!r}.")

@@ -2,7 +2,7 @@
 
 :class:`OnnxSession` finds ``model.onnx`` / ``model_quantized.onnx`` in an export directory written by
 :func:`hf_ser.export.to_onnx`, opens it with onnxruntime and runs ``(input_values, attention_mask)``
-batches. The torch-returning :class:`hf_ser.inference.onnx_runtime.OnnxSERModel` is a thin layer on
+batches. The torch-returning :class:`hf_ser.export.OnnxSERModel` is a thin layer on
 top of it.
 """
 
