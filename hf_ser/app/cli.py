@@ -104,7 +104,12 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto (bf16 when it does not change predictions), float32 or bfloat16; int8 for ONNX exports",
     )
-    parser.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="inference backend")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "torch", "onnx"),
+        help="inference backend (default auto: the fastest that keeps torch fp32's predictions)",
+    )
     parser.add_argument(
         "--test-time-speeds",
         type=_speed_list,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import torch
 
@@ -27,10 +27,18 @@ class OnnxBackend(TorchBackend):
         feature_extractor (*optional*): overrides the exported feature extractor.
         dtype (`str`, *optional*, defaults to `"auto"`): ``"auto"`` / ``"float32"`` run ``model.onnx``
             (or the int8 file when it is the only one); ``"int8"`` runs ``model_quantized.onnx``.
+        providers (*optional*): ONNX Runtime execution providers (default: CPU).
+        num_threads (`int`, *optional*): intra-op threads of the session (inter-op 1); onnxruntime's default
+            when `None`.
     """
 
     def __init__(
-        self, export_dir: Union[str, os.PathLike], feature_extractor: Any = None, dtype: Any = "auto"
+        self,
+        export_dir: Union[str, os.PathLike],
+        feature_extractor: Any = None,
+        dtype: Any = "auto",
+        providers: Optional[Sequence[str]] = None,
+        num_threads: Optional[int] = None,
     ) -> None:
         from ..export.onnx_runtime import OnnxSERModel
 
@@ -40,7 +48,9 @@ class OnnxBackend(TorchBackend):
         if dtype != "int8" and parse_dtype(dtype) not in ("auto", "float32"):
             raise ValueError(f"backend='onnx' runs float32 or int8 exports; got dtype={dtype!r}.")
         try:
-            model = OnnxSERModel.from_pretrained(export_dir, quantized=quantized)
+            model = OnnxSERModel.from_pretrained(
+                export_dir, quantized=quantized, providers=providers or None, num_threads=num_threads
+            )
         except FileNotFoundError as error:
             raise ValueError(str(error)) from error
         self.device = torch.device("cpu")

@@ -16,7 +16,8 @@ What happens to each input (the modules of :mod:`hf_ser.inference` do one step e
    from disk one batch at a time;
 3. :mod:`~hf_ser.inference.batching` groups clips (or windows) of similar length;
 4. a backend (:mod:`~hf_ser.inference.backends`: PyTorch with bf16 autocast chosen by
-   :mod:`~hf_ser.inference.dtype`, or ONNX Runtime) computes logits, A/D/V values, embeddings and
+   :mod:`~hf_ser.inference.dtype`, or ONNX Runtime; by default :mod:`~hf_ser.inference.auto_backend`
+   picks the fastest that keeps the predictions) computes logits, A/D/V values, embeddings and
    pooling weights;
 5. results are written back in input order as plain dicts.
 """
@@ -50,7 +51,7 @@ from .texts import has_text_backbone, resolve_texts
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "default_model"
 """The built-in default model (a small LSTM-SA model shipped inside the package)."""
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx")
 RESERVED_KEYS = ("label", "scores", "segments", "embedding", "frame_weights", "start", "end")
 LONG_CLIP_WARNING_S = 120.0
 """Clips longer than this without ``chunk_length_s`` get a warning: a whole-clip forward pass of a
@@ -118,10 +119,16 @@ def _load_classifier(name: str, **kwargs: Any) -> Any:
 
 
 def build_backend(
-    model: Any, feature_extractor: Any, backend: str, device: torch.device, dtype: Any, tokenizer: Any = None
+    model: Any,
+    feature_extractor: Any,
+    backend: str,
+    device: torch.device,
+    dtype: Any = "auto",
+    tokenizer: Any = None,
 ) -> Any:
     """Create the inference backend for ``model`` (a path, Hub id or model object); models with text as
-    a second input also get their tokenizer (loaded from the checkpoint unless given)."""
+    a second input also get their tokenizer (loaded from the checkpoint unless given) and run on torch
+    (``backend="auto"`` exports audio-only models)."""
     if backend not in BACKENDS:
         raise ValueError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
     if model is None:
@@ -133,16 +140,31 @@ def build_backend(
         model = DEFAULT_MODEL_DIR
     if isinstance(model, (str, os.PathLike)):
         check_local_path(os.fspath(model))
-    if backend == "torch" and isinstance(model, (str, os.PathLike)) and is_onnx_export(model):
+    if backend in ("torch", "auto") and isinstance(model, (str, os.PathLike)) and is_onnx_export(model):
         backend = "onnx"  # an `hf-ser export` folder: no PyTorch weights to load
     if backend == "onnx":
         from .onnx_backend import OnnxBackend
 
         return OnnxBackend(model, feature_extractor=feature_extractor, dtype=dtype)
+    source_dir = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
+    model, feature_extractor = torch_model_and_extractor(model, feature_extractor)
+    if tokenizer is None and has_text_backbone(model.config):
+        tokenizer = load_tokenizer(model)
+    configure_threads(model)
+    if backend == "auto" and tokenizer is None:
+        from .auto_backend import AutoBackend
+
+        return AutoBackend(model, feature_extractor, device, dtype, source_dir=source_dir)
+    return TorchBackend(model, feature_extractor, device, dtype, tokenizer=tokenizer)
+
+
+def torch_model_and_extractor(model: Any, feature_extractor: Any) -> tuple[Any, Any]:
+    """The torch model and its feature extractor, loading a checkpoint path or the extractor next to a
+    model object's checkpoint."""
     if isinstance(model, (str, os.PathLike)):
         model, loaded_extractor = load_model(model)
-        feature_extractor = feature_extractor or loaded_extractor
-    elif feature_extractor is None:
+        return model, feature_extractor or loaded_extractor
+    if feature_extractor is None:
         source = getattr(model, "name_or_path", "") or getattr(model.config, "_name_or_path", "")
         if not source or not os.path.isdir(source):
             raise ValueError(
@@ -151,10 +173,7 @@ def build_backend(
             )
         with quiet_progress():
             feature_extractor = AutoFeatureExtractor.from_pretrained(source)
-    if tokenizer is None and has_text_backbone(model.config):
-        tokenizer = load_tokenizer(model)
-    configure_threads(model)
-    return TorchBackend(model, feature_extractor, device, dtype, tokenizer=tokenizer)
+    return model, feature_extractor
 
 
 def load_tokenizer(model: Any) -> Any:
@@ -455,7 +474,7 @@ class SERPipeline:
         top_k = self.top_k if top_k is _UNSET else top_k
         self._check_settings(self.batch_size, None, None, top_k)
         piece_samples = int(round(check_piece_seconds(piece_seconds) * self.sampling_rate))
-        streamer = TorchStreamer(self.backend)
+        streamer = TorchStreamer(getattr(self.backend, "torch_backend", self.backend))  # backend="auto"
         pieces = stream_pieces(
             inputs,
             piece_samples,
@@ -649,7 +668,7 @@ def pipeline(
     feature_extractor: Any = None,
     device: Union[str, int, torch.device, None] = None,
     dtype: Union[str, torch.dtype] = "auto",
-    backend: str = "torch",
+    backend: str = "auto",
     batch_size: int = 8,
     chunk_length_s: Optional[float] = None,
     stride_length_s: Optional[float] = None,
@@ -672,7 +691,14 @@ def pipeline(
             values) within 0.02 of fp32, else fp32 (see :mod:`hf_ser.inference.dtype`); ``"float32"``
             forces fp32; ``"bfloat16"`` / ``"float16"`` force reduced precision.
             With ``backend="onnx"``: ``"auto"`` or ``"float32"`` run ``model.onnx``, ``"int8"`` the int8 file.
-        backend (`str`, *optional*, defaults to `"torch"`): ``"torch"`` or ``"onnx"`` (ONNX Runtime, CPU).
+            With ``backend="auto"`` a forced precision keeps only backends of that precision (``"int8"``:
+            ONNX int8; ``"float32"``: ONNX fp32, else torch fp32; bf16 / fp16: torch).
+        backend (`str`, *optional*, defaults to `"auto"`): ``"auto"`` picks the fastest backend and precision
+            that keep the predictions of torch fp32 on the calibration clips (top-1 unchanged, probabilities
+            and A/D/V values within 0.02): on a CPU ONNX Runtime int8, then ONNX Runtime fp32 (hf_ser models
+            that export, with ``onnxruntime`` installed), else torch with ``dtype="auto"``; decided once per
+            model and cached on disk with the export (see :mod:`hf_ser.inference.auto_backend`).
+            ``"torch"`` (PyTorch only) or ``"onnx"`` (an ``hf-ser export`` directory on ONNX Runtime) force one.
         batch_size (`int`, *optional*, defaults to 8): clips per forward pass (length-sorted).
         chunk_length_s (`float`, *optional*): classify long audio in windows of this length.
         stride_length_s (`float`, *optional*): context shared with each neighbouring window
@@ -720,4 +746,5 @@ __all__ = [
     "pipeline",
     "resolve_device",
     "softmax",
+    "torch_model_and_extractor",
 ]

@@ -55,12 +55,14 @@ class OnnxSession:
         providers: Optional[Sequence[str]] = None,
         num_threads: Optional[int] = None,
     ) -> OnnxSession:
-        """Open ``onnx_path``; ``num_threads`` sets the intra-op threads (onnxruntime's default if None)."""
+        """Open ``onnx_path``; ``num_threads`` sets the intra-op threads (onnxruntime's default if None) and
+        then one inter-op thread (the graph is a chain of ops: parallelism is within each op)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         if num_threads is not None:
             options.intra_op_num_threads = num_threads
+            options.inter_op_num_threads = 1
         session = ort.InferenceSession(
             str(onnx_path), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
         )
