@@ -7,10 +7,13 @@ Tests never touch the network (``HF_HUB_OFFLINE=1``); real audio comes from ``HF
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# backend="auto" caches ONNX exports and decisions: one fresh cache per test session, never ~/.cache.
+os.environ["HF_SER_CACHE"] = tempfile.mkdtemp(prefix="hf_ser_test_cache-")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 

@@ -5,7 +5,6 @@
 - :class:`OnnxSERModel`: loads that directory and returns ``SERModelOutput`` like the torch model.
 """
 
-from .onnx_runtime import OnnxSERModel
 from .onnx import (
     ONNX_FILE,
     QUANTIZED_ONNX_FILE,
@@ -14,6 +13,7 @@ from .onnx import (
     quantize_int8,
     to_onnx,
 )
+from .onnx_runtime import OnnxSERModel
 
 __all__ = [
     "ONNX_FILE",

@@ -41,7 +41,14 @@ import torch
 
 from . import dtype as dtype_rule
 from .backends import ClipOutput, TorchBackend
-from .export_cache import ensure_export, ensure_file, export_dir_for, model_hash, read_decision, write_decision
+from .export_cache import (
+    ensure_export,
+    ensure_file,
+    export_dir_for,
+    model_hash,
+    read_decision,
+    write_decision,
+)
 
 
 @dataclass(frozen=True)
@@ -60,11 +67,16 @@ class Candidate:
 
 
 def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity, which containers and ``taskset`` narrow)."""
+    """Cores this process may run on (its CPU affinity, which containers and ``taskset`` narrow), capped
+    by ``OMP_NUM_THREADS`` when that is set (the usual way to ask a process for fewer threads)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    requested = os.environ.get("OMP_NUM_THREADS", "")
+    if requested.isdigit() and int(requested) > 0:
+        cores = min(cores, int(requested))
+    return max(1, cores)
 
 
 def configure_torch_threads(cores: int) -> None:
@@ -114,7 +126,11 @@ def _onnx_candidates(device: torch.device, providers: Optional[Sequence[str]]) -
 
 
 def plan_candidates(
-    device: torch.device, exportable: bool, providers: Optional[Sequence[str]], bf16: bool, dtype: str = "auto"
+    device: torch.device,
+    exportable: bool,
+    providers: Optional[Sequence[str]],
+    bf16: bool,
+    dtype: str = "auto",
 ) -> list[Candidate]:
     """The candidates, fastest first (see the module docstring); ``dtype`` a parsed forced precision."""
     onnx = _onnx_candidates(device, providers) if exportable else []
@@ -179,7 +195,12 @@ class AutoBackend:
     """
 
     def __init__(
-        self, model: Any, feature_extractor: Any, device: torch.device, dtype: Any = "auto", source_dir: Any = None
+        self,
+        model: Any,
+        feature_extractor: Any,
+        device: torch.device,
+        dtype: Any = "auto",
+        source_dir: Any = None,
     ) -> None:
         self.torch_model, self.feature_extractor, self.device = model, feature_extractor, device
         self.dtype_request = dtype_rule.parse_dtype(dtype) if dtype != "int8" else "int8"
@@ -304,7 +325,7 @@ class AutoBackend:
     @functools.cached_property
     def torch_backend(self) -> TorchBackend:
         """Torch backend of the same model: streaming and embeddings / frame weights (ONNX has neither)."""
-        if isinstance(self.runner, TorchBackend):
+        if self.backend_name == "torch":
             return self.runner
         return TorchBackend(self.torch_model, self.feature_extractor, self.device, "auto")
 

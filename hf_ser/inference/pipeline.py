@@ -698,7 +698,8 @@ def pipeline(
             and A/D/V values within 0.02): on a CPU ONNX Runtime int8, then ONNX Runtime fp32 (hf_ser models
             that export, with ``onnxruntime`` installed), else torch with ``dtype="auto"``; decided once per
             model and cached on disk with the export (see :mod:`hf_ser.inference.auto_backend`).
-            ``"torch"`` (PyTorch only) or ``"onnx"`` (an ``hf-ser export`` directory on ONNX Runtime) force one.
+            ``"torch"`` (PyTorch only) or ``"onnx"`` (an ``hf-ser export`` directory on ONNX Runtime) force
+            one.
         batch_size (`int`, *optional*, defaults to 8): clips per forward pass (length-sorted).
         chunk_length_s (`float`, *optional*): classify long audio in windows of this length.
         stride_length_s (`float`, *optional*): context shared with each neighbouring window
