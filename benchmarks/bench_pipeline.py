@@ -2,16 +2,22 @@
 
     python benchmarks/bench_pipeline.py               # both parts -> benchmarks/results/pipeline.json
     python benchmarks/bench_pipeline.py --skip-long   # without the one-hour file
-    python benchmarks/bench_pipeline.py --threads 2 --clips 48 --long-seconds 3600
+    python benchmarks/bench_pipeline.py --skip-long --clips 48 --repeats 3 --backbones group layer
 
-Part 1 (throughput): one wav2vec2-base-sized hf_ser model (hidden 768, 12 layers, attentive statistics
-pooling, random weights: compute is what counts) classifies the same real clips of mixed length from
-``../shared/data`` (EmoDB 2.0 s + URDU 1-3 s, decoded to 16 kHz arrays once, so decoding is not timed)
-through both pipelines, side by side in one process. transformers' pipeline runs the hf_ser model
-itself (``import hf_ser`` registers it with the Auto classes), so both use identical weights. Reported:
-clips per second (median of ``--repeats`` interleaved rounds after a warm-up pass), speed-up (median over the
-rounds of the per-round ratio), and top-1
-agreement with the transformers pipeline.
+Part 1 (throughput, issue 16): a wav2vec2-base-sized hf_ser model (hidden 768, 12 layers, attentive
+statistics pooling, random backbone weights: compute is what counts), once with the group-norm conv
+encoder of wav2vec2-base / HuBERT-base and once with the layer-norm one of wav2vec2-large / WavLM,
+classifies the same real clips of mixed length from ``../shared/data`` (EmoDB 2.0 s and URDU 1-3 s clips,
+some EmoDB clips joined with the next ones of the list into 4 s and 6 s clips; decoded to 16 kHz arrays
+once, so decoding is not timed) through transformers' pipeline and every hf_ser backend x precision:
+torch fp32, torch bf16 (where the CPU runs bf16), ONNX Runtime fp32 and int8, and the default
+``hf_ser.pipeline(model)`` (``backend="auto"``). transformers' pipeline runs the hf_ser model itself
+(``import hf_ser`` registers it with the Auto classes), so all use identical weights; the linear head is
+first fitted on other labelled clips so that predictions spread over the classes. Reported per row:
+clips/s (median of ``--repeats`` interleaved rounds after a warm-up pass), speed-up (median over the
+rounds of the per-round ratio), top-1 agreement with and largest class-probability difference from
+transformers fp32, and the resident memory the row's pipeline added when it was built. The load average
+is recorded before and after.
 
 Part 2 (long audio): a one-hour 16 kHz FLAC synthesised from real clips is classified with
 ``chunk_length_s=30`` in a fresh subprocess per model (``--long-models``: the built-in default model,
@@ -41,10 +47,13 @@ RESULTS = REPO / "benchmarks" / "results" / "pipeline.json"
 LABELS = ["anger", "boredom", "disgust", "fear", "happiness", "neutral", "sadness"]
 
 
-def base_sized_model(seed: int = 0):
+def base_sized_model(seed: int = 0, norm: str = "layer"):
     """hf_ser model with a wav2vec2-base-sized backbone (random weights) and its feature extractor.
 
-    The head is a single linear layer (``projector_size=None``) so that :func:`fit_head` can fit it.
+    ``norm="group"``: the group-normalised first conv layer of wav2vec2-base / HuBERT-base (hf_ser masks
+    it, so batches stay padding-invariant); ``"layer"``: per-frame layer norms as in wav2vec2-large /
+    XLS-R / WavLM. The head is a single linear layer (``projector_size=None``) so that :func:`fit_head`
+    can fit it.
     """
     import torch
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor
@@ -52,9 +61,7 @@ def base_sized_model(seed: int = 0):
     from hf_ser import SERConfig, SERModelForAudioClassification
 
     torch.manual_seed(seed)
-    # Layer-normalised conv encoder (as in wav2vec2-large / XLS-R / WavLM): padding-invariant, so
-    # batching cannot change a clip's result.
-    backbone = Wav2Vec2Config(feat_extract_norm="layer", do_stable_layer_norm=True)
+    backbone = Wav2Vec2Config(feat_extract_norm=norm, do_stable_layer_norm=norm == "layer")
     config = SERConfig(
         backbone_config=backbone,
         id2label=dict(enumerate(LABELS)),
@@ -101,7 +108,7 @@ def fit_head(model, extractor, clips: list[tuple[str, str, np.ndarray]]) -> None
 
     from hf_ser import pipeline
 
-    pipe = pipeline(model, feature_extractor=extractor, dtype="float32")
+    pipe = pipeline(model, feature_extractor=extractor, backend="torch", dtype="float32")
     results = pipe(
         [{"array": audio, "sampling_rate": 16000} for _, _, audio in clips], return_embeddings=True
     )
@@ -118,6 +125,20 @@ def fit_head(model, extractor, clips: list[tuple[str, str, np.ndarray]]) -> None
         model.classifier.out_proj.bias.copy_(torch.from_numpy(bias))
 
 
+def mixed_length_clips(count: int) -> list[tuple[str, str, np.ndarray]]:
+    """``count`` real clips of mixed length: half EmoDB, where every second and third clip of the list is
+    joined with the next one or two (2, 4 and 6 s clips; label of the first part), half URDU (1-3 s)."""
+    pool = real_clips(2 * count)
+    emodb = [clip for clip in pool if "emodb" in clip[0]]
+    clips, index, group = [], 0, 0
+    while len(clips) < count // 2 and index < len(emodb):
+        parts = emodb[index : index + 1 + group % 3]
+        clips.append((parts[0][0], parts[0][1], np.concatenate([part[2] for part in parts])))
+        index, group = index + len(parts), group + 1
+    urdu = [clip for clip in pool if "emodb" not in clip[0]]
+    return clips + urdu[: count - len(clips)]
+
+
 def time_call(function, repeats: int = 1) -> tuple[float, object]:
     """Best wall time over ``repeats`` calls, and the last result."""
     best, result = float("inf"), None
@@ -128,89 +149,153 @@ def time_call(function, repeats: int = 1) -> tuple[float, object]:
     return best, result
 
 
-def throughput(args: argparse.Namespace) -> dict:
-    import torch
+def rss_mb() -> float:
+    """Current resident memory of this process (MB)."""
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def build_rows(model, extractor, arrays: list[np.ndarray], batch_size: int) -> tuple[dict, dict]:
+    """One ``name -> run()`` per pipeline (each ``run`` returns one ``{label: probability}`` per clip) and
+    ``name -> {"rss_added_mb", "build_s"}``; the ONNX files come from the cache ``backend="auto"`` uses."""
     from transformers import pipeline as hf_pipeline
-    from transformers.utils import logging
 
     from hf_ser import pipeline
+    from hf_ser.inference.auto_backend import export_onnx
+    from hf_ser.inference.dtype import bf16_supported
+    from hf_ser.inference.export_cache import export_dir_for, model_hash
 
-    logging.set_verbosity_error()
-    torch.set_num_threads(args.threads)
-    clips = real_clips(args.clips)
-    arrays = [audio for _, _, audio in clips]
-    audio_seconds = sum(len(audio) for audio in arrays) / 16000
-    model, extractor = base_sized_model()
-    fit_head(model, extractor, real_clips(args.fit_clips, offset=args.clips))
+    inputs = [{"array": audio, "sampling_rate": 16000} for audio in arrays]
+    builds: dict = {}
 
-    theirs = hf_pipeline("audio-classification", model=model, feature_extractor=extractor, top_k=1)
-    ours_fp32 = pipeline(model, feature_extractor=extractor, dtype="float32", batch_size=args.batch_size)
-    ours = pipeline(model, feature_extractor=extractor, dtype="auto", batch_size=args.batch_size)
+    def built(name, make):
+        before, start = rss_mb(), time.perf_counter()
+        made = make()
+        builds[name] = {
+            "rss_added_mb": round(rss_mb() - before, 1),
+            "build_s": round(time.perf_counter() - start, 1),
+        }
+        return made
 
-    def run_theirs():
-        return [theirs(audio)[0]["label"] for audio in arrays]
+    theirs = built("transformers", lambda: hf_pipeline(
+        "audio-classification", model=model, feature_extractor=extractor, top_k=len(LABELS)))  # fmt: skip
+    rows = {"transformers.pipeline fp32 (one clip at a time)": lambda: [
+        {entry["label"]: entry["score"] for entry in theirs(audio)} for audio in arrays]}  # fmt: skip
 
-    def run_ours(pipe):
-        return [result["label"] for result in pipe([{"array": a, "sampling_rate": 16000} for a in arrays])]
+    def ours(pipe):
+        return lambda: [result["scores"] for result in pipe(inputs)]
 
-    # Warm-up (the first call also runs ours' dtype="auto" decision on the packaged calibration clips).
-    calibration_time, _ = time_call(lambda: run_ours(ours))
-    time_call(lambda: theirs(arrays[0]))
-    time_call(lambda: run_ours(ours_fp32))
-    candidates = {
-        "transformers.pipeline (fp32, one clip at a time)": run_theirs,
-        "hf_ser.pipeline dtype=float32": lambda: run_ours(ours_fp32),
-        f"hf_ser.pipeline dtype=auto (-> {ours.dtype})": lambda: run_ours(ours),
-    }
-    rows = {name: {"runs": []} for name in candidates}
-    # Interleaved rounds: within a round the pipelines run back to back under the same load, so the
-    # speed-up is taken per round and the median over rounds is reported (the shared machine's load
-    # changes between rounds far more than within one).
-    for round_index in range(args.repeats):
-        for name, function in candidates.items():
-            seconds, labels = time_call(function)
-            rows[name]["labels"] = labels
-            rows[name]["runs"].append(seconds)
-            speed = len(arrays) / seconds
-            print(f"round {round_index}: {name}: {seconds:.2f} s, {speed:.2f} clips/s", flush=True)
-    reference = next(iter(rows.values()))
+    settings = {"hf_ser torch fp32": {"backend": "torch", "dtype": "float32"}}
+    if bf16_supported(__import__("torch").device("cpu")):
+        settings["hf_ser torch bf16"] = {"backend": "torch", "dtype": "bfloat16"}
+    for name, kwargs in settings.items():
+        pipe = built(
+            name,
+            lambda kwargs=kwargs: pipeline(
+                model, feature_extractor=extractor, batch_size=batch_size, **kwargs
+            ),
+        )
+        rows[name] = ours(pipe)
+    start = time.perf_counter()
+    directory = export_onnx(model, extractor, export_dir_for(model_hash(model, extractor, None)), int8=True)
+    builds["onnx export + int8 quantisation"] = {"build_s": round(time.perf_counter() - start, 1)}
+    for name, precision in (("hf_ser onnx fp32", "float32"), ("hf_ser onnx int8", "int8")):
+        pipe = built(name, lambda precision=precision: pipeline(
+            directory, backend="onnx", dtype=precision, batch_size=batch_size))  # fmt: skip
+        rows[name] = ours(pipe)
+    auto = built("auto", lambda: pipeline(model, feature_extractor=extractor, batch_size=batch_size))
+    name = f"hf_ser default: auto -> {auto.backend.backend_name} {auto.dtype}"
+    builds[name] = builds.pop("auto") | {"decision": auto.backend.decision}
+    rows[name] = ours(auto)
+    return rows, builds
+
+
+def summarise(rows: dict, runs: dict, scores: dict, clips: int) -> list[dict]:
+    """Per row: median clips/s, median per-round speed-up, top-1 agreement and largest probability
+    difference against the first row (transformers fp32)."""
+    reference_name = next(iter(rows))
+    reference = scores[reference_name]
     table = []
-    for name, row in rows.items():
-        agreement = float(np.mean([a == b for a, b in zip(row["labels"], reference["labels"], strict=True)]))
-        seconds = statistics.median(row["runs"])
-        ratios = [theirs / ours for theirs, ours in zip(reference["runs"], row["runs"], strict=True)]
+    for name in rows:
+        labels = [max(clip, key=clip.get) for clip in scores[name]]
+        expected = [max(clip, key=clip.get) for clip in reference]
+        diff = max(
+            abs(mine[k] - theirs[k])
+            for mine, theirs in zip(scores[name], reference, strict=True)
+            for k in theirs
+        )
+        ratios = [a / b for a, b in zip(runs[reference_name], runs[name], strict=True)]
         table.append(
             {
                 "pipeline": name,
-                "seconds": round(seconds, 3),
-                "seconds_per_round": [round(value, 3) for value in row["runs"]],
-                "clips_per_s": round(len(arrays) / seconds, 3),
-                "real_time_factor": round(audio_seconds / seconds, 2),
+                "seconds_per_round": [round(value, 2) for value in runs[name]],
+                "clips_per_s": round(clips / statistics.median(runs[name]), 3),
                 "speedup_vs_transformers": round(statistics.median(ratios), 2),
                 "speedup_per_round": [round(value, 2) for value in ratios],
-                "top1_agreement_with_transformers": agreement,
+                "top1_agreement_with_transformers": round(
+                    float(np.mean([a == b for a, b in zip(labels, expected, strict=True)])), 4
+                ),
+                "max_probability_diff_vs_transformers": round(float(diff), 4),
             }
         )
+    return table
+
+
+def throughput_one(args: argparse.Namespace, norm: str, arrays: list[np.ndarray]) -> dict:
+    """Part 1 for one backbone normalisation: warm-up, interleaved rounds, table."""
+    model, extractor = base_sized_model(norm=norm)
+    fit_head(model, extractor, real_clips(args.fit_clips, offset=2 * args.clips))
+    rows, builds = build_rows(model, extractor, arrays, args.batch_size)
+    for function in rows.values():  # warm-up (one pass each)
+        function()
+    runs: dict = {name: [] for name in rows}
+    scores: dict = {}
+    # Interleaved rounds: within a round the pipelines run back to back under the same load, so the
+    # speed-up is taken per round and the median over rounds is reported.
+    for round_index in range(args.repeats):
+        for name, function in rows.items():
+            seconds, scores[name] = time_call(function)
+            runs[name].append(seconds)
+            print(
+                f"{norm} round {round_index}: {name}: {seconds:.2f} s, {len(arrays) / seconds:.2f} clips/s",
+                flush=True,
+            )
+    reference = [max(clip, key=clip.get) for clip in next(iter(scores.values()))]
     return {
-        "model": "SERModelForAudioClassification, wav2vec2-base-sized backbone (hidden 768, 12 layers, "
-        "layer-norm conv encoder), attentive statistics pooling, random weights; linear 7-class head fitted "
-        "by logistic regression on the pooled embeddings of --fit-clips other real clips",
+        "backbone": f"wav2vec2-base-sized, feat_extract_norm={norm!r}",
+        "transformers_label_histogram": {label: reference.count(label) for label in sorted(set(reference))},
+        "builds": builds,
+        "rows": summarise(rows, runs, scores, len(arrays)),
+    }
+
+
+def throughput(args: argparse.Namespace) -> dict:
+    import torch
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    torch.set_num_threads(args.threads)
+    clips = mixed_length_clips(args.clips)
+    arrays = [audio for _, _, audio in clips]
+    lengths = [len(audio) / 16000 for audio in arrays]
+    result = {
+        "model": "SERModelForAudioClassification, wav2vec2-base-sized backbone (hidden 768, 12 layers), "
+        "attentive statistics pooling, random backbone weights; linear 7-class head fitted by logistic "
+        "regression on the pooled embeddings of --fit-clips other real clips",
         "clips": len(arrays),
         "clip_seconds": {
-            "total": round(audio_seconds, 1),
-            "min": round(min(len(a) for a in arrays) / 16000, 2),
-            "max": round(max(len(a) for a in arrays) / 16000, 2),
+            "total": round(sum(lengths), 1),
+            "min": round(min(lengths), 2),
+            "max": round(max(lengths), 2),
         },
         "batch_size": args.batch_size,
         "threads": args.threads,
-        "first_call_with_bf16_calibration_s": round(calibration_time, 2),
-        "resolved_dtype": ours.dtype,
-        # Agreement only means something if the model does not predict one class for everything.
-        "transformers_label_histogram": {
-            label: reference["labels"].count(label) for label in sorted(set(reference["labels"]))
-        },
-        "rows": table,
+        "load_average_before": os.getloadavg(),
+        "backbones": {norm: throughput_one(args, norm, arrays) for norm in args.backbones},
+        "load_average_after": os.getloadavg(),
     }
+    return result
 
 
 def synthesise_long_file(path: Path, seconds: float) -> None:
@@ -238,9 +323,9 @@ def long_file_child(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     if args.child_model == "base":
         model, extractor = base_sized_model()
-        pipe = pipeline(model, feature_extractor=extractor, dtype="auto", batch_size=args.batch_size)
+        pipe = pipeline(model, feature_extractor=extractor, backend="torch", batch_size=args.batch_size)
     else:
-        pipe = pipeline(dtype="auto", batch_size=args.batch_size)
+        pipe = pipeline(backend="torch", batch_size=args.batch_size)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     result = pipe(args.long_file, chunk_length_s=args.chunk_length)
@@ -293,6 +378,7 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--backbones", nargs="+", default=["group", "layer"], choices=("group", "layer"))
     parser.add_argument("--long-seconds", type=float, default=3600.0)
     parser.add_argument("--chunk-length", type=float, default=30.0)
     parser.add_argument("--long-models", nargs="+", default=["default", "base"], choices=("default", "base"))
