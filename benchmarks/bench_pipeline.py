@@ -156,8 +156,8 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def build_rows(model, extractor, arrays: list[np.ndarray], batch_size: int) -> tuple[dict, dict]:
-    """One ``name -> run()`` per pipeline (each ``run`` returns one ``{label: probability}`` per clip) and
+def build_rows(model, extractor, batch_size: int) -> tuple[dict, dict]:
+    """One ``name -> run(clips)`` per pipeline (returning one ``{label: probability}`` per clip) and
     ``name -> {"rss_added_mb", "build_s"}``; the ONNX files come from the cache ``backend="auto"`` uses."""
     from transformers import pipeline as hf_pipeline
 
@@ -166,7 +166,6 @@ def build_rows(model, extractor, arrays: list[np.ndarray], batch_size: int) -> t
     from hf_ser.inference.dtype import bf16_supported
     from hf_ser.inference.export_cache import export_dir_for, model_hash
 
-    inputs = [{"array": audio, "sampling_rate": 16000} for audio in arrays]
     builds: dict = {}
 
     def built(name, make):
@@ -180,11 +179,13 @@ def build_rows(model, extractor, arrays: list[np.ndarray], batch_size: int) -> t
 
     theirs = built("transformers", lambda: hf_pipeline(
         "audio-classification", model=model, feature_extractor=extractor, top_k=len(LABELS)))  # fmt: skip
-    rows = {"transformers.pipeline fp32 (one clip at a time)": lambda: [
-        {entry["label"]: entry["score"] for entry in theirs(audio)} for audio in arrays]}  # fmt: skip
+    rows = {"transformers.pipeline fp32 (one clip at a time)": lambda clips: [
+        {entry["label"]: entry["score"] for entry in theirs(audio)} for audio in clips]}  # fmt: skip
 
     def ours(pipe):
-        return lambda: [result["scores"] for result in pipe(inputs)]
+        return lambda clips: [
+            result["scores"] for result in pipe([{"array": audio, "sampling_rate": 16000} for audio in clips])
+        ]
 
     settings = {"hf_ser torch fp32": {"backend": "torch", "dtype": "float32"}}
     if bf16_supported(__import__("torch").device("cpu")):
@@ -246,16 +247,16 @@ def throughput_one(args: argparse.Namespace, norm: str, arrays: list[np.ndarray]
     """Part 1 for one backbone normalisation: warm-up, interleaved rounds, table."""
     model, extractor = base_sized_model(norm=norm)
     fit_head(model, extractor, real_clips(args.fit_clips, offset=2 * args.clips))
-    rows, builds = build_rows(model, extractor, arrays, args.batch_size)
-    for function in rows.values():  # warm-up (one pass each)
-        function()
+    rows, builds = build_rows(model, extractor, args.batch_size)
+    for function in rows.values():  # warm-up: every pipeline once on a few clips
+        function(arrays[: args.batch_size])
     runs: dict = {name: [] for name in rows}
     scores: dict = {}
     # Interleaved rounds: within a round the pipelines run back to back under the same load, so the
     # speed-up is taken per round and the median over rounds is reported.
     for round_index in range(args.repeats):
         for name, function in rows.items():
-            seconds, scores[name] = time_call(function)
+            seconds, scores[name] = time_call(lambda function=function: function(arrays))
             runs[name].append(seconds)
             print(
                 f"{norm} round {round_index}: {name}: {seconds:.2f} s, {len(arrays) / seconds:.2f} clips/s",

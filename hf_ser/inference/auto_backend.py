@@ -332,9 +332,17 @@ class AutoBackend:
     def run(
         self, arrays: list[np.ndarray], need_embeddings: bool = False, need_frame_weights: bool = False
     ) -> list[ClipOutput]:
-        """Classify a batch on the chosen backend (torch when embeddings or frame weights are asked for)."""
-        runner = self.torch_backend if (need_embeddings or need_frame_weights) else self.runner
-        return runner.run(arrays, need_embeddings, need_frame_weights)
+        """Classify a batch on the chosen backend (torch when embeddings or frame weights are asked for).
+
+        int8 graphs quantise activations with one scale per input tensor, so a clip's neighbours in a
+        batch would change its result: on int8 each clip runs alone (a prediction depends on the clip
+        alone), which costs little on a CPU, where batching padded clips buys almost nothing.
+        """
+        if need_embeddings or need_frame_weights:
+            return self.torch_backend.run(arrays, need_embeddings, need_frame_weights)
+        if self.runner.dtype == "int8":
+            return [output for array in arrays for output in self.runner.run([array])]
+        return self.runner.run(arrays)
 
 
 __all__ = [

@@ -72,9 +72,12 @@ def _byte_dtype() -> Any:
 
 
 def model_hash(model: Any, feature_extractor: Any, source_dir: Optional[Union[str, os.PathLike]]) -> str:
-    """Hash of the checkpoint directory when the model was loaded from one, else of the model object."""
+    """Hash of the checkpoint directory when the model was loaded from one (plus the feature extractor in
+    use, which may override the saved one), else of the model object."""
     if source_dir is not None and os.path.isdir(source_dir):
-        return hash_checkpoint_dir(source_dir)
+        to_json = getattr(feature_extractor, "to_json_string", None)
+        extractor = to_json() if to_json else type(feature_extractor).__name__
+        return hashlib.sha256(f"{hash_checkpoint_dir(source_dir)}|{extractor}".encode()).hexdigest()
     return hash_model_object(model, feature_extractor)
 
 
