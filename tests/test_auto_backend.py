@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from hf_ser import pipeline
+from hf_ser.data.threads import count_parameters, recommended_threads
 from hf_ser.export import onnx as onnx_export
 from hf_ser.inference import auto_backend, dtype
-from hf_ser.inference.auto_backend import AutoBackend, Candidate, available_cores, plan_candidates
+from hf_ser.inference.auto_backend import AutoBackend, Candidate, plan_candidates
 from hf_ser.inference.backends import TorchBackend
 from hf_ser.inference.pipeline import resolve_device
 from tests.conftest import make_feature_extractor, make_tiny_ser_model
@@ -151,7 +152,7 @@ def test_chunks_speeds_and_embeddings_run_through_auto(tiny_checkpoint, emodb_cl
 def test_onnx_sessions_use_the_cores_of_the_process(tiny_checkpoint, fresh_cache):
     pipe = pipeline(tiny_checkpoint("auto_threads", seed=9))
     options = pipe.backend.runner.model.session.get_session_options()
-    assert options.intra_op_num_threads == available_cores()
+    assert options.intra_op_num_threads == recommended_threads(count_parameters(pipe.model))
     assert options.inter_op_num_threads == 1
 
 
@@ -189,7 +190,6 @@ def test_cuda_selection_applies_the_rule_with_mocked_availability(monkeypatch, f
     monkeypatch.setattr(
         auto_backend, "onnx_providers", lambda: ("CUDAExecutionProvider", "CPUExecutionProvider")
     )
-    monkeypatch.setattr(auto_backend, "configure_torch_threads", lambda cores: None)
     built = []
 
     class FakeRunner:

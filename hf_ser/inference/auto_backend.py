@@ -22,15 +22,15 @@ disk (:mod:`hf_ser.inference.export_cache`), so another process on the same weig
 
 ONNX graphs return logits and regression values only: ``return_embeddings`` / ``return_frame_weights``
 run that call through the torch model instead (in its ``dtype="auto"`` precision), and streaming always
-uses torch. Threads: intra-op threads = the cores this process may run on, inter-op 1, for both torch
-and ONNX Runtime.
+uses torch. Threads: intra-op threads follow hf_ser's thread policy (:mod:`hf_ser.data.threads`: the cores
+of the process's CPU affinity, one for small models, ``OMP_NUM_THREADS`` when set) for torch and ONNX
+Runtime alike; inter-op 1.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
+from ..data.threads import count_parameters, recommended_threads
 from . import dtype as dtype_rule
 from .backends import ClipOutput, TorchBackend
 from .export_cache import (
@@ -66,28 +67,14 @@ class Candidate:
         return f"{self.backend}:{self.precision}"
 
 
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity, which containers and ``taskset`` narrow), capped
-    by ``OMP_NUM_THREADS`` when that is set (the usual way to ask a process for fewer threads)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    requested = os.environ.get("OMP_NUM_THREADS", "")
-    if requested.isdigit() and int(requested) > 0:
-        cores = min(cores, int(requested))
-    return max(1, cores)
-
-
-def configure_torch_threads(cores: int) -> None:
-    """Intra-op threads = ``cores``, inter-op 1 (torch only allows the latter before any parallel work;
-    later it keeps its setting, which is harmless for one chain of ops)."""
-    torch.set_num_threads(cores)
+def single_interop_thread() -> None:
+    """One inter-op thread for torch (the graph is one chain of ops; parallelism is within each op).
+    torch only allows this before any parallel work; later it keeps its setting, which is harmless."""
     if torch.get_num_interop_threads() != 1:
         try:
             torch.set_num_interop_threads(1)
         except RuntimeError:
-            pass  # already fixed by earlier parallel work in this process
+            pass  # fixed by earlier parallel work in this process
 
 
 def onnx_providers() -> Optional[tuple[str, ...]]:
@@ -205,8 +192,8 @@ class AutoBackend:
         self.torch_model, self.feature_extractor, self.device = model, feature_extractor, device
         self.dtype_request = dtype_rule.parse_dtype(dtype) if dtype != "int8" else "int8"
         self.source_dir = source_dir
-        self.threads = available_cores()
-        configure_torch_threads(self.threads)
+        self.threads = recommended_threads(count_parameters(model))  # hf_ser's one thread policy
+        single_interop_thread()
         self.plan = plan_candidates(
             device,
             is_exportable(model),
@@ -348,11 +335,10 @@ class AutoBackend:
 __all__ = [
     "AutoBackend",
     "Candidate",
-    "available_cores",
-    "configure_torch_threads",
     "export_onnx",
     "is_exportable",
     "onnx_providers",
     "plan_candidates",
     "rule_description",
+    "single_interop_thread",
 ]
