@@ -16,11 +16,13 @@ def four_clips(data_dir) -> datasets.Dataset:
     """Four real EmoDB clips (anger, neutral, sadness, happiness) with a `ClassLabel` in TINY_LABELS order."""
     names = list(TINY_LABELS.values())
     labels = [names.index(emotion) for emotion in ("anger", "neutral", "sadness", "happiness")]
-    features = datasets.Features(
-        {"audio": datasets.Audio(decode=False), "label": datasets.ClassLabel(names=names)}
-    )
+    # Audio.encode_example needs torchcodec even for paths (absent on a fresh machine), so the column is
+    # written as the Audio storage struct and cast afterwards, as hf_ser's corpus loaders do.
+    storage = {"bytes": datasets.Value("binary"), "path": datasets.Value("string")}
+    features = datasets.Features({"audio": storage, "label": datasets.ClassLabel(names=names)})
     audio = [{"path": str(data_dir / "emodb" / name), "bytes": None} for name in EMODB_CLIPS]
-    return datasets.Dataset.from_dict({"audio": audio, "label": labels}, features=features)
+    dataset = datasets.Dataset.from_dict({"audio": audio, "label": labels}, features=features)
+    return dataset.cast_column("audio", datasets.Audio(decode=False))
 
 
 def _args(tmp_path, **changes) -> TrainingArguments:
