@@ -194,7 +194,7 @@ def test_demo_builds_and_launches_the_app_on_loopback(monkeypatch):
     monkeypatch.setattr(hf_ser.app.demo, "build_demo", fake_build_demo)
     assert main(["demo", "--model", "some/model", "--port", "7861"]) == 0
     assert calls["model"] == "some/model"
-    assert calls["launch"] == {"server_name": "127.0.0.1", "server_port": 7861}
+    assert calls["launch"] == {"server_name": "127.0.0.1", "server_port": 7861, "max_file_size": "100mb"}
 
 
 def test_publish_dry_run_stages_and_checks_a_checkpoint(tiny_checkpoint_dir, tmp_path, capsys):

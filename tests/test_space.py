@@ -331,3 +331,22 @@ def test_without_a_model_the_app_serves_the_built_in_default(monkeypatch: pytest
     assert set(label) == default_labels
     assert result["model"] == "built-in default"
     assert "the built-in default model" in status
+
+
+def test_the_server_is_hardened_queue_upload_limit_and_temporary_files() -> None:
+    """A bounded queue with a concurrency limit, Gradio's own upload limit, uploads deleted after an hour
+    and when the server stops."""
+    from hf_ser.app.demo import (
+        DEFAULT_MAX_MEGABYTES,
+        QUEUE_CONCURRENCY,
+        QUEUE_MAX_SIZE,
+        TEMP_FILE_AGE_S,
+        build_demo,
+        launch_settings,
+    )
+
+    demo = build_demo()
+    assert demo._queue.default_concurrency_limit == QUEUE_CONCURRENCY
+    assert demo._queue.max_size == QUEUE_MAX_SIZE
+    assert demo.delete_cache == (TEMP_FILE_AGE_S, TEMP_FILE_AGE_S)
+    assert launch_settings() == {"max_file_size": f"{DEFAULT_MAX_MEGABYTES:g}mb"}

@@ -49,6 +49,19 @@ MAX_CACHED_MODELS = 3
 """Pipelines kept in memory at once; the least recently used is dropped first."""
 DEFAULT_MAX_MEGABYTES = 100.0
 """Larger uploads are refused before decoding (10 min of 48 kHz stereo 16-bit WAV is ~110 MB)."""
+QUEUE_CONCURRENCY = 2
+"""Analyses that run at once; later requests wait in the queue (one slow clip cannot starve the server)."""
+QUEUE_MAX_SIZE = 32
+"""Requests allowed to wait; beyond this the server answers "queue full" instead of piling up work."""
+TEMP_FILE_AGE_S = 3600
+"""Uploads and rendered files are deleted this long after they were written (checked as often), and all of
+them when the server stops (Gradio's ``delete_cache``)."""
+
+
+def launch_settings(max_megabytes: float = DEFAULT_MAX_MEGABYTES) -> dict[str, Any]:
+    """Keyword arguments of ``Blocks.launch`` that harden a server: Gradio itself refuses larger uploads
+    before they reach the app (the app checks again before decoding)."""
+    return {"max_file_size": f"{max_megabytes:g}mb"}
 BUILTIN_CHOICE = "Built-in default model"
 CUSTOM_CHOICE = "Hub id or local path"
 LAUNCH_MODEL_KEY = "(model given at launch)"
@@ -450,7 +463,8 @@ def build_demo(
             raise _user_error(f"The model {key!r} could not be loaded: {error}", "Model error") from error
         return key, f"Using {_describe(key)}."
 
-    with gr.Blocks(title="hf_ser: speech emotion recognition") as demo:
+    cache = (TEMP_FILE_AGE_S, TEMP_FILE_AGE_S)
+    with gr.Blocks(title="hf_ser: speech emotion recognition", delete_cache=cache) as demo:
         gr.Markdown(
             "# Speech emotion recognition with hf_ser\n"
             "Upload a clip or record yourself, then press **Analyse**. Clips longer than "
@@ -510,7 +524,7 @@ def build_demo(
             api_name="predict",
             api_description="Classify the emotion in one audio file (and its optional transcript).",
         )
-    return demo
+    return demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
 
 
 def launch(host: str = "127.0.0.1", port: Optional[int] = None, model: Any = None, **kwargs: Any) -> Any:
@@ -521,7 +535,7 @@ def launch(host: str = "127.0.0.1", port: Optional[int] = None, model: Any = Non
     `.close()` on the returned Blocks, whose `.local_url` is the address).
     """
     demo = build_demo(model)
-    demo.launch(server_name=host, server_port=port, **kwargs)
+    demo.launch(server_name=host, server_port=port, **{**launch_settings(), **kwargs})
     return demo
 
 
