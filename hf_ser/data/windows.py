@@ -15,6 +15,7 @@ never decoded as a whole, so memory stays bounded by ``batch_size`` windows what
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
@@ -22,6 +23,11 @@ import numpy as np
 import soundfile as sf
 
 from .audio import AudioError, prepare_audio
+
+LONG_CLIP_WARNING_S = 120.0
+"""Clips longer than this without ``chunk_length_s`` get a warning: one forward pass over the whole clip
+holds its decoded audio and the model's activations for every frame in memory (quadratic in length for a
+transformer backbone)."""
 
 RESAMPLE_MARGIN_S = 0.05
 """Extra audio read on each side of a window before resampling, then dropped, so that windows read from a
@@ -122,4 +128,23 @@ def aggregate(values: list[np.ndarray], durations: list[float]) -> np.ndarray:
     return (stacked * weights[:, None]).sum(axis=0) / max(weights.sum(), 1e-12)
 
 
-__all__ = ["RESAMPLE_MARGIN_S", "ChunkingConfig", "aggregate", "read_window"]
+def warn_if_long(name: str, num_samples: int, sampling_rate: int, stacklevel: int = 3) -> None:
+    """Warn that a clip longer than :data:`LONG_CLIP_WARNING_S` is run whole, naming ``chunk_length_s``
+    (``stacklevel`` counts from this function, so the warning points at the user's call)."""
+    if num_samples > LONG_CLIP_WARNING_S * sampling_rate:
+        warnings.warn(
+            f"{name} is {num_samples / sampling_rate:.0f} s long; pass "
+            "chunk_length_s= (e.g. 10) to classify it in windows with bounded memory.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+
+
+__all__ = [
+    "LONG_CLIP_WARNING_S",
+    "RESAMPLE_MARGIN_S",
+    "ChunkingConfig",
+    "aggregate",
+    "read_window",
+    "warn_if_long",
+]

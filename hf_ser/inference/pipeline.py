@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Iterator, Optional, Union
 
@@ -37,7 +36,7 @@ from transformers import AutoFeatureExtractor
 
 from ..data.audio import DEFAULT_SAMPLING_RATE, AudioError, change_speed, pad_short_audio
 from ..data.threads import configure_threads
-from ..data.windows import ChunkingConfig, aggregate, read_window
+from ..data.windows import ChunkingConfig, aggregate, read_window, warn_if_long
 from ..progress import quiet_progress, quietly
 from ..runtime.results import format_prediction, softmax
 from .backends import ClipOutput, TorchBackend, model_task
@@ -53,9 +52,6 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "default_model"
 
 BACKENDS = ("auto", "torch", "onnx")
 RESERVED_KEYS = ("label", "scores", "segments", "embedding", "frame_weights", "start", "end")
-LONG_CLIP_WARNING_S = 120.0
-"""Clips longer than this without ``chunk_length_s`` get a warning: a whole-clip forward pass of a
-transformer backbone grows quadratically in memory with length."""
 
 _UNSET: Any = object()
 
@@ -509,13 +505,7 @@ class SERPipeline:
             if source.error is not None:  # errors="return": reported, not run
                 continue
             if chunking is None:
-                if source.num_samples > LONG_CLIP_WARNING_S * self.sampling_rate:
-                    warnings.warn(
-                        f"{source.name} is {source.num_samples / self.sampling_rate:.0f} s long; pass "
-                        "chunk_length_s= (e.g. 10) to classify it in windows with bounded memory.",
-                        UserWarning,
-                        stacklevel=3,
-                    )
+                warn_if_long(source.name, source.num_samples, self.sampling_rate, stacklevel=5)
                 units.append((index, 0, source.num_samples))
             else:
                 units.extend((index, start, end) for start, end in chunking.windows(source.num_samples))

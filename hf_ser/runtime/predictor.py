@@ -12,7 +12,6 @@ read from disk one batch at a time, so memory does not grow with the file's leng
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence, Union
@@ -26,7 +25,7 @@ from ..data.audio import (
     pad_short_audio,
     prepare_audio,
 )
-from ..data.windows import ChunkingConfig, aggregate, read_window
+from ..data.windows import ChunkingConfig, aggregate, read_window, warn_if_long
 from .features import features_from_config
 from .results import format_prediction, softmax
 from .session import OnnxSession, find_onnx_file
@@ -34,11 +33,6 @@ from .spec import ModelSpec, read_json
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "default_model"
 """The built-in model: its ``model.onnx`` ships next to its safetensors weights."""
-
-LONG_CLIP_WARNING_S = 120.0
-"""Longer inputs without ``chunk_length_s`` get a warning (as in the torch pipeline): one graph run over
-the whole clip holds the decoded audio and the graph's activations for every frame in memory."""
-
 
 @dataclass
 class Source:
@@ -182,16 +176,6 @@ class RuntimePipeline:
             arousal_weights=spec.arousal_weights,
         )
 
-    def _warn_long(self, sources: Sequence[Source]) -> None:
-        for source in sources:
-            if source.num_samples > LONG_CLIP_WARNING_S * self.sampling_rate:
-                warnings.warn(
-                    f"{source.name} is {source.num_samples / self.sampling_rate:.0f} s long; pass "
-                    "chunk_length_s= (e.g. 10) to classify it in windows with bounded memory.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-
     def _chunked(self, source: Source, chunk: ChunkingConfig, top_k: Optional[int], batch_size: int) -> dict:
         """Classify ``source`` window by window (read lazily) and aggregate like the torch pipeline."""
         spans = chunk.windows(source.num_samples)
@@ -236,7 +220,8 @@ class RuntimePipeline:
         batch_size = batch_size or self.batch_size
         sources, single = self._sources(inputs, sampling_rate)
         if chunk_length_s is None:
-            self._warn_long(sources)
+            for source in sources:
+                warn_if_long(source.name, source.num_samples, self.sampling_rate)
             loaded = (source.load(self.sampling_rate) for source in sources)
             results = [self._format(output, top_k) for output in self._batched(loaded, batch_size)]
         else:
