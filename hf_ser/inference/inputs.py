@@ -91,7 +91,8 @@ def _is_array_like(value: Any) -> bool:
     return isinstance(value, np.ndarray) or (hasattr(value, "detach") and hasattr(value, "numpy"))
 
 
-def _is_dataset(value: Any) -> bool:
+def is_dataset(value: Any) -> bool:
+    """Whether ``value`` is a `datasets.Dataset` (checked by shape, so `datasets` need not be imported)."""
     return type(value).__name__ == "Dataset" and hasattr(value, "column_names") and hasattr(value, "features")
 
 
@@ -257,7 +258,7 @@ def normalize_inputs(
     check_errors_mode(errors)
     if sampling_rate is not None:
         validate_audio(np.zeros(1, dtype=np.float32), sampling_rate)  # rate check only
-    if _is_dataset(inputs):
+    if is_dataset(inputs):
         return _dataset_sources(inputs, target_sampling_rate, audio_column, errors), False
     single = not isinstance(inputs, (list, tuple))
     items = [inputs] if single else inputs

@@ -12,6 +12,8 @@ from __future__ import annotations
 import warnings
 from typing import Any, Optional
 
+from .inputs import is_dataset
+
 CTC_TEXT = "ctc"
 """``text="ctc"``: transcribe each clip with the model's CTC head."""
 
@@ -21,13 +23,9 @@ def has_text_backbone(config: Any) -> bool:
     return getattr(config, "text_backbone", None) is not None
 
 
-def _is_dataset(value: Any) -> bool:
-    return type(value).__name__ == "Dataset" and hasattr(value, "column_names")
-
-
 def _texts_from_inputs(inputs: Any, text_column: str) -> list[Optional[str]]:
     """Transcripts carried by the inputs themselves: a dataset column or dicts' ``"text"`` keys."""
-    if _is_dataset(inputs):
+    if is_dataset(inputs):
         if text_column not in inputs.column_names:
             return [None] * len(inputs)
         return list(inputs.with_format(None)[text_column])
